@@ -1,0 +1,1 @@
+"""ner-backend: a Label Studio ML backend that pre-annotates text with BERT entity spans."""

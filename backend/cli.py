@@ -1,0 +1,183 @@
+"""The `ner-backend` command: train, evaluate and predict from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+from datetime import datetime, timezone
+
+from .config import Settings
+from .ner.checkpoint import ModelFolderError
+from .ner.labels import LabelError
+from .ner.readers import FORMATS, CorpusError, read_corpus
+
+log = logging.getLogger("ner_backend")
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as one line, exit status 1."""
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="corpus file (GMB csv, CoNLL, Label Studio JSON)")
+    p.add_argument("--format", choices=FORMATS, help="corpus format (default: inferred from the file)")
+    p.add_argument("--limit", type=int, help="use only the first N sentences")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ner-backend", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="fine-tune a model on a BIO corpus")
+    _data_args(t)
+    t.add_argument("--out", required=True, help="model folder to write (replaced atomically)")
+    t.add_argument("--base-model", help="HF folder or id (default: BASE_MODEL, else the packaged MiniLM)")
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--lr", type=float, default=2e-4, help="peak learning rate")
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--max-length", type=int, default=256, help="tokens per training window")
+    t.add_argument("--dev-fraction", type=float, default=0.0, help="hold out this share for early stopping")
+    t.add_argument("--patience", type=int, default=1, help="epochs without dev-F1 gain before stopping")
+    t.add_argument("--label-all-tokens", action="store_true", help="train every sub-token (I- form)")
+    t.add_argument("--seed", type=int, default=42)
+
+    e = sub.add_parser("evaluate", help="score a model on a BIO corpus with seqeval")
+    e.add_argument("--model", required=True, help="model folder from `train`")
+    _data_args(e)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    pr = sub.add_parser("predict", help="one text per stdin line -> one JSON line of spans per text")
+    pr.add_argument("--model", required=True, help="model folder from `train`")
+    pr.add_argument("--batch-lines", type=int, default=256, help="texts read before each batched run")
+    return parser
+
+
+def _split(sentences: list, fraction: float, seed: int) -> tuple[list, list]:
+    """A deterministic shuffle-and-split: the same data and seed always hold out the same sentences."""
+    if not 0.0 <= fraction < 1.0:
+        raise CliError(f"--dev-fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return sentences, []
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    n_dev = max(1, round(len(sentences) * fraction))
+    dev = sorted(order[:n_dev])
+    keep = sorted(order[n_dev:])
+    if not keep:
+        raise CliError("--dev-fraction leaves no training data")
+    return [sentences[i] for i in keep], [sentences[i] for i in dev]
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.training import TrainConfig, config_dict, fine_tune
+
+    from .ner.basemodel import DEFAULT_BASE
+    from .ner.checkpoint import save_model
+
+    sentences = read_corpus(args.data, args.format, args.limit)
+    train, dev = _split(sentences, args.dev_fraction, args.seed)
+    base = args.base_model or settings.base_model or DEFAULT_BASE
+    config = TrainConfig(
+        epochs=args.epochs,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        label_all_tokens=args.label_all_tokens,
+        seed=args.seed,
+        patience=args.patience,
+        precision=settings.precision,
+    )
+    log.info("training on %d sentences (%d held out) from %s, base %s", len(train), len(dev), args.data, base)
+    result = fine_tune(train, config, base_model=base, dev=dev or None)
+    metrics = {
+        **(result.dev_metrics or {}),
+        "evaluated_on": "dev" if dev else None,
+        "train_sentences": len(train),
+        "dev_sentences": len(dev),
+        "data": str(args.data),
+        "base_model": base,
+        "labels": list(result.labels.labels),
+        "config": config_dict(config),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **result.summary(),
+    }
+    out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out)
+    dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
+    print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "
+          f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note})")
+    return 0
+
+
+def _predictor(path: str, settings: Settings):
+    from .ner.predictor import Predictor
+
+    return Predictor.from_folder(
+        path,
+        precision=settings.precision,
+        max_length=settings.max_length,
+        stride=settings.window_stride,
+        batch_size=settings.predict_batch_size,
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from .ner.evaluation import evaluate_model
+
+    predictor = _predictor(args.model, settings)
+    sentences = read_corpus(args.data, args.format, args.limit)
+    predictor.labels.check(t for s in sentences for t in s.tags)
+    started = time.monotonic()
+    figures = evaluate_model(predictor, sentences)
+    figures["seconds"] = round(time.monotonic() - started, 2)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(f"{figures['sentences']} sentences, {figures['support']} entities, {figures['seconds']}s")
+    print(f"{'label':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for label, v in figures["per_label"].items():
+        print(f"{label:<12}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['f1']:>10.4f}{v['support']:>10}")
+    print(f"{'micro':<12}{figures['precision']:>10.4f}{figures['recall']:>10.4f}{figures['f1']:>10.4f}")
+    print(f"{'macro':<12}{figures['macro_precision']:>10.4f}{figures['macro_recall']:>10.4f}{figures['macro_f1']:>10.4f}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    predictor = _predictor(args.model, settings)
+
+    def flush(texts: list[str]) -> None:
+        for p in predictor.predict(texts):
+            line = {"spans": [s.to_dict() for s in p.spans], "uncertainty": p.uncertainty}
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    pending: list[str] = []
+    for line in sys.stdin:
+        pending.append(line.rstrip("\r\n"))
+        if len(pending) >= args.batch_lines:
+            flush(pending)
+            pending = []
+    if pending:
+        flush(pending)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return COMMANDS[args.command](args, settings)
+    except (CliError, CorpusError, LabelError, ModelFolderError, ValueError, OSError) as exc:
+        print(f"ner-backend {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

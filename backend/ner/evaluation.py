@@ -1,0 +1,65 @@
+"""Entity-level evaluation with seqeval: micro and macro P/R/F1 and per-label figures."""
+
+from __future__ import annotations
+
+from seqeval.metrics import classification_report
+
+from .readers import Sentence
+from .words import piece_counts, split_tagged
+
+
+def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """seqeval figures (CoNLL-style entity matching) as one JSON-ready dict.
+
+    Keys: precision/recall/f1 (micro), macro_precision/macro_recall/macro_f1, support (gold
+    entities), per_label {type: {precision, recall, f1, support}}.
+    """
+    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
+        raise ValueError("gold and predicted tag sequences differ in shape")
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    micro = report.pop("micro avg", {})
+    macro = report.pop("macro avg", {})
+    report.pop("weighted avg", None)
+
+    def r(x) -> float:
+        return round(float(x), 4)
+
+    return {
+        "precision": r(micro.get("precision", 0.0)),
+        "recall": r(micro.get("recall", 0.0)),
+        "f1": r(micro.get("f1-score", 0.0)),
+        "macro_precision": r(macro.get("precision", 0.0)),
+        "macro_recall": r(macro.get("recall", 0.0)),
+        "macro_f1": r(macro.get("f1-score", 0.0)),
+        "support": int(micro.get("support", 0)),
+        "per_label": {
+            label: {
+                "precision": r(v["precision"]),
+                "recall": r(v["recall"]),
+                "f1": r(v["f1-score"]),
+                "support": int(v["support"]),
+            }
+            for label, v in sorted(report.items())
+        },
+    }
+
+
+def predict_corpus_tags(predictor, sentences: list[Sentence]) -> list[list[str]]:
+    """Predicted tags for each corpus word: the tag of its first piece (see words.split_tagged)."""
+    pieces = [split_tagged(s.words, s.tags)[0] for s in sentences]
+    tagged = predictor.tag_words(pieces)
+    out = []
+    for s, wt in zip(sentences, tagged):
+        tags, i = [], 0
+        for n in piece_counts(s.words):
+            tags.append(wt.tags[i])
+            i += n
+        out.append(tags)
+    return out
+
+
+def evaluate_model(predictor, sentences: list[Sentence]) -> dict:
+    """seqeval figures of `predictor` on gold `sentences`, plus how many were scored."""
+    figures = score([s.tags for s in sentences], predict_corpus_tags(predictor, sentences))
+    figures["sentences"] = len(sentences)
+    return figures

@@ -1,0 +1,105 @@
+"""Span decoding: per-word BIO tags -> character-exact entity spans (with repair), and UTF-16 offsets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from statistics import fmean
+
+from .words import Word
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity: `text == source[start:end]` in Python str offsets; score in [0, 1]."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The entities found in one text and how unsure the model was about the text as a whole."""
+
+    spans: list[Span]
+    uncertainty: float  # least-confidence: 1 - the lowest chosen-tag probability over its words
+
+    @property
+    def confidence(self) -> float:
+        return 1.0 - self.uncertainty
+
+
+def decode_entities(tags: list[str]) -> list[tuple[int, int, str]]:
+    """Entities as word ranges [first, last + 1) with their type, repairing broken BIO.
+
+    An I-X that does not continue an X entity starts one; B-X always starts a new entity, so two
+    adjacent B-X words stay two entities; O (or any unknown tag) ends the current entity.
+    """
+    entities: list[tuple[int, int, str]] = []
+    current: list = []  # [first, last + 1, type] of the entity being built
+    for i, tag in enumerate(tags):
+        prefix, kind = tag[:2], tag[2:]
+        if prefix == "I-" and current and current[2] == kind and current[1] == i:
+            current[1] = i + 1
+            continue
+        if current:
+            entities.append(tuple(current))
+            current = []
+        if prefix in ("B-", "I-") and kind:
+            current = [i, i + 1, kind]
+    if current:
+        entities.append(tuple(current))
+    return entities
+
+
+def decode_spans(text: str, words: list[Word], tags: list[str], scores: list[float | None]) -> list[Span]:
+    """Character spans for the entities in `tags` (one tag and score per word of `text`).
+
+    A span runs from its first word's start to its last word's end on the original text, so any
+    whitespace inside it is kept exactly. Its score is the mean chosen-tag probability of its
+    words (words the tokenizer dropped have no score and do not count).
+    """
+    spans = []
+    for first, stop, kind in decode_entities(tags):
+        start, end = words[first].start, words[stop - 1].end
+        probs = [s for s in scores[first:stop] if s is not None]
+        spans.append(Span(start, end, text[start:end], kind, round(fmean(probs), 6) if probs else 0.0))
+    return spans
+
+
+def tags_from_entities(n_words: int, entities: list[tuple[int, int, str]]) -> list[str]:
+    """The BIO tags of `n_words` words holding the given (non-overlapping) word-range entities."""
+    tags = ["O"] * n_words
+    for first, stop, kind in entities:
+        tags[first] = "B-" + kind
+        for i in range(first + 1, stop):
+            tags[i] = "I-" + kind
+    return tags
+
+
+def utf16_index(text: str) -> list[int]:
+    """UTF-16 code-unit offset of every Python index of `text` (length len(text) + 1)."""
+    out = [0] * (len(text) + 1)
+    for i, ch in enumerate(text):
+        out[i + 1] = out[i] + (2 if ord(ch) > 0xFFFF else 1)
+    return out
+
+
+def to_utf16(text: str, start: int, end: int) -> tuple[int, int]:
+    """Python str offsets -> UTF-16 code-unit offsets (what Label Studio's front end counts)."""
+    index = utf16_index(text[:end])
+    return index[start], index[end]
+
+
+def from_utf16(text: str, start16: int, end16: int) -> tuple[int, int]:
+    """UTF-16 code-unit offsets -> Python str offsets; raises ValueError inside a surrogate pair."""
+    index = utf16_index(text)
+    lookup = {u: i for i, u in enumerate(index)}
+    if start16 not in lookup or end16 not in lookup:
+        raise ValueError(f"UTF-16 offsets {start16}-{end16} fall outside the text or inside a character")
+    return lookup[start16], lookup[end16]

@@ -1,0 +1,71 @@
+"""The `ner-backend` command, run as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args, stdin: str | None = None):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *map(str, args)],
+        input=stdin, capture_output=True, text=True, env=env, timeout=600,
+    )
+
+
+def test_train_evaluate_predict(tmp_path, data_dir):
+    out = tmp_path / "model"
+    r = run_cli("train", "--data", data_dir / "gmb_train.csv", "--limit", "60", "--epochs", "1",
+                "--dev-fraction", "0.2", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "saved" in r.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_sentences"] == 48 and metrics["dev_sentences"] == 12
+    assert metrics["evaluated_on"] == "dev" and 0.0 <= metrics["f1"] <= 1.0
+    assert metrics["base_model"] == "minilm" and metrics["epochs_run"] == 1
+    for key in ("created_at", "duration_s", "labels", "per_label", "macro_f1"):
+        assert key in metrics
+
+    r = run_cli("evaluate", "--model", out, "--data", data_dir / "gmb_eval.csv", "--limit", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    figures = json.loads(r.stdout)
+    assert figures["sentences"] == 20
+    assert {"f1", "precision", "recall", "per_label"} <= figures.keys()
+
+    r = run_cli("evaluate", "--model", out, "--data", data_dir / "gmb_eval.csv", "--limit", "5")
+    assert r.returncode == 0 and "micro" in r.stdout
+
+    texts = ["Iraqi officials met in Baghdad .", "", "😀  Obama\tin Paris"]
+    r = run_cli("predict", "--model", out, stdin="\n".join(texts) + "\n")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(lines) == 3
+    for text, line in zip(texts, lines):
+        for span in line["spans"]:
+            assert text[span["start"] : span["end"]] == span["text"]
+        assert 0.0 <= line["uncertainty"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "/nonexistent.csv", "--out", "/tmp/x"], "no such file"),
+        (["train", "--data", "{data}/gmb_train.csv", "--format", "conll", "--out", "/tmp/x"], "unknown label"),
+        (["train", "--data", "{data}/empty.conll", "--out", "/tmp/x"], "no sentences"),
+        (["evaluate", "--model", "/nonexistent", "--data", "{data}/gmb_eval.csv"], "does not exist"),
+    ],
+)
+def test_errors_print_one_line_and_exit_non_zero(tmp_path, data_dir, args, message):
+    (tmp_path / "empty.conll").write_text("\n\n")
+    data = data_dir if "empty" not in " ".join(args) else tmp_path
+    r = run_cli(*[a.replace("{data}", str(data)) for a in args])
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and message in r.stderr, r.stderr
+
+
+def test_evaluate_rejects_labels_the_model_does_not_know(trained_folder, data_dir):
+    r = run_cli("evaluate", "--model", trained_folder, "--data", data_dir / "conll4_sample.conll")
+    assert r.returncode == 1 and "unknown label 'B-PER'" in r.stderr, r.stderr

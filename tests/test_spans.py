@@ -1,0 +1,58 @@
+import pytest
+
+from backend.ner.spans import decode_entities, decode_spans, from_utf16, tags_from_entities, to_utf16
+from backend.ner.words import split_words
+
+
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        (["B-per", "I-per", "O"], [(0, 2, "per")]),
+        # an I- with nothing before it starts an entity
+        (["O", "I-geo", "I-geo"], [(1, 3, "geo")]),
+        # two adjacent B- of the same type stay two entities
+        (["B-geo", "B-geo"], [(0, 1, "geo"), (1, 2, "geo")]),
+        # an I- of another type starts a new entity
+        (["B-per", "I-geo"], [(0, 1, "per"), (1, 2, "geo")]),
+        # an entity at the very end is kept
+        (["O", "O", "B-tim"], [(2, 3, "tim")]),
+        (["O", "O"], []),
+        ([], []),
+    ],
+)
+def test_bio_repair(tags, expected):
+    assert decode_entities(tags) == expected
+
+
+def test_tags_from_entities_round_trips():
+    entities = [(0, 2, "per"), (2, 3, "per"), (5, 6, "geo")]
+    tags = tags_from_entities(6, entities)
+    assert tags == ["B-per", "I-per", "B-per", "O", "O", "B-geo"]
+    assert decode_entities(tags) == entities
+
+
+def test_spans_keep_inner_whitespace_and_score_is_the_mean():
+    text = "Visit  New\tYork City now"
+    words = split_words(text)
+    tags = ["O", "B-geo", "I-geo", "I-geo", "O"]
+    spans = decode_spans(text, words, tags, [0.9, 0.8, 0.6, 0.7, 0.99])
+    assert len(spans) == 1
+    s = spans[0]
+    assert (s.text, s.label, s.start, s.end) == ("New\tYork City", "geo", 7, 20)
+    assert text[s.start : s.end] == s.text
+    assert s.score == pytest.approx(0.7)
+
+
+def test_utf16_offsets_count_surrogate_pairs():
+    text = "😀 Ana and 👩‍👩‍👧 Bo"
+    start = text.index("Bo")
+    s16, e16 = to_utf16(text, start, start + 2)
+    assert text.encode("utf-16-le")[2 * s16 : 2 * e16].decode("utf-16-le") == "Bo"
+    assert s16 - start == 4  # 😀 and the two women and the girl are outside the BMP; ZWJ is not
+    assert from_utf16(text, s16, e16) == (start, start + 2)
+    assert to_utf16("abc", 1, 2) == (1, 2)
+
+
+def test_from_utf16_rejects_offsets_inside_a_character():
+    with pytest.raises(ValueError):
+        from_utf16("😀a", 1, 3)

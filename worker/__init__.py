@@ -1,0 +1,1 @@
+"""Background work for ner-backend: fine-tuning models (no web code here)."""
