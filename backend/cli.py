@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="one text per stdin line -> one JSON line of spans per text")
     pr.add_argument("--model", required=True, help="model folder from `train`")
     pr.add_argument("--batch-lines", type=int, default=256, help="texts read before each batched run")
+    sv = sub.add_parser("serve", help="run the Label Studio ML backend (gunicorn)")
+    sv.add_argument("--host", help="bind address (default HOST, else 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default PORT, else 9090)")
+    sv.add_argument("--workers", type=int, help="worker processes (default WORKERS, else 1)")
+    sv.add_argument("--threads", type=int, help="threads per worker (default THREADS, else 4)")
     return parser
 
 
@@ -105,7 +110,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **result.summary(),
     }
-    out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out)
+    out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out, result.transitions)
     dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
     print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "
           f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note})")
@@ -165,7 +170,17 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from .server import serve
+
+    overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "threads") if getattr(args, k)}
+    serve(replace(settings, **overrides))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,18 @@ class Settings:
     max_length: int = 512  # tokens per window, special tokens included (capped by the model)
     window_stride: int = 128  # tokens shared by two neighbouring windows of a long text
     predict_batch_size: int = 32  # windows per forward pass
+    redis_url: str = "redis://localhost:6379/0"
+    model_dir: str = "models"  # the model store: one folder per project and version
+    bootstrap_model: str = ""  # a model folder served to projects without a model of their own
+    label_map: str = ""  # model type -> config label, e.g. "per=PER,geo=LOC"
+    model_cache_size: int = 4  # models kept loaded per serving process
+    host: str = "127.0.0.1"
+    port: int = 9090
+    workers: int = 1
+    threads: int = 4
+    basic_auth_user: str = ""
+    basic_auth_pass: str = ""
+    max_request_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -35,4 +47,16 @@ class Settings:
             max_length=_int(env, "MAX_LENGTH", cls.max_length),
             window_stride=_int(env, "WINDOW_STRIDE", cls.window_stride),
             predict_batch_size=_int(env, "PREDICT_BATCH_SIZE", cls.predict_batch_size),
+            redis_url=env.get("REDIS_URL", cls.redis_url).strip() or cls.redis_url,
+            model_dir=env.get("MODEL_DIR", cls.model_dir).strip() or cls.model_dir,
+            bootstrap_model=env.get("BOOTSTRAP_MODEL", "").strip(),
+            label_map=env.get("LABEL_MAP", "").strip(),
+            model_cache_size=_int(env, "MODEL_CACHE_SIZE", cls.model_cache_size),
+            host=env.get("HOST", cls.host).strip() or cls.host,
+            port=_int(env, "PORT", cls.port),
+            workers=_int(env, "WORKERS", cls.workers),
+            threads=_int(env, "THREADS", cls.threads),
+            basic_auth_user=env.get("BASIC_AUTH_USER", ""),
+            basic_auth_pass=env.get("BASIC_AUTH_PASS", ""),
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes),
         )

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GMB=${1:?path to ner_dataset.csv}
 WORK=${2:-$(mktemp -d)}
+mkdir -p "$WORK"
 PATH="$PWD/.venv/bin:$PATH"
 python bench/gmb_slice.py "$GMB" "$WORK/heldout.csv" --first 39001 --last 40000
 /usr/bin/time -f "train wall %e s" ner-backend train --data "$GMB" --limit 2000 --epochs 3 --out "$WORK/gmb2000"

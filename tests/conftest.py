@@ -48,11 +48,11 @@ def trained_folder(trained, tmp_path_factory) -> Path:
     from backend.ner.checkpoint import save_model
 
     out = tmp_path_factory.mktemp("models") / "gmb-small"
-    return save_model(trained.model, trained.tokenizer, trained.labels, {"note": "test fixture"}, out)
+    return save_model(trained.model, trained.tokenizer, trained.labels, {"note": "test fixture"}, out, trained.transitions)
 
 
 @pytest.fixture(scope="session")
 def predictor(trained):
     from backend.ner.predictor import Predictor
 
-    return Predictor(trained.model, trained.tokenizer, trained.labels, precision="fp32")
+    return Predictor(trained.model, trained.tokenizer, trained.labels, precision="fp32", transitions=trained.transitions)

@@ -44,3 +44,15 @@ def test_long_sentences_become_several_windows_and_keep_every_label(tokenizer):
 def test_affixes_of_bert(tokenizer):
     affixes = Affixes.of(tokenizer)
     assert affixes.prefix == (tokenizer.cls_token_id,) and affixes.suffix == (tokenizer.sep_token_id,)
+
+
+def test_case_types_mark_capitalised_words(tokenizer):
+    labels = LabelSet.from_types(["per"])
+    words, tags = ["Schwarzenegger", "met", "obama", "ÉMILE"], ["B-per", "O", "B-per", "B-per"]
+    (feature,) = encode_for_training(tokenizer, [(words, tags)], labels, max_length=64, case_feature=True)
+    enc = tokenizer(words, is_split_into_words=True)
+    expected = [0 if w is None else int(words[w][0].isupper()) for w in enc.word_ids()]
+    assert feature["token_type_ids"] == expected
+    assert expected[0] == 0 and expected[1] == 1 and 0 in expected[1:-1]
+    (plain,) = encode_for_training(tokenizer, [(words, tags)], labels, max_length=64)
+    assert "token_type_ids" not in plain

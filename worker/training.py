@@ -12,13 +12,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from backend.ner.alignment import IGNORE_INDEX, encode_for_training
+from backend.ner.alignment import IGNORE_INDEX, enable_case_feature, encode_for_training, uses_case_feature
 from backend.ner.basemodel import init_model, load_tokenizer
 from backend.ner.device import autocast, pick_device, resolve_precision
 from backend.ner.evaluation import evaluate_model
 from backend.ner.labels import LabelSet
 from backend.ner.predictor import Predictor
 from backend.ner.readers import Sentence
+from backend.ner.transitions import estimate_transitions
 from backend.ner.words import split_tagged
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     max_length: int = 256
     label_all_tokens: bool = False
+    case_feature: bool = True  # feed capitalisation as token type ids (see alignment.case_types)
     seed: int = 42
     patience: int = 1  # epochs without dev-F1 gain before stopping (only with dev data)
     precision: str = "auto"
@@ -49,6 +51,7 @@ class TrainResult:
     model: object
     tokenizer: object
     labels: LabelSet
+    transitions: list[list[float]] | None = None  # tag bigram log-probs of the training data
     history: list[dict] = field(default_factory=list)  # one entry per epoch
     dev_metrics: dict | None = None
     epochs_run: int = 0
@@ -79,12 +82,18 @@ def _collate(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     ids = torch.full((len(features), width), pad_id, dtype=torch.long)
     labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
     mask = torch.zeros((len(features), width), dtype=torch.long)
+    types = torch.zeros((len(features), width), dtype=torch.long)
     for i, f in enumerate(features):
         n = len(f["input_ids"])
         ids[i, :n] = torch.tensor(f["input_ids"])
         labels[i, :n] = torch.tensor(f["labels"])
         mask[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if "token_type_ids" in f:
+            types[i, :n] = torch.tensor(f["token_type_ids"])
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    if "token_type_ids" in features[0]:
+        batch["token_type_ids"] = types
+    return batch
 
 
 def _batches(features: list[dict], size: int, rng: random.Random):
@@ -119,11 +128,15 @@ def fine_tune(
         model, tokenizer = init
     else:
         tokenizer, model = load_tokenizer(base_model), init_model(base_model, labels)
+        if config.case_feature:
+            enable_case_feature(model)
     device = pick_device(config.device)
     precision = resolve_precision(config.precision, device)
     model.to(device)
 
-    features = encode_for_training(tokenizer, pieces, labels, config.max_length, config.label_all_tokens)
+    features = encode_for_training(
+        tokenizer, pieces, labels, config.max_length, config.label_all_tokens, uses_case_feature(model)
+    )
     if not features:
         raise ValueError("no trainable sentences: every sentence is empty after tokenization")
     steps_per_epoch = math.ceil(len(features) / config.batch_size)
@@ -143,7 +156,7 @@ def fine_tune(
     # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and device.type == "cuda" else None
 
-    result = TrainResult(model, tokenizer, labels)
+    result = TrainResult(model, tokenizer, labels, estimate_transitions((t for _, t in pieces), labels))
     rng = random.Random(config.seed)
     best_f1, best_state, stale = -1.0, None, 0
     show = sys.stderr.isatty() if progress is None else progress
@@ -178,7 +191,8 @@ def fine_tune(
         result.epochs_run = epoch
         if dev:
             model.eval()
-            figures = evaluate_model(Predictor(model, tokenizer, labels, precision=precision), dev)
+            scorer = Predictor(model, tokenizer, labels, precision=precision, transitions=result.transitions)
+            figures = evaluate_model(scorer, dev)
             entry["dev_f1"] = figures["f1"]
             if figures["f1"] > best_f1:
                 best_f1, stale, result.best_epoch = figures["f1"], 0, epoch

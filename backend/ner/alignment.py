@@ -29,6 +29,10 @@ class Affixes:
     def wrap(self, ids: list[int]) -> list[int]:
         return [*self.prefix, *ids, *self.suffix]
 
+    def wrap_types(self, types: list[int]) -> list[int]:
+        """Token type ids for a wrapped sequence: special tokens get type 0."""
+        return [0] * len(self.prefix) + types + [0] * len(self.suffix)
+
     def __len__(self) -> int:
         return len(self.prefix) + len(self.suffix)
 
@@ -57,6 +61,27 @@ def align_labels(
     return out
 
 
+def case_types(word_ids: list[int | None], words: list[str]) -> list[int]:
+    """Token type id per token: 1 where the token's word starts with a capital letter, else 0.
+
+    The default encoder is uncased, so capitalisation, the strongest cue for names in English, is
+    gone after tokenization. BERT's token-type embedding (segment A/B, unused for single texts)
+    carries it back in: a model trained with it (config.ner_case_feature) must be fed it too.
+    """
+    return [1 if w is not None and words[w][:1].isupper() else 0 for w in word_ids]
+
+
+def uses_case_feature(model) -> bool:
+    return bool(getattr(model.config, "ner_case_feature", False))
+
+
+def enable_case_feature(model) -> bool:
+    """Turn the casing channel on for a fresh model whose encoder has two token types."""
+    if getattr(model.config, "type_vocab_size", 0) >= 2:
+        model.config.ner_case_feature = True
+    return uses_case_feature(model)
+
+
 def inside_map(labels: LabelSet) -> dict[int, int]:
     """label id -> id of its I- form (O stays O)."""
     ids = labels.label2id
@@ -69,11 +94,13 @@ def encode_for_training(
     labels: LabelSet,
     max_length: int,
     label_all_tokens: bool = False,
+    case_feature: bool = False,
 ) -> list[dict[str, list[int]]]:
     """Tokenize (words, tags) pairs into model inputs with aligned labels.
 
     A sentence longer than one window becomes several disjoint windows cut at word boundaries,
-    so no word's label is lost to truncation.
+    so no word's label is lost to truncation. With `case_feature`, features carry
+    `token_type_ids` from case_types().
     """
     affixes = Affixes.of(tokenizer)
     budget = max_length - len(affixes)
@@ -86,20 +113,22 @@ def encode_for_training(
         verbose=False,
     )
     features: list[dict[str, list[int]]] = []
-    for i, (_, tags) in enumerate(sentences):
+    for i, (words, tags) in enumerate(sentences):
         ids = enc["input_ids"][i]
         if not ids:
             continue
         word_ids = enc.word_ids(i)
         token_labels = align_labels(word_ids, [label2id[t] for t in tags], inside)
+        types = case_types(word_ids, words) if case_feature else None
         for win in plan_windows(word_ids, budget, stride=0):
             window_labels = token_labels[win.start : win.end]
             pad_front = [IGNORE_INDEX] * len(affixes.prefix)
             pad_back = [IGNORE_INDEX] * len(affixes.suffix)
-            features.append(
-                {
-                    "input_ids": affixes.wrap(ids[win.start : win.end]),
-                    "labels": pad_front + window_labels + pad_back,
-                }
-            )
+            feature = {
+                "input_ids": affixes.wrap(ids[win.start : win.end]),
+                "labels": pad_front + window_labels + pad_back,
+            }
+            if types is not None:
+                feature["token_type_ids"] = affixes.wrap_types(types[win.start : win.end])
+            features.append(feature)
     return features

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .basemodel import quiet_transformers
 from .labels import LabelSet
+from .transitions import check_transitions
 
 LABELS_FILE = "labels.json"
 METRICS_FILE = "metrics.json"
@@ -31,6 +32,7 @@ class LoadedModel:
     labels: LabelSet
     metrics: dict
     path: Path
+    transitions: list[list[float]] | None = None  # tag bigram log-probs for Viterbi decoding
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -40,7 +42,9 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def save_model(model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike) -> Path:
+def save_model(
+    model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike, transitions=None
+) -> Path:
     """Write the model to `out` atomically: a reader sees the old folder or the complete new one.
 
     Everything goes to a temporary sibling first and is synced to disk; then one rename publishes it
@@ -53,7 +57,10 @@ def save_model(model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.
         with quiet_transformers():
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
-        (tmp / LABELS_FILE).write_text(json.dumps({"labels": list(labels.labels)}, indent=1))
+        label_map = {"labels": list(labels.labels)}
+        if transitions is not None:
+            label_map["transitions"] = [list(map(float, row)) for row in transitions]
+        (tmp / LABELS_FILE).write_text(json.dumps(label_map))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
         _fsync_tree(tmp)
         check_folder(tmp)
@@ -72,6 +79,10 @@ def save_model(model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.
 
 def check_folder(path: str | os.PathLike) -> LabelSet:
     """Raise ModelFolderError unless `path` is a complete model folder; return its labels."""
+    return _read_label_map(path)[0]
+
+
+def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None]:
     path = Path(path)
     if not path.is_dir():
         raise ModelFolderError(f"model folder {path} does not exist")
@@ -79,14 +90,18 @@ def check_folder(path: str | os.PathLike) -> LabelSet:
     if missing:
         raise ModelFolderError(f"model folder {path} is incomplete: missing {', '.join(missing)}")
     try:
-        labels = LabelSet(tuple(json.loads((path / LABELS_FILE).read_text())["labels"]))
+        label_map = json.loads((path / LABELS_FILE).read_text())
+        labels = LabelSet(tuple(label_map["labels"]))
+        transitions = label_map.get("transitions")
+        if transitions is not None:
+            check_transitions(transitions, labels)
         config = json.loads((path / "config.json").read_text())
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"model folder {path} has an unreadable label map or config: {exc}") from None
     id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
     if id2label != labels.id2label:
         raise ModelFolderError(f"model folder {path}: {LABELS_FILE} does not match config.json's labels")
-    return labels
+    return labels, transitions
 
 
 def read_metrics(path: str | os.PathLike) -> dict:
@@ -99,7 +114,7 @@ def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     path = Path(path)
-    labels = check_folder(path)
+    labels, transitions = _read_label_map(path)
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(path)
@@ -109,4 +124,4 @@ def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
     if device is not None:
         model.to(device)
     model.eval()
-    return LoadedModel(model, tokenizer, labels, read_metrics(path), path)
+    return LoadedModel(model, tokenizer, labels, read_metrics(path), path, transitions)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from .alignment import Affixes
+from .alignment import Affixes, case_types, uses_case_feature
 from .checkpoint import LoadedModel, load_model
 from .device import autocast, pick_device, resolve_precision
 from .labels import LabelSet
 from .spans import Prediction, decode_spans
+from .transitions import check_transitions, viterbi
 from .windows import Window, plan_windows, word_starts
 from .words import split_words
 
@@ -30,6 +32,7 @@ class _Row:
     doc: int
     window: Window
     input_ids: list[int]
+    token_types: list[int] | None
 
 
 class Predictor:
@@ -46,6 +49,7 @@ class Predictor:
         max_length: int = 512,
         stride: int = 128,
         batch_size: int = 32,
+        transitions=None,
     ) -> None:
         self.device = device or next(model.parameters()).device
         self.model = model.to(self.device).eval()
@@ -58,11 +62,13 @@ class Predictor:
         self.budget = self.max_length - len(self.affixes)
         self.stride = stride
         self.batch_size = batch_size
+        self.case_feature = uses_case_feature(model)
+        self.transitions = None if transitions is None else check_transitions(transitions, labels)
 
     @classmethod
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
         loaded: LoadedModel = load_model(path, pick_device(device))
-        return cls(loaded.model, loaded.tokenizer, loaded.labels, **options)
+        return cls(loaded.model, loaded.tokenizer, loaded.labels, transitions=loaded.transitions, **options)
 
     # ---- words -> tags ---------------------------------------------------------------------
 
@@ -70,8 +76,9 @@ class Predictor:
         """Tag every word of every document in as few forward passes as possible.
 
         Documents are tokenized together, cut into word-aligned windows, sorted by length and run
-        in padded batches. A word's tag is its first sub-token's; a word seen by two overlapping
-        windows takes the tag from the window where it sits farther from an edge.
+        in padded batches. A word's tag distribution is its first sub-token's; a word seen by two
+        overlapping windows takes it from the window where it sits farther from an edge. Tags are
+        then the per-word argmax, or the Viterbi path when the model has tag transitions.
         """
         results = [WordTags(["O"] * len(d), [None] * len(d)) for d in docs]
         nonempty = [i for i, d in enumerate(docs) if d]
@@ -86,35 +93,57 @@ class Predictor:
         for k, doc in enumerate(nonempty):
             ids, wids = enc["input_ids"][k], enc.word_ids(k)
             firsts[doc], word_of[doc] = word_starts(wids), wids
+            types = case_types(wids, docs[doc]) if self.case_feature else None
             for win in plan_windows(wids, self.budget, self.stride):
-                rows.append(_Row(doc, win, self.affixes.wrap(ids[win.start : win.end])))
+                window_types = self.affixes.wrap_types(types[win.start : win.end]) if types else None
+                rows.append(_Row(doc, win, self.affixes.wrap(ids[win.start : win.end]), window_types))
         best: dict[tuple[int, int], int] = {}  # (doc, word) -> centrality of the window used
+        dists: dict[int, dict[int, np.ndarray]] = {doc: {} for doc in nonempty}  # doc -> word -> probs
         for batch in self._batches(rows):
-            label_ids, probs = self._forward([r.input_ids for r in batch])
-            for r, lab, prob in zip(batch, label_ids, probs):
-                self._collect(r, lab, prob, firsts[r.doc], word_of[r.doc], results[r.doc], best)
+            probs = self._forward(batch)
+            for r, prob in zip(batch, probs):
+                self._collect(r, prob, firsts[r.doc], word_of[r.doc], dists[r.doc], best)
+        for doc, by_word in dists.items():
+            self._decode(by_word, results[doc])
         return results
+
+    def _decode(self, by_word: dict[int, np.ndarray], out: WordTags) -> None:
+        """Choose a tag per tokenized word (words the tokenizer dropped stay O, unscored)."""
+        if not by_word:
+            return
+        words = sorted(by_word)
+        probs = np.stack([by_word[w] for w in words])
+        chosen = viterbi(probs, self.transitions) if self.transitions is not None else probs.argmax(axis=1)
+        for w, row, label in zip(words, probs, chosen):
+            out.tags[w] = self.labels.labels[label]
+            out.scores[w] = round(float(row[label]), 6)
 
     def _batches(self, rows: list[_Row]):
         ordered = sorted(rows, key=lambda r: len(r.input_ids))
         for i in range(0, len(ordered), self.batch_size):
             yield ordered[i : i + self.batch_size]
 
-    def _forward(self, sequences: list[list[int]]) -> tuple[list[list[int]], list[list[float]]]:
-        """Argmax label ids and their probabilities, per token, for a batch (dynamic padding)."""
-        width = max(len(s) for s in sequences)
+    def _forward(self, rows: list[_Row]) -> np.ndarray:
+        """Label probabilities per token (batch x tokens x labels), with dynamic padding."""
+        width = max(len(r.input_ids) for r in rows)
         pad = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for i, s in enumerate(sequences):
-            input_ids[i, : len(s)] = torch.tensor(s)
-            mask[i, : len(s)] = 1
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        types = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            input_ids[i, : len(r.input_ids)] = torch.tensor(r.input_ids)
+            mask[i, : len(r.input_ids)] = 1
+            if r.token_types is not None:
+                types[i, : len(r.token_types)] = torch.tensor(r.token_types)
+        inputs = {"input_ids": input_ids, "attention_mask": mask}
+        if self.case_feature:
+            inputs["token_type_ids"] = types
         with torch.inference_mode(), autocast(self.device, self.precision):
-            logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
-        prob, label = torch.softmax(logits.float(), dim=-1).max(dim=-1)
-        return label.cpu().tolist(), prob.cpu().tolist()
+            logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
-    def _collect(self, row, label_ids, probs, firsts, wids, out: WordTags, best) -> None:
+    def _collect(self, row, probs: np.ndarray, firsts, wids, by_word: dict, best: dict) -> None:
+        """Keep each word's first-sub-token distribution from its most central window."""
         offset = len(self.affixes.prefix) - row.window.start
         for t in firsts:
             if t < row.window.start or t >= row.window.end:
@@ -124,8 +153,7 @@ class Predictor:
             if best.get(key, -1) >= centrality:
                 continue
             best[key] = centrality
-            out.tags[wids[t]] = self.labels.labels[label_ids[t + offset]]
-            out.scores[wids[t]] = probs[t + offset]
+            by_word[wids[t]] = probs[t + offset]
 
     # ---- text -> spans ---------------------------------------------------------------------
 

@@ -1,0 +1,59 @@
+"""The Flask application factory: settings, the model server, auth, JSON errors, the routes."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .config import Settings
+from .protocol import ProtocolError
+from .serving import ModelServer
+
+log = logging.getLogger(__name__)
+OPEN_PATHS = ("/health",)  # answered without credentials: LS probes it before every /setup
+
+
+def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.sort_keys = False
+    app.extensions["ner"] = server or ModelServer(settings)
+    app.extensions["ner_settings"] = settings
+
+    @app.before_request
+    def _auth():
+        if not settings.basic_auth_user or request.path in OPEN_PATHS:
+            return None
+        given = request.authorization
+        ok = given is not None and given.type == "basic"
+        ok = ok and hmac.compare_digest((given.username or "").encode(), settings.basic_auth_user.encode())
+        ok = ok and hmac.compare_digest((given.password or "").encode(), settings.basic_auth_pass.encode())
+        if ok:
+            return None
+        response = jsonify(error="authentication required")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="ner-backend"'
+        return response
+
+    @app.errorhandler(ProtocolError)
+    def _protocol_error(exc: ProtocolError):
+        log.warning("bad request to %s: %s", request.path, exc)
+        return jsonify(error=str(exc)), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return jsonify(error=exc.description or exc.name), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error on %s", request.path)
+        return jsonify(error=f"internal error: {type(exc).__name__}"), 500
+
+    from .api import bp
+
+    app.register_blueprint(bp)
+    return app

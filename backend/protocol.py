@@ -1,0 +1,117 @@
+"""Label Studio's ML-backend wire format: validate what LS sends, shape what it accepts back."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .labelconfig import NerControl
+from .ner.spans import Prediction, utf16_index
+
+_PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
+
+
+class ProtocolError(ValueError):
+    """A request LS (or anyone) sent that we cannot act on; answered with a 400 and this text."""
+
+
+def project_id(value) -> str:
+    """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
+    if isinstance(value, bool):
+        raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
+    if isinstance(value, int) and value >= 0:
+        return str(value)
+    if isinstance(value, str):
+        m = _PROJECT_RE.match(value)
+        if m:
+            return str(int(m.group(1)))
+    raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
+
+
+def _object(body) -> dict:
+    if not isinstance(body, dict):
+        raise ProtocolError("the request body must be a JSON object")
+    return body
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    project: str
+    schema: str | None
+
+
+def parse_setup(body) -> SetupRequest:
+    body = _object(body)
+    if "project" not in body:
+        raise ProtocolError("missing 'project'")
+    schema = body.get("schema")
+    if schema is not None and not isinstance(schema, str):
+        raise ProtocolError("'schema' must be a labeling config string")
+    return SetupRequest(project_id(body["project"]), schema)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task to predict; `data` is {} when LS sent something unusable (it then gets no regions)."""
+
+    id: object
+    data: dict
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    tasks: list[Task]
+    project: str | None
+    label_config: str | None
+    interactive: bool  # params.context present: one task, answer fast
+
+
+def parse_predict(body) -> PredictRequest:
+    body = _object(body)
+    tasks = body.get("tasks")
+    if not isinstance(tasks, list):
+        raise ProtocolError("'tasks' must be a list of tasks")
+    if not tasks:
+        raise ProtocolError("'tasks' is empty")
+    project = project_id(body["project"]) if body.get("project") is not None else None
+    if project is None:
+        # LS always sends it; a task's own "project" field is a fallback for other clients.
+        first = tasks[0] if isinstance(tasks[0], dict) else {}
+        if first.get("project") is not None:
+            project = project_id(first["project"])
+    config = body.get("label_config")
+    if config is not None and not isinstance(config, str):
+        raise ProtocolError("'label_config' must be a string")
+    params = body.get("params")
+    context = params.get("context") if isinstance(params, dict) else None
+    parsed = []
+    for t in tasks:
+        t = t if isinstance(t, dict) else {}
+        parsed.append(Task(t.get("id"), t.get("data") if isinstance(t.get("data"), dict) else {}))
+    return PredictRequest(parsed, project, config, bool(context))
+
+
+def task_text(task: Task, control: NerControl) -> str | None:
+    """The text this control labels, or None when the task lacks it (or it is not a string)."""
+    value = task.data.get(control.data_key)
+    return value if isinstance(value, str) else None
+
+
+def regions(text: str, prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
+    """LS `labels` regions for one text: UTF-16 offsets, config labels only, a score each."""
+    index = utf16_index(text)
+    out = []
+    for span in prediction.spans:
+        label = label_map.get(span.label)
+        if label is None:
+            continue
+        out.append(
+            {
+                "from_name": control.from_name,
+                "to_name": control.to_name,
+                "type": "labels",
+                "score": span.score,
+                "value": {"start": index[span.start], "end": index[span.end], "text": span.text, "labels": [label]},
+            }
+        )
+    return out

@@ -1,0 +1,62 @@
+"""Serve the Flask app with gunicorn: N worker processes x M threads, models loaded after fork."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from gunicorn.app.base import BaseApplication
+
+from .config import Settings
+
+
+def _post_fork(server, worker) -> None:
+    # Each worker gets an equal share of the cores for torch; more threads than cores only thrash.
+    import torch
+
+    workers = max(1, server.cfg.workers)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn configured from Settings. The app (and any model) is created in each worker after
+    the fork, never in the master: CUDA cannot be initialised before a fork."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        options = {
+            "bind": f"{s.host}:{s.port}",
+            "workers": s.workers,
+            "threads": s.threads,
+            "worker_class": "gthread",
+            "timeout": 120,  # a 10k-task batch on a CPU takes a while; LS itself waits 100 s
+            "graceful_timeout": 30,
+            "accesslog": "-",
+            "post_fork": _post_fork,
+            "child_exit": _child_exit,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from .app import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run until stopped. Metrics from all workers are pooled through a shared folder."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ner-metrics-")
+    GunicornServer(settings).run()
