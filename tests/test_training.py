@@ -7,7 +7,7 @@ from worker.training import TrainConfig, fine_tune
 
 def test_training_lowers_the_loss(trained):
     losses = [e["loss"] for e in trained.history]
-    assert len(losses) == 3
+    assert len(losses) == 5
     assert losses[-1] < losses[0] < trained.first_loss
     assert trained.first_loss > 1.5  # a fresh 17-way head starts near ln(17) = 2.8
     assert losses[-1] < 0.5
@@ -16,9 +16,9 @@ def test_training_lowers_the_loss(trained):
 def test_small_model_scores_above_the_floor_on_unseen_sentences(predictor, gmb_eval):
     """Floor: 0.45 micro-F1 on 150 unseen GMB sentences.
 
-    An untrained head scores ~0 and tagging everything O scores exactly 0; on this CPU 303
-    sentences x 3 epochs reaches about 0.6 (docs/benchmarks.md), so 0.45 leaves room for
-    run-to-run noise while still failing any broken alignment, decoding or schedule.
+    An untrained head scores ~0 and tagging everything O scores exactly 0. This fixture (303
+    sentences, 5 epochs, lr 3e-4, seed 7) measured 0.586 here (3 epochs at 2e-4: 0.386), so 0.45
+    leaves room for run-to-run noise while still failing a broken alignment, decoding or schedule.
     """
     figures = evaluate_model(predictor, gmb_eval)
     assert figures["sentences"] == 150

@@ -119,8 +119,8 @@ def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForTokenClassification.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ModelFolderError(f"model folder {path} cannot be loaded: {exc}") from None
+    except Exception as exc:  # truncated safetensors, bad JSON, mismatched shapes: all mean unusable
+        raise ModelFolderError(f"model folder {path} cannot be loaded: {type(exc).__name__}: {exc}") from None
     if device is not None:
         model.to(device)
     model.eval()
