@@ -21,7 +21,11 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
-    app.extensions["ner"] = server or ModelServer(settings)
+    server = server or ModelServer(settings)
+    # Load the bootstrap model now, in this (post-fork) worker, so that no request ever waits for
+    # it: LS gives /setup 3 seconds.
+    server.bootstrap()
+    app.extensions["ner"] = server
     app.extensions["ner_settings"] = settings
 
     @app.before_request

@@ -64,6 +64,7 @@ class ModelCache:
                 if key in self._models:
                     return self._models[key]
             predictor = self._load(path)
+            predictor.predict(["Warm-up sentence in Paris ."])  # first-call costs off the request path
             with self._lock:
                 self._models[key] = predictor
                 while len(self._models) > self.capacity:

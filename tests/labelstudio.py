@@ -41,8 +41,6 @@ class LabelStudio:
             "SSRF_PROTECTION_ENABLED": "false",
             "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-            # keep LS away from any Redis on 6379: it would queue jobs there with no worker
-            "REDIS_LOCATION": "",
         }
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
