@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--model", help="a model folder from `ner-backend train`")
     ap.add_argument("--texts", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--precision", default="auto")
     args = ap.parse_args()
 

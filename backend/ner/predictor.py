@@ -48,7 +48,7 @@ class Predictor:
         precision: str = "auto",
         max_length: int = 512,
         stride: int = 128,
-        batch_size: int = 32,
+        batch_size: int = 16,
         transitions=None,
     ) -> None:
         self.device = device or next(model.parameters()).device
