@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from . import metrics
 from .labelconfig import LabelConfigError, NerControl, parse_label_config
-from .labelmap import map_types, parse_label_map
+from .labelmap import map_types
 from .protocol import PredictRequest, ProtocolError, parse_predict, parse_setup, regions, task_text
 from .serving import ModelServer, ServedModel
 

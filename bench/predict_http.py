@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.ner.predictor import Predictor  # noqa: E402
 from backend.ner.readers import read_corpus  # noqa: E402
-from tests.http import Service, call  # noqa: E402
-from tests.test_service import CONFIG, ls_predict_body  # noqa: E402
+from tests.servers import Service, call  # noqa: E402
+from tests.test_service import ls_predict_body  # noqa: E402
 
 
 def http_batches(url: str, texts: list[str], size: int) -> float:

@@ -6,10 +6,9 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.http import ROOT, call, free_port
+from tests.servers import ROOT, LoopbackProcess, call, free_port
 
 LS_VENV = Path(os.environ.get("LS_VENV", ROOT / ".cache" / "lsvenv"))
 LS_REQUIREMENTS = ["label-studio>=1.23,<1.24", "label-studio-sdk>=2,<3"]
@@ -27,8 +26,10 @@ def ensure_venv() -> Path:
     return LS_VENV
 
 
-class LabelStudio:
+class LabelStudio(LoopbackProcess):
     """`label-studio start` with SSRF protection off (so it may call a backend on 127.0.0.1)."""
+
+    name = "Label Studio"
 
     def __init__(self, data_dir: Path, log_path: Path) -> None:
         venv = ensure_venv()
@@ -42,28 +43,10 @@ class LabelStudio:
             "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         }
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
-             "--internal-host", "127.0.0.1", "-p", str(self.port),
-             "--username", "admin@example.com", "--password", "Passw0rd!23", "--user-token", self.token],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=data_dir,
-        )
-        self._wait(log_path)
-
-    def _wait(self, log_path: Path, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Label Studio exited ({self.proc.returncode}); see {log_path}")
-            try:
-                if call("GET", self.url + "/health", timeout=3)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(1)
-        self.stop()
-        raise RuntimeError(f"Label Studio did not come up; see {log_path}")
+        cmd = [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
+               "--internal-host", "127.0.0.1", "-p", str(self.port),
+               "--username", "admin@example.com", "--password", "Passw0rd!23", "--user-token", self.token]
+        self._launch(cmd, env, data_dir, log_path, timeout=300)  # first start migrates: ~40 s
 
     def api(self, method: str, path: str, body=None):
         """Call LS's REST API with the legacy token; raises on a non-2xx answer."""
@@ -71,12 +54,3 @@ class LabelStudio:
         if not 200 <= status < 300:
             raise RuntimeError(f"{method} {path} -> {status}: {reply}")
         return reply
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.http import Service, call
+from tests.servers import Service, call
 from tests.labelstudio import LabelStudio
 from tests.test_service import CONFIG
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+
 import pytest
 
 from backend.ner.spans import to_utf16
-from tests.http import Service, call
+from tests.servers import Service, call
 
 CONFIG = """<View>
   <Labels name="label" toName="text">
@@ -153,9 +156,24 @@ def test_config_without_labels_gives_empty_results(service):
     assert status == 200 and reply["results"][0]["result"] == []
 
 
-def test_huge_body_is_refused(service):
-    status, body, _ = call("POST", service.url + "/predict", raw=b'{"tasks": ["' + b"x" * 2_100_000 + b'"]}')
-    assert status == 413 and "error" in body
+def test_huge_body_is_refused_before_it_is_read(service):
+    """A body declared larger than MAX_REQUEST_BYTES gets a JSON 413 without being uploaded.
+
+    Only the headers and a few bytes are sent: the refusal must come from the declared length
+    (sending the whole body would race the server closing the connection).
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    conn.putrequest("POST", "/predict")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(2_100_000))
+    conn.endheaders()
+    conn.send(b'{"tasks": [')
+    response = conn.getresponse()
+    assert response.status == 413
+    assert "error" in json.loads(response.read())
+    conn.close()
+    # the service is still fine afterwards
+    assert call("GET", service.url + "/health")[0] == 200
 
 
 def test_webhook_metrics_status_page(service):

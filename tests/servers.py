@@ -1,4 +1,4 @@
-"""Tiny stdlib HTTP client and a gunicorn launcher for the service tests."""
+"""Test helpers: a stdlib HTTP client and launchers for servers on free loopback ports."""
 
 from __future__ import annotations
 
@@ -44,35 +44,27 @@ def call(method: str, url: str, body=None, raw: bytes | None = None, auth: tuple
         return status, text, headers
 
 
-class Service:
-    """`ner-backend serve` in a subprocess on a free loopback port."""
+class LoopbackProcess:
+    """A server subprocess on a free loopback port, ready once its GET /health answers 200."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    name = "server"
+
+    def _launch(self, cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path | None, timeout: float) -> None:
         self.log_path = log_path
-        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port), "--workers", str(workers)],
-            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        self._wait()
-
-    def _wait(self, timeout: float = 90) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"service exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {log_path}")
             try:
-                if call("GET", self.url + "/health", timeout=2)[0] == 200:
+                if call("GET", self.url + "/health", timeout=3)[0] == 200:
                     return
             except OSError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.3)
         self.stop()
-        raise RuntimeError("service did not come up")
+        raise RuntimeError(f"{self.name} did not come up in {timeout:.0f} s; see {log_path}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -83,3 +75,17 @@ class Service:
                 self.proc.kill()
         if self.log is not subprocess.DEVNULL:
             self.log.close()
+
+
+class Service(LoopbackProcess):
+    """`ner-backend serve` in a subprocess on a free loopback port."""
+
+    name = "ner-backend"
+
+    def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        cmd = [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port), "--workers", str(workers)]
+        self._launch(cmd, full_env, ROOT, log_path, timeout=90)
