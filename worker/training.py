@@ -31,6 +31,7 @@ class TrainConfig:
 
     epochs: int = 3
     learning_rate: float = 2e-4
+    head_lr_multiplier: float = 1.0
     batch_size: int = 16
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -144,14 +145,7 @@ def fine_tune(
 
     from transformers import get_linear_schedule_with_warmup
 
-    # No weight decay on biases and LayerNorm weights, as in BERT's original recipe.
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        (no_decay if param.ndim < 2 else decay).append(param)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-    )
+    optimizer = torch.optim.AdamW(_param_groups(model, config), lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and device.type == "cuda" else None
@@ -213,6 +207,23 @@ def fine_tune(
     result.first_loss = sum(first_losses) / len(first_losses)
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _param_groups(model, config: TrainConfig) -> list[dict]:
+    """No weight decay on biases and LayerNorm weights (BERT's recipe); the freshly initialised
+    classifier head may learn faster than the pretrained encoder (head_lr_multiplier)."""
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        key = (name.startswith("classifier."), param.ndim >= 2)
+        groups.setdefault(key, []).append(param)
+    return [
+        {
+            "params": params,
+            "weight_decay": config.weight_decay if decays else 0.0,
+            "lr": config.learning_rate * (config.head_lr_multiplier if head else 1.0),
+        }
+        for (head, decays), params in groups.items()
+    ]
 
 
 def _progress(total: int, show: bool):
