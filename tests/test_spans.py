@@ -56,3 +56,22 @@ def test_utf16_offsets_count_surrogate_pairs():
 def test_from_utf16_rejects_offsets_inside_a_character():
     with pytest.raises(ValueError):
         from_utf16("😀a", 1, 3)
+
+
+@pytest.mark.parametrize(
+    "text, tags, expected",
+    [
+        ("😀  Barack Obama", ["B-per", "I-per", "I-per"], ["Barack Obama"]),
+        ("Obama 😀 .", ["B-per", "I-per", "I-per"], ["Obama"]),
+        ("the U.S. said", ["O", "B-geo", "I-geo", "I-geo", "I-geo", "O"], ["U.S."]),
+        ("( EU ) and", ["B-org", "I-org", "I-org", "O"], ["EU"]),
+        ("AT&T Corp. rose", ["B-org", "I-org", "I-org", "I-org", "I-org", "O"], ["AT&T Corp."]),
+        ("😀 ok", ["B-per", "O"], []),
+    ],
+)
+def test_symbol_only_words_are_trimmed_from_span_edges(text, tags, expected):
+    words = split_words(text)
+    assert len(words) == len(tags)
+    spans = decode_spans(text, words, tags, [0.5] * len(words))
+    assert [s.text for s in spans] == expected
+    assert all(text[s.start : s.end] == s.text for s in spans)

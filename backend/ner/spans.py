@@ -57,15 +57,39 @@ def decode_entities(tags: list[str]) -> list[tuple[int, int, str]]:
     return entities
 
 
+def _has_alnum(word: Word) -> bool:
+    return any(ch.isalnum() for ch in word.text)
+
+
+def trim_entity(words: list[Word], first: int, stop: int) -> tuple[int, int]:
+    """Drop symbol-only words (emoji, brackets, spaced punctuation) from an entity's edges.
+
+    A name never starts with one; at the end only a full stop glued to the word before it stays
+    ("U.S.", "Corp."). Returns an empty range when nothing is left.
+    """
+    while first < stop and not _has_alnum(words[first]):
+        first += 1
+    while stop > first and not _has_alnum(words[stop - 1]):
+        glued_stop = words[stop - 1].text == "." and stop - 1 > first and words[stop - 2].end == words[stop - 1].start
+        if glued_stop:
+            break
+        stop -= 1
+    return first, stop
+
+
 def decode_spans(text: str, words: list[Word], tags: list[str], scores: list[float | None]) -> list[Span]:
     """Character spans for the entities in `tags` (one tag and score per word of `text`).
 
     A span runs from its first word's start to its last word's end on the original text, so any
-    whitespace inside it is kept exactly. Its score is the mean chosen-tag probability of its
-    words (words the tokenizer dropped have no score and do not count).
+    whitespace inside it is kept exactly; symbol-only words at its edges are trimmed off. Its
+    score is the mean chosen-tag probability of its words (words the tokenizer dropped have no
+    score and do not count).
     """
     spans = []
     for first, stop, kind in decode_entities(tags):
+        first, stop = trim_entity(words, first, stop)
+        if first >= stop:
+            continue
         start, end = words[first].start, words[stop - 1].end
         probs = [s for s in scores[first:stop] if s is not None]
         spans.append(Span(start, end, text[start:end], kind, round(fmean(probs), 6) if probs else 0.0))
