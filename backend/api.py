@@ -11,7 +11,17 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from . import metrics
 from .labelconfig import LabelConfigError, NerControl, parse_label_config
 from .labelmap import map_types
-from .protocol import PredictRequest, ProtocolError, parse_predict, parse_setup, regions, task_text
+from .protocol import (
+    DELETE_ACTION,
+    STORE_ACTIONS,
+    PredictRequest,
+    ProtocolError,
+    parse_predict,
+    parse_setup,
+    parse_webhook,
+    regions,
+    task_text,
+)
 from .serving import ModelServer, ServedModel
 
 log = logging.getLogger(__name__)
@@ -111,9 +121,22 @@ def versions():
 
 @bp.post("/webhook")
 def webhook():
-    body = _body()
-    action = body.get("action") if isinstance(body, dict) else None
-    return jsonify(status="ok", action=action)
+    """Record annotation changes in the store and answer at once (LS waits 1 s, then gives up).
+
+    Cancelled annotations are not training data; other actions are acknowledged and ignored.
+    """
+    event = parse_webhook(_body())
+    store = current_app.extensions["ner_store"]
+    changed = 0
+    if event.label_config:
+        store.save_config(event.project, event.label_config)
+    if event.action in STORE_ACTIONS and event.cancelled:
+        changed = store.delete_annotations(event.project, [event.annotation.annotation_id])
+    elif event.action in STORE_ACTIONS:
+        changed = int(store.upsert(event.project, event.annotation))
+    elif event.action == DELETE_ACTION:
+        changed = store.delete_annotations(event.project, list(event.deleted_ids))
+    return jsonify(status="ok", action=event.action, changed=changed)
 
 
 @bp.get("/metrics")

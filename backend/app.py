@@ -5,12 +5,15 @@ from __future__ import annotations
 import hmac
 import logging
 
+import redis
+
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
 from .protocol import ProtocolError
 from .serving import ModelServer
+from .store import AnnotationStore
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = ("/health",)  # answered without credentials: LS probes it before every /setup
@@ -27,6 +30,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     server.bootstrap()
     app.extensions["ner"] = server
     app.extensions["ner_settings"] = settings
+    app.extensions["ner_store"] = AnnotationStore.from_url(settings.redis_url)
 
     @app.before_request
     def _auth():
@@ -47,6 +51,12 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     def _protocol_error(exc: ProtocolError):
         log.warning("bad request to %s: %s", request.path, exc)
         return jsonify(error=str(exc)), 400
+
+    @app.errorhandler(redis.exceptions.RedisError)
+    def _store_down(exc: Exception):
+        # Tell LS the webhook failed (it shows it) rather than drop an annotation silently.
+        log.error("annotation store unavailable on %s: %s", request.path, exc)
+        return jsonify(error="annotation store unavailable, try again"), 503
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -115,3 +115,68 @@ def regions(text: str, prediction: Prediction, control: NerControl, label_map: d
             }
         )
     return out
+
+
+STORE_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
+DELETE_ACTION = "ANNOTATIONS_DELETED"
+TRAIN_ACTION = "START_TRAINING"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """What a webhook asks of the store; `annotation` is None for deletions and training."""
+
+    action: str
+    project: str | None
+    annotation: object = None  # store.Annotation
+    cancelled: bool = False
+    deleted_ids: tuple[int, ...] = ()
+    label_config: str | None = None
+
+
+def _int_id(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{what} must be an integer id")
+    return value
+
+
+def parse_webhook(body) -> WebhookEvent:
+    """Validate an LS webhook for the actions we act on; others come back with only `action`."""
+    from .store import Annotation
+
+    body = _object(body)
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise ProtocolError("missing 'action'")
+    if action not in (*STORE_ACTIONS, DELETE_ACTION, TRAIN_ACTION):
+        return WebhookEvent(action, None)
+    proj = body.get("project")
+    ann = body.get("annotation") if isinstance(body.get("annotation"), dict) else {}
+    raw_project = proj.get("id") if isinstance(proj, dict) else proj
+    if raw_project is None:
+        raw_project = ann.get("project")
+    project = project_id(raw_project)
+    config = proj.get("label_config") if isinstance(proj, dict) and isinstance(proj.get("label_config"), str) else None
+    if action in STORE_ACTIONS:
+        task = body.get("task") if isinstance(body.get("task"), dict) else {}
+        if not isinstance(task.get("data"), dict):
+            raise ProtocolError("'task.data' must be an object")
+        result = ann.get("result")
+        if not isinstance(result, list):
+            raise ProtocolError("'annotation.result' must be a list")
+        annotation = Annotation(
+            task_id=_int_id(task.get("id", ann.get("task")), "'task.id'"),
+            annotation_id=_int_id(ann.get("id"), "'annotation.id'"),
+            data=task["data"],
+            result=result,
+            completed_by=ann.get("completed_by"),
+            updated_at=str(ann.get("updated_at") or ann.get("created_at") or ""),
+        )
+        return WebhookEvent(action, project, annotation, bool(ann.get("was_cancelled")), label_config=config)
+    if action == DELETE_ACTION:
+        items = body.get("annotations")
+        if not isinstance(items, list):
+            raise ProtocolError("'annotations' must be a list of {\"id\": ...}")
+        ids = tuple(_int_id(a.get("id") if isinstance(a, dict) else None, "annotation id") for a in items)
+        return WebhookEvent(action, project, deleted_ids=ids, label_config=config)
+    return WebhookEvent(action, project, label_config=config)

