@@ -161,26 +161,12 @@ def fine_tune(
         losses = []
         for batch in _batches(features, config.batch_size, rng):
             batch = {k: v.to(device) for k, v in _collate(batch, tokenizer.pad_token_id or 0).items()}
-            with autocast(device, precision):
-                loss = model(**batch).loss
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            loss = _step(model, batch, optimizer, scheduler, scaler, config.max_grad_norm, autocast(device, precision))
+            losses.append(loss)
             if len(first_losses) < 5:
-                first_losses.append(loss.item())
+                first_losses.append(loss)
             bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+            bar.set_postfix(epoch=epoch, loss=f"{loss:.3f}")
         entry = {"epoch": epoch, "loss": round(sum(losses) / len(losses), 4)}
         result.epochs_run = epoch
         if dev:
@@ -207,6 +193,26 @@ def fine_tune(
     result.first_loss = sum(first_losses) / len(first_losses)
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _step(model, batch, optimizer, scheduler, scaler, max_grad_norm: float, precision_context) -> float:
+    """One optimisation step: forward, backward (loss-scaled for fp16), clip, update; the loss."""
+    with precision_context:
+        loss = model(**batch).loss
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 def _param_groups(model, config: TrainConfig) -> list[dict]:
