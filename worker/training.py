@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from backend.ner.alignment import IGNORE_INDEX, enable_case_feature, encode_for_training, uses_case_feature
+from backend.ner.alignment import enable_case_feature, encode_for_training, uses_case_feature
+from backend.ner.batching import pad_batch
 from backend.ner.basemodel import init_model, load_tokenizer
 from backend.ner.device import autocast, pick_device, resolve_precision
 from backend.ner.evaluation import evaluate_model
@@ -31,7 +32,6 @@ class TrainConfig:
 
     epochs: int = 3
     learning_rate: float = 2e-4
-    head_lr_multiplier: float = 1.0
     batch_size: int = 16
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -75,26 +75,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def _collate(features: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest member (dynamic padding); labels pad with IGNORE_INDEX."""
-    width = max(len(f["input_ids"]) for f in features)
-    ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(features), width), dtype=torch.long)
-    types = torch.zeros((len(features), width), dtype=torch.long)
-    for i, f in enumerate(features):
-        n = len(f["input_ids"])
-        ids[i, :n] = torch.tensor(f["input_ids"])
-        labels[i, :n] = torch.tensor(f["labels"])
-        mask[i, :n] = 1
-        if "token_type_ids" in f:
-            types[i, :n] = torch.tensor(f["token_type_ids"])
-    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
-    if "token_type_ids" in features[0]:
-        batch["token_type_ids"] = types
-    return batch
 
 
 def _batches(features: list[dict], size: int, rng: random.Random):
@@ -160,7 +140,7 @@ def fine_tune(
         model.train()
         losses = []
         for batch in _batches(features, config.batch_size, rng):
-            batch = {k: v.to(device) for k, v in _collate(batch, tokenizer.pad_token_id or 0).items()}
+            batch = {k: v.to(device) for k, v in pad_batch(batch, tokenizer.pad_token_id or 0).items()}
             loss = _step(model, batch, optimizer, scheduler, scaler, config.max_grad_norm, autocast(device, precision))
             losses.append(loss)
             if len(first_losses) < 5:
@@ -216,20 +196,11 @@ def _step(model, batch, optimizer, scheduler, scaler, max_grad_norm: float, prec
 
 
 def _param_groups(model, config: TrainConfig) -> list[dict]:
-    """No weight decay on biases and LayerNorm weights (BERT's recipe); the freshly initialised
-    classifier head may learn faster than the pretrained encoder (head_lr_multiplier)."""
-    groups: dict[tuple[bool, bool], list] = {}
-    for name, param in model.named_parameters():
-        key = (name.startswith("classifier."), param.ndim >= 2)
-        groups.setdefault(key, []).append(param)
-    return [
-        {
-            "params": params,
-            "weight_decay": config.weight_decay if decays else 0.0,
-            "lr": config.learning_rate * (config.head_lr_multiplier if head else 1.0),
-        }
-        for (head, decays), params in groups.items()
-    ]
+    """No weight decay on biases and LayerNorm weights, as in BERT's original recipe."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        (decay if param.ndim >= 2 else no_decay).append(param)
+    return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def _progress(total: int, show: bool):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .labels import LabelSet
-from .windows import plan_windows
+from .windows import Window, plan_windows
 
 IGNORE_INDEX = -100  # positions the loss skips (special tokens, non-first sub-tokens)
 
@@ -29,9 +29,13 @@ class Affixes:
     def wrap(self, ids: list[int]) -> list[int]:
         return [*self.prefix, *ids, *self.suffix]
 
-    def wrap_types(self, types: list[int]) -> list[int]:
-        """Token type ids for a wrapped sequence: special tokens get type 0."""
-        return [0] * len(self.prefix) + types + [0] * len(self.suffix)
+    def window_inputs(self, ids: list[int], types: list[int] | None, win: Window) -> dict[str, list[int]]:
+        """Model inputs for tokens [win.start, win.end) with special tokens around them; token
+        type ids (special tokens: type 0) when the casing channel `types` is given."""
+        inputs = {"input_ids": self.wrap(ids[win.start : win.end])}
+        if types is not None:
+            inputs["token_type_ids"] = [0] * len(self.prefix) + types[win.start : win.end] + [0] * len(self.suffix)
+        return inputs
 
     def __len__(self) -> int:
         return len(self.prefix) + len(self.suffix)
@@ -124,11 +128,7 @@ def encode_for_training(
             window_labels = token_labels[win.start : win.end]
             pad_front = [IGNORE_INDEX] * len(affixes.prefix)
             pad_back = [IGNORE_INDEX] * len(affixes.suffix)
-            feature = {
-                "input_ids": affixes.wrap(ids[win.start : win.end]),
-                "labels": pad_front + window_labels + pad_back,
-            }
-            if types is not None:
-                feature["token_type_ids"] = affixes.wrap_types(types[win.start : win.end])
+            feature = affixes.window_inputs(ids, types, win)
+            feature["labels"] = pad_front + window_labels + pad_back
             features.append(feature)
     return features

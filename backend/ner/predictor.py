@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .alignment import Affixes, case_types, uses_case_feature
+from .batching import pad_batch
 from .checkpoint import LoadedModel, load_model
 from .device import autocast, pick_device, resolve_precision
 from .labels import LabelSet
@@ -31,8 +32,7 @@ class _Row:
 
     doc: int
     window: Window
-    input_ids: list[int]
-    token_types: list[int] | None
+    inputs: dict[str, list[int]]  # input_ids (+ token_type_ids with the casing channel)
 
 
 class Predictor:
@@ -95,8 +95,7 @@ class Predictor:
             firsts[doc], word_of[doc] = word_starts(wids), wids
             types = case_types(wids, docs[doc]) if self.case_feature else None
             for win in plan_windows(wids, self.budget, self.stride):
-                window_types = self.affixes.wrap_types(types[win.start : win.end]) if types else None
-                rows.append(_Row(doc, win, self.affixes.wrap(ids[win.start : win.end]), window_types))
+                rows.append(_Row(doc, win, self.affixes.window_inputs(ids, types, win)))
         best: dict[tuple[int, int], int] = {}  # (doc, word) -> centrality of the window used
         dists: dict[int, dict[int, np.ndarray]] = {doc: {} for doc in nonempty}  # doc -> word -> probs
         for batch in self._batches(rows):
@@ -119,25 +118,13 @@ class Predictor:
             out.scores[w] = round(float(row[label]), 6)
 
     def _batches(self, rows: list[_Row]):
-        ordered = sorted(rows, key=lambda r: len(r.input_ids))
+        ordered = sorted(rows, key=lambda r: len(r.inputs["input_ids"]))
         for i in range(0, len(ordered), self.batch_size):
             yield ordered[i : i + self.batch_size]
 
     def _forward(self, rows: list[_Row]) -> np.ndarray:
         """Label probabilities per token (batch x tokens x labels), with dynamic padding."""
-        width = max(len(r.input_ids) for r in rows)
-        pad = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        types = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            input_ids[i, : len(r.input_ids)] = torch.tensor(r.input_ids)
-            mask[i, : len(r.input_ids)] = 1
-            if r.token_types is not None:
-                types[i, : len(r.token_types)] = torch.tensor(r.token_types)
-        inputs = {"input_ids": input_ids, "attention_mask": mask}
-        if self.case_feature:
-            inputs["token_type_ids"] = types
+        inputs = pad_batch([r.inputs for r in rows], self.tokenizer.pad_token_id or 0)
         with torch.inference_mode(), autocast(self.device, self.precision):
             logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
