@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import html
 import logging
+import os
+import re
+import socket
 import time
+from dataclasses import asdict
+
+import redis
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -14,6 +20,7 @@ from .labelmap import map_types
 from .protocol import (
     DELETE_ACTION,
     STORE_ACTIONS,
+    TRAIN_ACTION,
     PredictRequest,
     ProtocolError,
     parse_predict,
@@ -22,14 +29,33 @@ from .protocol import (
     regions,
     task_text,
 )
+from .history import TrainingHistory
+from .plots import learning_curve_svg
+from .registry import ModelRegistry
 from .serving import ModelServer, ServedModel
+from .store import AnnotationStore
 
 log = logging.getLogger(__name__)
+FIRST_LOAD_WAIT_S = 2.0  # the first request of a project in a process may wait this long for its model
+_PROJECT_ID = re.compile(r"^\d{1,18}$")
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 bp = Blueprint("api", __name__)
 
 
 def _server() -> ModelServer:
     return current_app.extensions["ner"]
+
+
+def _store() -> AnnotationStore:
+    return current_app.extensions["ner_store"]
+
+
+def _registry() -> ModelRegistry:
+    return _server().registry
+
+
+def _history() -> TrainingHistory:
+    return current_app.extensions["ner_history"]
 
 
 def _body():
@@ -49,6 +75,7 @@ def _count(response):
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     metrics.REQUESTS.labels(endpoint, str(response.status_code)).inc()
     metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+    response.headers["X-Worker"] = WORKER_ID  # which serving process answered (hot-swap checks, debugging)
     return response
 
 
@@ -66,7 +93,11 @@ def setup():
         except LabelConfigError as exc:
             raise ProtocolError(str(exc)) from None
         _server().remember_project(req.project, req.schema, controls)
-    served = _server().for_project(req.project)
+        try:  # the worker trains with this config's labels; /setup must not fail for want of it
+            _store().save_config(req.project, req.schema)
+        except redis.RedisError as exc:
+            log.warning("could not save project %s's labeling config: %s", req.project, exc)
+    served = _server().for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     metrics.MODEL_VERSION.labels(req.project, served.version).set(1)
     return jsonify(model_version=served.version)
 
@@ -106,7 +137,7 @@ def predict_tasks(req: PredictRequest, served: ServedModel, controls: list[NerCo
 def predict():
     req = parse_predict(_body())
     server = _server()
-    served = server.for_project(req.project)
+    served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = predict_tasks(req, served, _controls(req), server.explicit_label_map)
     metrics.PREDICTED_TASKS.labels(req.project or "none").inc(len(results))
     return jsonify(results=results, model_version=served.version)
@@ -114,19 +145,20 @@ def predict():
 
 @bp.get("/versions")
 def versions():
+    """The project's promoted versions, oldest first (the bootstrap model's when it has none)."""
     project = request.args.get("project")
+    promoted = _registry().versions(_project_arg(project)) if project else []
     served = _server().for_project(project)
-    return jsonify(versions=[served.version])
+    return jsonify(versions=promoted or [served.version], current=served.version)
 
 
 @bp.post("/webhook")
 def webhook():
-    """Record annotation changes in the store and answer at once (LS waits 1 s, then gives up).
-
-    Cancelled annotations are not training data; other actions are acknowledged and ignored.
-    """
+    """Record annotation changes in the store, maybe enqueue a training, and answer at once
+    (LS waits 1 s, then gives up). Cancelled annotations are not training data; other actions
+    are acknowledged and ignored."""
     event = parse_webhook(_body())
-    store = current_app.extensions["ner_store"]
+    store = _store()
     changed = 0
     if event.label_config:
         store.save_config(event.project, event.label_config)
@@ -136,7 +168,38 @@ def webhook():
         changed = int(store.upsert(event.project, event.annotation))
     elif event.action == DELETE_ACTION:
         changed = store.delete_annotations(event.project, list(event.deleted_ids))
-    return jsonify(status="ok", action=event.action, changed=changed)
+    queue = current_app.extensions["ner_queue"]
+    training = None
+    if event.action == TRAIN_ACTION:
+        training = queue.request(event.project, resync=True)
+    elif changed:
+        training = queue.after_change(store, event.project)
+    reply = {"status": "ok", "action": event.action, "changed": changed}
+    if training is not None:
+        reply["training"] = {"job_id": training.job_id, "coalesced": training.coalesced}
+    return jsonify(reply)
+
+
+def _project_arg(raw: str) -> str:
+    if not _PROJECT_ID.match(raw or ""):
+        raise ProtocolError(f"invalid project id {raw!r}: expected digits")
+    return raw
+
+
+@bp.get("/projects/<raw>/trainings")
+def trainings(raw: str):
+    """The project's training history, oldest first, and the version it serves."""
+    project = _project_arg(raw)
+    records = [asdict(t) for t in _history().all(project)]
+    return jsonify(project=project, current=_registry().current(project), trainings=records)
+
+
+@bp.get("/projects/<raw>/learning-curve.svg")
+def learning_curve(raw: str):
+    project = _project_arg(raw)
+    points = [(t.annotations, t.f1) for t in _history().all(project) if t.f1 is not None]
+    svg = learning_curve_svg(points, f"project {project}: dev F1 by annotations")
+    return Response(svg, content_type="image/svg+xml")
 
 
 @bp.get("/metrics")
@@ -145,23 +208,47 @@ def metrics_page():
     return Response(text, content_type=content_type)
 
 
+def _training_rows(records) -> str:
+    cells = []
+    for t in records[-5:]:
+        f1 = f"{t.f1:.3f}" if t.f1 is not None else "-"
+        note = t.error or t.reason or ""
+        cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+            t.started, t.status, t.version or "-", t.annotations, f1, f"{t.duration_s or 0:.0f} s", note)) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("started", "status", "version", "annotations", "dev F1", "took", "note"))
+    return f"<table border=1 cellpadding=3><tr>{head}</tr>{''.join(cells)}</table>"
+
+
 @bp.get("/")
 def status_page():
+    """Projects, the versions they serve, their labels and latest trainings, with learning curves."""
     server = _server()
-    rows = []
-    for project, controls in sorted(server.projects().items()):
-        served = server.for_project(project)
-        labels = "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls)
-        rows.append(f"<tr><td>{html.escape(project)}</td><td>{html.escape(served.version)}</td>"
-                    f"<td>{html.escape(labels)}</td></tr>")
+    try:
+        current = _registry().all_current()
+    except redis.RedisError:
+        current = {}
+    controls = server.projects()
+    sections = []
+    for project in sorted(set(controls) | set(current), key=int):
+        served = server.serving(project)
+        labels = "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, []))
+        try:
+            records = _history().all(project)
+        except redis.RedisError:
+            records = []
+        p = html.escape(project)
+        sections.append(
+            f"<h2>Project {p}</h2><p>current version <b>{html.escape(current.get(project, 'none'))}</b>; "
+            f"this process serves <b>{html.escape(served.version)}</b>; labels: {html.escape(labels or '-')}</p>"
+            + (_training_rows(records) + f'<p><img alt="learning curve" src="projects/{p}/learning-curve.svg">'
+               f' <a href="projects/{p}/trainings">trainings as JSON</a></p>' if records else "<p>no training yet</p>")
+        )
     boot = server.bootstrap()
     body = (
         "<!doctype html><meta charset=utf-8><title>ner-backend</title>"
         "<h1>ner-backend</h1>"
         f"<p>Bootstrap model: <b>{html.escape(boot.version)}</b> "
         f"({html.escape(', '.join(boot.types) or 'no labels')})</p>"
-        "<table border=1 cellpadding=4><tr><th>project</th><th>model version</th><th>labels</th></tr>"
-        + ("".join(rows) or "<tr><td colspan=3>no project has called /setup on this process yet</td></tr>")
-        + "</table>"
+        + ("".join(sections) or "<p>no project has called /setup or been trained yet</p>")
     )
     return Response(body, content_type="text/html; charset=utf-8")

@@ -12,8 +12,11 @@ from werkzeug.exceptions import HTTPException
 
 from .config import Settings
 from .protocol import ProtocolError
+from .history import TrainingHistory
+from .registry import ModelRegistry
 from .serving import ModelServer
 from .store import AnnotationStore
+from .trainqueue import TrainingQueue
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = ("/health",)  # answered without credentials: LS probes it before every /setup
@@ -24,13 +27,17 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
-    server = server or ModelServer(settings)
+    store = AnnotationStore.from_url(settings.redis_url)
+    server = server or ModelServer(settings, ModelRegistry(settings.model_dir, store.r))
     # Load the bootstrap model now, in this (post-fork) worker, so that no request ever waits for
-    # it: LS gives /setup 3 seconds.
+    # it (LS gives /setup 3 seconds); then watch the registry for new project versions.
     server.bootstrap()
+    server.start_watching()
     app.extensions["ner"] = server
     app.extensions["ner_settings"] = settings
-    app.extensions["ner_store"] = AnnotationStore.from_url(settings.redis_url)
+    app.extensions["ner_store"] = store
+    app.extensions["ner_queue"] = TrainingQueue(store.r, settings)
+    app.extensions["ner_history"] = TrainingHistory(store.r)
 
     @app.before_request
     def _auth():

@@ -1,4 +1,4 @@
-"""The `ner-backend` command: train, evaluate and predict from the shell."""
+"""The `ner-backend` command: train, evaluate, predict, serve, and run a training worker."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, help="port (default PORT, else 9090)")
     sv.add_argument("--workers", type=int, help="worker processes (default WORKERS, else 1)")
     sv.add_argument("--threads", type=int, help="threads per worker (default THREADS, else 4)")
+
+    w = sub.add_parser("worker", help="run an RQ worker that trains projects from the webhook queue")
+    w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    w.add_argument("--name", help="worker name (default: RQ's random one)")
     return parser
 
 
@@ -180,7 +184,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve}
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """A real RQ worker on the training queue (forks one work horse per job)."""
+    import redis
+    from rq import Queue, Worker
+
+    import worker.jobs  # noqa: F401  (imported once here, so each forked job starts warm)
+
+    client = redis.Redis.from_url(settings.redis_url)
+    queue = Queue(settings.queue_name, connection=client)
+    log.info("worker on queue %r at %s", settings.queue_name, settings.redis_url.split("@")[-1])
+    Worker([queue], connection=client, name=args.name).work(burst=args.burst, logging_level="INFO")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve, "worker": cmd_worker,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

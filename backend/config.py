@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -35,8 +45,21 @@ class Settings:
     workers: int = 1
     threads: int = 4
     basic_auth_user: str = ""
-    basic_auth_pass: str = ""
+    basic_auth_pass: str = field(default="", repr=False)  # secrets stay out of logs
     max_request_bytes: int = 32 * 1024 * 1024
+    # the active-learning loop
+    min_annotations: int = 10  # annotated tasks before a project's first training
+    train_every: int = 10  # new, changed or deleted annotations that trigger the next training
+    label_studio_url: str = ""  # with the key: START_TRAINING first re-syncs annotations from LS
+    label_studio_api_key: str = field(default="", repr=False)  # a personal access token (or legacy token)
+    train_epochs: int = 0  # 0: about 200 optimiser steps, between 3 and 15 epochs (see jobs.epochs_for)
+    train_lr: float = 2e-4
+    train_batch_size: int = 16
+    dev_fraction: float = 0.2  # tasks held out to score each training (only with >= 10 tasks)
+    max_f1_drop: float = 0.05  # a new version is not promoted if its dev F1 is lower than the current's by more
+    train_timeout: int = 7200  # seconds before RQ stops a training job
+    queue_name: str = "ner-training"
+    swap_poll_seconds: float = 2.0  # how often each serving process looks for newly promoted versions
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -59,4 +82,16 @@ class Settings:
             basic_auth_user=env.get("BASIC_AUTH_USER", ""),
             basic_auth_pass=env.get("BASIC_AUTH_PASS", ""),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes),
+            min_annotations=_int(env, "MIN_ANNOTATIONS", cls.min_annotations),
+            train_every=_int(env, "TRAIN_EVERY", cls.train_every),
+            label_studio_url=env.get("LABEL_STUDIO_URL", "").strip().rstrip("/"),
+            label_studio_api_key=env.get("LABEL_STUDIO_API_KEY", "").strip(),
+            train_epochs=_int(env, "TRAIN_EPOCHS", cls.train_epochs),
+            train_lr=_float(env, "TRAIN_LR", cls.train_lr),
+            train_batch_size=_int(env, "TRAIN_BATCH_SIZE", cls.train_batch_size),
+            dev_fraction=_float(env, "DEV_FRACTION", cls.dev_fraction),
+            max_f1_drop=_float(env, "MAX_F1_DROP", cls.max_f1_drop),
+            train_timeout=_int(env, "TRAIN_TIMEOUT", cls.train_timeout),
+            queue_name=env.get("QUEUE_NAME", cls.queue_name).strip() or cls.queue_name,
+            swap_poll_seconds=_float(env, "SWAP_POLL_SECONDS", cls.swap_poll_seconds),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .store import PREFIX
 
 _PROJECT_RE = re.compile(r"^\d{1,18}$")
 _VERSION_RE = re.compile(r"^v\d{1,9}-\d{8}T\d{6}$")
+CURRENT_KEY = f"{PREFIX}:models:current"  # hash: project id -> current version
 
 
 class RegistryError(ValueError):
@@ -54,12 +56,23 @@ class ModelRegistry:
         check_folder(self.path(project, version))
         pipe = self.r.pipeline(transaction=True)
         pipe.set(self._key(project, "current"), version)
+        pipe.hset(CURRENT_KEY, project, version)  # one read tells a serving process every change
         pipe.rpush(self._key(project, "versions"), version)
         pipe.execute()
 
     def current(self, project: str) -> str | None:
         raw = self.r.get(self._key(project, "current"))
         return raw.decode() if raw else None
+
+    def all_current(self) -> dict[str, str]:
+        """Every project's current version, in one round trip (what serving processes poll)."""
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(CURRENT_KEY).items()}
+
+    def discard(self, project: str, version: str) -> None:
+        """Remove a version folder that was never promoted (a rejected or failed training)."""
+        if version in self.versions(project) or version == self.current(project):
+            raise RegistryError(f"{version} was promoted; it is kept")
+        shutil.rmtree(self.path(project, version), ignore_errors=True)
 
     def versions(self, project: str) -> list[str]:
         """Every promoted version, oldest first."""

@@ -52,13 +52,29 @@ def quiet_transformers():
 
 
 def init_model(name: str | None, labels: LabelSet):
-    """A token-classification model on the base encoder with a fresh head for `labels`."""
-    from transformers import AutoModelForTokenClassification
+    """A token-classification model on the base encoder with a head for `labels`.
 
+    The base may itself be a fine-tuned token classifier (a bootstrap model): its encoder is
+    reused, and its head too when it predicts exactly `labels`; otherwise the head starts fresh.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    path = resolve_base_model(name)
     with quiet_transformers():
-        return AutoModelForTokenClassification.from_pretrained(
-            resolve_base_model(name),
+        config = AutoConfig.from_pretrained(path)
+        model = AutoModelForTokenClassification.from_pretrained(
+            path,
             num_labels=len(labels.labels),
             id2label=labels.id2label,
             label2id=labels.label2id,
+            ignore_mismatched_sizes=True,  # another classifier's head: replaced below
         )
+    trained_head = any(a.endswith("ForTokenClassification") for a in config.architectures or [])
+    same_labels = {int(k): v for k, v in (config.id2label or {}).items()} == labels.id2label
+    head = getattr(model, "classifier", None)
+    if trained_head and not same_labels and isinstance(head, torch.nn.Linear):
+        # Equal sizes load silently: a head trained for other labels must not leak into this one.
+        torch.nn.init.normal_(head.weight, std=getattr(model.config, "initializer_range", 0.02))
+        torch.nn.init.zeros_(head.bias)
+    return model

@@ -167,7 +167,8 @@ def sentence_from_regions(text: str, regions: list[dict], where: str) -> Sentenc
     return Sentence([w.text for w in words], tags, source=where, text=text)
 
 
-def _task_text(data: dict, where: str, text_key: str | None) -> str:
+def data_text(data: dict, where: str, text_key: str | None = None) -> str:
+    """The text of a task's data: `text_key`'s value, else "text", else its only string."""
     if text_key:
         value = data.get(text_key)
     else:
@@ -178,7 +179,8 @@ def _task_text(data: dict, where: str, text_key: str | None) -> str:
     return value
 
 
-def _latest_annotation(task: dict) -> dict | None:
+def latest_annotation(task: dict) -> dict | None:
+    """A task's newest annotation that was not cancelled (skipped), or None."""
     kept = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
     if not kept:
         return None
@@ -206,10 +208,10 @@ def read_labelstudio(path: Path, limit: int | None = None, text_key: str | None 
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise CorpusError(f"{path}: item {n} is not a Label Studio task (no 'data' object)")
         where = f"{path.name}: task {task.get('id', n)}"
-        annotation = _latest_annotation(task)
+        annotation = latest_annotation(task)
         if annotation is None:
             continue
-        text = _task_text(task["data"], where, text_key)
+        text = data_text(task["data"], where, text_key)
         sentences.append(sentence_from_regions(text, annotation.get("result") or [], where))
     return sentences
 

@@ -1,0 +1,78 @@
+"""The training history of each project in Redis: one record per training job, oldest first."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import redis
+
+from .store import PREFIX
+
+RUNNING, PROMOTED, REJECTED, FAILED, ABANDONED = "running", "promoted", "rejected", "failed", "abandoned"
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Training:
+    """What one training job did: its data, its dev scores, what became of its model."""
+
+    job_id: str
+    status: str = RUNNING
+    version: str | None = None
+    started: str = field(default_factory=utc_now)
+    finished: str | None = None
+    duration_s: float | None = None
+    annotations: int = 0  # annotated tasks the job read (train + dev)
+    changes: int = 0  # the store's change counter when the job read it
+    train_sentences: int = 0
+    dev_sentences: int = 0
+    warm_start: str | None = None  # "current:<version>", "bootstrap" or "base"
+    epochs: int = 0
+    dev: dict | None = None  # seqeval figures of the new model on the dev split
+    previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
+    reason: str | None = None  # why a model was not promoted
+    error: str | None = None
+
+    @property
+    def f1(self) -> float | None:
+        return self.dev["f1"] if self.dev else None
+
+
+class TrainingHistory:
+    """Per project: a list of job ids (order) and a hash job id -> Training as JSON."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+
+    def _keys(self, project: str) -> tuple[str, str]:
+        base = f"{PREFIX}:project:{project}"
+        return f"{base}:trainings", f"{base}:training-records"
+
+    def save(self, project: str, record: Training) -> None:
+        order, records = self._keys(project)
+        raw = json.dumps(asdict(record), sort_keys=True)
+        if self.r.hset(records, record.job_id, raw):  # a new field: append to the order
+            self.r.rpush(order, record.job_id)
+
+    def all(self, project: str) -> list[Training]:
+        order, records = self._keys(project)
+        ids = self.r.lrange(order, 0, -1)
+        raws = self.r.hmget(records, ids) if ids else []
+        return [Training(**json.loads(raw)) for raw in raws if raw]
+
+    def abandon_running(self, project: str, keep: str) -> int:
+        """Mark records still `running` (their worker died) as abandoned; jobs of one project never
+        overlap, so when job `keep` starts, every other running record is dead."""
+        n = 0
+        for record in self.all(project):
+            if record.status == RUNNING and record.job_id != keep:
+                record.status, record.finished = ABANDONED, utc_now()
+                record.error = "the worker stopped before the job finished"
+                self.save(project, record)
+                n += 1
+        return n

@@ -1,0 +1,52 @@
+"""A learning-curve picture (dev F1 against annotated tasks) as a small self-contained SVG."""
+
+from __future__ import annotations
+
+from html import escape
+
+WIDTH, HEIGHT, PAD = 480, 300, 48
+
+
+def _scale(value: float, lo: float, hi: float, out_lo: float, out_hi: float) -> float:
+    if hi <= lo:
+        return (out_lo + out_hi) / 2
+    return out_lo + (value - lo) * (out_hi - out_lo) / (hi - lo)
+
+
+def learning_curve_svg(points: list[tuple[int, float]], title: str) -> str:
+    """Micro-F1 (0-1, y) against annotations used (x), one dot per scored training."""
+    points = sorted(points)
+    x_hi = max([n for n, _ in points], default=1)
+    x_lo = min([n for n, _ in points], default=0) if len(points) > 1 else 0
+
+    def xy(n: int, f1: float) -> tuple[float, float]:
+        return (_scale(n, x_lo, x_hi, PAD, WIDTH - PAD / 2), _scale(f1, 0.0, 1.0, HEIGHT - PAD, PAD / 2))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
+        f'<text x="{WIDTH / 2}" y="14" text-anchor="middle" font-size="13">{escape(title)}</text>',
+    ]
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):  # y grid and labels
+        _, y = xy(x_lo, tick)
+        parts.append(f'<line x1="{PAD}" y1="{y:.1f}" x2="{WIDTH - PAD / 2}" y2="{y:.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{PAD - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:.2f}</text>')
+    base = HEIGHT - PAD
+    for n in sorted({x_lo, x_hi, *(n for n, _ in points)}):  # x ticks at the data
+        x, _ = xy(n, 0.0)
+        parts.append(f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle">{n}</text>')
+    parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT - 8}" text-anchor="middle">annotated tasks</text>')
+    parts.append(f'<text x="12" y="{HEIGHT / 2}" transform="rotate(-90 12 {HEIGHT / 2})" '
+                 'text-anchor="middle">dev micro-F1</text>')
+    if points:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(n, f) for n, f in points))
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
+        for n, f1 in points:
+            x, y = xy(n, f1)
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#1f77b4">'
+                         f'<title>{n} tasks: F1 {f1:.3f}</title></circle>')
+    else:
+        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no scored training yet</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
