@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import random
 import sys
@@ -190,6 +191,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from rq import Queue, Worker
 
     import worker.jobs  # noqa: F401  (imported once here, so each forked job starts warm)
+
+    if settings.worker_nice:
+        # Training is background work: on a machine it shares with the backend, webhooks and
+        # predictions must win the CPU (LS waits 1 s for a webhook).
+        os.nice(settings.worker_nice)
 
     client = redis.Redis.from_url(settings.redis_url)
     queue = Queue(settings.queue_name, connection=client)

@@ -59,6 +59,7 @@ class Settings:
     max_f1_drop: float = 0.05  # a new version is not promoted if its dev F1 is lower than the current's by more
     train_timeout: int = 7200  # seconds before RQ stops a training job
     queue_name: str = "ner-training"
+    worker_nice: int = 10  # CPU priority the training worker gives up to serving (0: none)
     swap_poll_seconds: float = 2.0  # how often each serving process looks for newly promoted versions
 
     @classmethod
@@ -93,5 +94,6 @@ class Settings:
             max_f1_drop=_float(env, "MAX_F1_DROP", cls.max_f1_drop),
             train_timeout=_int(env, "TRAIN_TIMEOUT", cls.train_timeout),
             queue_name=env.get("QUEUE_NAME", cls.queue_name).strip() or cls.queue_name,
+            worker_nice=_int(env, "WORKER_NICE", cls.worker_nice),
             swap_poll_seconds=_float(env, "SWAP_POLL_SECONDS", cls.swap_poll_seconds),
         )

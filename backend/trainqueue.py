@@ -59,7 +59,9 @@ class TrainingQueue:
 
     def request(self, project: str, changes: int | None = None, resync: bool = False) -> Request:
         """Make sure a job that has not started yet will train `project` (START_TRAINING: always)."""
-        with self.r.lock(self._key(project, "trigger-lock"), timeout=10, blocking_timeout=5):
+        # Held for a few Redis round trips; waiters poll every 5 ms (the default 100 ms would make a
+        # burst of webhooks queue up behind it for most of LS's 1-second budget).
+        with self.r.lock(self._key(project, "trigger-lock"), timeout=10, sleep=0.005, blocking_timeout=5):
             if changes is not None:
                 self.r.set(self._key(project, "changes-at-request"), changes)
             if resync:
