@@ -1,11 +1,19 @@
-"""End to end with a real Label Studio 1.23: connect the backend, retrieve predictions, read them back."""
+"""End to end with a real Label Studio 1.23: connect the backend, retrieve predictions, read them
+back; annotate through the SDK, let the worker train, and see LS re-predict with the new version."""
 
 from __future__ import annotations
 
-import pytest
+import time
+import uuid
 
-from tests.servers import Service, call
+import pytest
+import redis
+
+from backend.store import AnnotationStore
 from tests.labelstudio import LabelStudio
+from tests.lsdata import GMB_CONFIG, text_and_regions
+from tests.servers import Service, call
+from tests.test_loop import Worker, trainings, wait_for_training
 from tests.test_service import CONFIG
 
 pytestmark = pytest.mark.slow
@@ -67,3 +75,68 @@ def test_label_studio_stores_our_predictions(label_studio, backend):
             assert value["labels"][0] in ("LOC", "PER", "TIME")
             found.add((value["text"], value["labels"][0]))
     assert ("Baghdad", "LOC") in found
+
+
+@pytest.fixture(scope="module")
+def learning_backend(label_studio, redis_url, tmp_path_factory):
+    """A backend and a worker that train from LS's webhooks and re-sync through the SDK."""
+    logs = tmp_path_factory.mktemp("learning")
+    env = {
+        "REDIS_URL": redis_url, "MODEL_DIR": str(logs / "models"), "QUEUE_NAME": f"e2e-{uuid.uuid4().hex[:8]}",
+        "MIN_ANNOTATIONS": "12", "TRAIN_EVERY": "1000", "MAX_F1_DROP": "1", "SWAP_POLL_SECONDS": "0.5",
+        "LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.token, "BOOTSTRAP_MODEL": "",
+    }
+    service = Service(env, log_path=logs / "backend.log")
+    worker = Worker(env, logs / "worker.log")
+    yield service
+    worker.stop()
+    service.stop()
+
+
+def _prediction_versions(client, tasks) -> set:
+    return {p.model_version for t in tasks for p in client.predictions.list(task=t)}
+
+
+def _retrieve_until(client, project, tasks, version, timeout=60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        client.actions.create(project=project, id="retrieve_tasks_predictions",
+                              selected_items={"all": True, "excluded": []})
+        if version in _prediction_versions(client, tasks):
+            return
+        time.sleep(1)
+    pytest.fail(f"LS never stored a prediction of {version}: {_prediction_versions(client, tasks)}")
+
+
+def test_annotations_in_label_studio_train_a_model_it_then_uses(label_studio, learning_backend, gmb_train, redis_url):
+    from label_studio_sdk.client import LabelStudio as SDK
+
+    client = SDK(base_url=label_studio.url, api_key=label_studio.token)
+    sentences = gmb_train[:14]
+    project = client.projects.create(title="ner learning", label_config=GMB_CONFIG).id
+    client.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
+    tasks = sorted(t.id for t in client.tasks.list(project=project))
+    client.ml.create(project=project, url=learning_backend.url, title="ner-backend", is_interactive=False)
+
+    # 12 annotations made in LS reach the backend as webhooks; the 12th triggers a training.
+    for task, sentence in zip(tasks[:12], sentences):
+        client.annotations.create(id=task, result=text_and_regions(sentence)[1])
+    (first,) = wait_for_training(learning_backend, project, 1)
+    assert first["status"] == "promoted" and first["annotations"] == 12, first
+    _retrieve_until(client, project, tasks, first["version"])
+
+    # Two more annotations, one of whose webhooks the backend "missed"; "Start training" re-syncs.
+    for task, sentence in zip(tasks[12:], sentences[12:]):
+        client.annotations.create(id=task, result=text_and_regions(sentence)[1])
+    store = AnnotationStore(redis.Redis.from_url(redis_url))
+    lost = [a.annotation_id for a in store.annotations(str(project)) if a.task_id == tasks[13]]
+    assert store.delete_annotations(str(project), lost) == 1 and store.count(str(project)) == 13
+    (ml_backend,) = client.ml.list(project=project)
+    client.ml.train(id=ml_backend.id)
+    second = wait_for_training(learning_backend, project, 2)[-1]
+    assert second["status"] == "promoted" and second["annotations"] == 14, second
+    assert second["warm_start"] == f"current:{first['version']}"
+    assert call("POST", learning_backend.url + "/setup", {"project": str(project), "schema": GMB_CONFIG}
+                )[1]["model_version"] == second["version"]
+    _retrieve_until(client, project, tasks, second["version"])
+    assert len(trainings(learning_backend, project)) == 2

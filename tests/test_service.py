@@ -58,7 +58,7 @@ def test_health_setup_versions(service):
     version = body["model_version"]
     for _ in range(4):  # every worker answers the same version
         assert call("POST", service.url + "/setup", {"project": "3.1795679909", "schema": CONFIG})[1] == body
-    assert call("GET", service.url + "/versions")[1] == {"versions": [version]}
+    assert call("GET", service.url + "/versions")[1] == {"versions": [version], "current": version}
 
 
 def test_predict_one_result_per_task_in_order_with_utf16_offsets(service):

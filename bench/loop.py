@@ -1,0 +1,98 @@
+"""The active-learning loop, timed on real parts: for N annotated GMB sentences, the time from the
+webhook that triggers training to the first /predict answered by the new model, and the model's F1
+(on the job's dev split and on held-out GMB sentences).
+
+    .venv/bin/python bench/loop.py ../shared/data/gmb/ner_dataset.csv --sizes 50 200 1000
+
+Each size is a fresh project trained from the base model (MIN_ANNOTATIONS=N, so the N-th webhook
+triggers). Prints one JSON line per size and a Markdown table at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backend.ner.evaluation import evaluate_model  # noqa: E402
+from backend.ner.predictor import Predictor  # noqa: E402
+from backend.ner.readers import read_gmb  # noqa: E402
+from tests.conftest import redis_binary  # noqa: E402
+from tests.lsdata import GMB_CONFIG, annotation_event, text_and_regions  # noqa: E402
+from tests.servers import Service, call, free_port  # noqa: E402
+from tests.test_loop import Worker  # noqa: E402
+
+
+def predict_version(url: str, project: int, text: str) -> str:
+    body = {"tasks": [{"id": 1, "data": {"text": text}}], "project": f"{project}.1", "label_config": GMB_CONFIG}
+    return call("POST", url + "/predict", body)[1]["model_version"]
+
+
+def run_size(url: str, project: int, sentences, probe: str) -> dict:
+    events = [annotation_event(project, i + 1, s) for i, s in enumerate(sentences)]
+    for body in events[:-1]:
+        assert call("POST", url + "/webhook", body)[0] == 200
+    started = time.monotonic()
+    reply = call("POST", url + "/webhook", events[-1])[1]
+    assert "training" in reply, reply
+    while True:  # poll /predict: the moment it answers with a project version, the loop is closed
+        version = predict_version(url, project, probe)
+        if version.startswith("v"):
+            break
+        time.sleep(0.25)
+    loop_s = time.monotonic() - started
+    (record,) = call("GET", f"{url}/projects/{project}/trainings")[1]["trainings"]
+    return {"annotations": len(sentences), "loop_s": round(loop_s, 1), "train_job_s": record["duration_s"],
+            "epochs": record["epochs"], "dev_sentences": record["dev_sentences"],
+            "dev_f1": record["dev"]["f1"] if record["dev"] else None, "version": version}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("gmb", help="ner_dataset.csv")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
+    ap.add_argument("--heldout", type=int, default=500, help="GMB sentences 39001.. scored per model")
+    args = ap.parse_args()
+
+    corpus = read_gmb(Path(args.gmb))
+    heldout = corpus[39000 : 39000 + args.heldout]
+    work = Path(tempfile.mkdtemp(prefix="ner-loop-bench-"))
+    port = free_port()
+    redis_proc = subprocess.Popen([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
+    base_env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
+                "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000"}
+    rows = []
+    try:
+        for n, size in enumerate(args.sizes):
+            env = {**base_env, "MIN_ANNOTATIONS": str(size)}
+            service = Service(env, workers=2, log_path=work / f"backend-{size}.log")
+            worker = Worker(env, work / f"worker-{size}.log")
+            try:
+                row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
+            finally:
+                worker.stop()
+                service.stop()
+            folder = work / "models" / "projects" / str(900 + n) / row["version"]
+            row["heldout_f1"] = round(evaluate_model(Predictor.from_folder(folder), heldout)["f1"], 4)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    finally:
+        redis_proc.terminate()
+    print(f"\n{os.cpu_count()} CPU cores; held-out: {len(heldout)} GMB sentences from 39001\n")
+    print("| annotated sentences | epochs | webhook -> first new prediction | of which the job | dev F1 (dev size) | held-out F1 |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        dev = f"{r['dev_f1']:.3f} ({r['dev_sentences']})" if r["dev_f1"] is not None else "-"
+        print(f"| {r['annotations']} | {r['epochs']} | {r['loop_s']} s | {r['train_job_s']} s | {dev} | {r['heldout_f1']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
