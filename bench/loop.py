@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.ner.evaluation import evaluate_model  # noqa: E402
 from backend.ner.predictor import Predictor  # noqa: E402
 from backend.ner.readers import read_gmb  # noqa: E402
+from backend.plots import learning_curve_svg  # noqa: E402
 from tests.conftest import redis_binary  # noqa: E402
 from tests.lsdata import GMB_CONFIG, annotation_event, text_and_regions  # noqa: E402
 from tests.servers import Service, call, free_port  # noqa: E402
@@ -59,6 +60,7 @@ def main() -> None:
     ap.add_argument("gmb", help="ner_dataset.csv")
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
     ap.add_argument("--heldout", type=int, default=500, help="GMB sentences 39001.. scored per model")
+    ap.add_argument("--svg", help="also draw the learning curve (held-out F1) to this file")
     args = ap.parse_args()
 
     corpus = read_gmb(Path(args.gmb))
@@ -92,6 +94,9 @@ def main() -> None:
     for r in rows:
         dev = f"{r['dev_f1']:.3f} ({r['dev_sentences']})" if r["dev_f1"] is not None else "-"
         print(f"| {r['annotations']} | {r['epochs']} | {r['loop_s']} s | {r['train_job_s']} s | {dev} | {r['heldout_f1']:.3f} |")
+    if args.svg:
+        points = [(r["annotations"], r["heldout_f1"]) for r in rows]
+        Path(args.svg).write_text(learning_curve_svg(points, f"GMB: held-out F1 ({len(heldout)} sentences) by annotations"))
 
 
 if __name__ == "__main__":

@@ -222,3 +222,11 @@ def test_failed_job_keeps_serving_and_deleted_annotations_are_not_trained(loop, 
     retrained = wait_for_training(service, project, before + 2)[-1]
     assert retrained["status"] == "promoted" and retrained["annotations"] <= 12
     assert retrained["warm_start"] == f"current:{served}"
+
+
+@pytest.mark.parametrize("path", ["/projects/..%2F..%2Fetc/trainings", "/projects/abc/learning-curve.svg",
+                                  "/versions?project=../../x"])
+def test_project_ids_from_urls_are_digits_only(loop, path):
+    service, _ = loop
+    status, reply, _ = call("GET", service.url + path)
+    assert status in (400, 404) and "error" in reply
