@@ -1,4 +1,4 @@
-"""The `ner-backend` command: train, evaluate, predict, serve, and run a training worker."""
+"""The `ner-backend` command: train, evaluate, predict, serve, run a training worker, or all of it (up)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, help="port (default PORT, else 9090)")
     sv.add_argument("--workers", type=int, help="worker processes (default WORKERS, else 1)")
     sv.add_argument("--threads", type=int, help="threads per worker (default THREADS, else 4)")
+
+    u = sub.add_parser("up", help="run Redis (embedded unless REDIS_URL is set), the backend and a worker")
+    u.add_argument("--port", type=int, help="backend port (default PORT, else 9090)")
+    u.add_argument("--redis-port", type=int, default=6390, help="port of the embedded Redis (default 6390)")
 
     w = sub.add_parser("worker", help="run an RQ worker that trains projects from the webhook queue")
     w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
@@ -204,8 +208,20 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from .stack import up
+
+    if args.port:
+        os.environ["PORT"] = str(args.port)  # the backend child reads it
+        settings = replace(settings, port=args.port)
+    return up(settings, args.redis_port)
+
+
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve, "worker": cmd_worker,
+    "up": cmd_up,
 }
 
 

