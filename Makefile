@@ -1,5 +1,5 @@
 # Shortcuts; each target is a script in scripts/ that also works without make.
-.PHONY: venv run test test-fast bench
+.PHONY: venv run run-ls test test-fast bench
 
 venv:
 	bash scripts/setup-venv.sh
@@ -16,3 +16,6 @@ test-fast:
 bench:
 	bash bench/train_gmb.sh ../shared/data/gmb/ner_dataset.csv
 	.venv/bin/python bench/predict_speed.py ../shared/data/gmb/ner_dataset.csv
+
+run-ls:
+	bash scripts/run.sh --label-studio

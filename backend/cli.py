@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("up", help="run Redis (embedded unless REDIS_URL is set), the backend and a worker")
     u.add_argument("--port", type=int, help="backend port (default PORT, else 9090)")
     u.add_argument("--redis-port", type=int, default=6390, help="port of the embedded Redis (default 6390)")
+    u.add_argument("--label-studio", action="store_true",
+                   help="also run a local Label Studio with a ready demo project (installed on first use)")
+    u.add_argument("--label-studio-port", type=int, default=8080)
 
     w = sub.add_parser("worker", help="run an RQ worker that trains projects from the webhook queue")
     w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
@@ -216,7 +219,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     if args.port:
         os.environ["PORT"] = str(args.port)  # the backend child reads it
         settings = replace(settings, port=args.port)
-    return up(settings, args.redis_port)
+    return up(settings, args.redis_port, args.label_studio_port if args.label_studio else None)
 
 
 COMMANDS = {

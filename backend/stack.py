@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -88,7 +89,10 @@ def _command(*args: str) -> list[str]:
 
 
 def _stop(children: list[Child]) -> None:
-    """Stop in reverse order of start (worker, backend, then Redis, which flushes its AOF)."""
+    """Stop in reverse order of start (worker, backend, then Redis, which flushes its AOF).
+    Further Ctrl-C or SIGTERM are ignored meanwhile: a half-done shutdown would orphan parts."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for child in reversed(children):
         if child.proc.poll() is None:
             child.proc.terminate()
@@ -101,13 +105,15 @@ def _stop(children: list[Child]) -> None:
             child.proc.wait()
 
 
-def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT) -> int:
+def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_port: int | None = None) -> int:
     """Run until Ctrl-C (or SIGTERM) or until one part dies; then stop every part. A REDIS_URL
-    in the environment means an external Redis; otherwise an embedded one runs on `redis_port`."""
+    in the environment means an external Redis; otherwise an embedded one runs on `redis_port`.
+    With `label_studio_port`, a local Label Studio with a ready demo project runs too."""
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATA_DIR=str(data_dir), MODEL_DIR=settings.model_dir, PYTHONUNBUFFERED="1")
     children: list[Child] = []
+    ls = _LocalLabelStudio(data_dir, label_studio_port, env) if label_studio_port else None
 
     def terminate(signum, frame):  # SIGTERM behaves like Ctrl-C
         raise KeyboardInterrupt
@@ -118,6 +124,8 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT) -> int:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             children.append(start_redis(data_dir, redis_port))
             _wait_for_redis(env["REDIS_URL"], children[-1].proc)
+        if ls is not None:
+            children.append(ls.start())
         # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which stops the parts in order.
         backend = Child("backend", subprocess.Popen(_command("serve"), env=env, start_new_session=True))
         children.append(backend)
@@ -125,6 +133,8 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT) -> int:
         url = f"http://{settings.host}:{settings.port}"
         _wait_for_http(url, backend.proc)
         _banner(url, env["REDIS_URL"], settings)
+        if ls is not None:
+            ls.ready(url)
         while True:
             for child in children:
                 if child.proc.poll() is not None:
@@ -133,7 +143,7 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT) -> int:
     except KeyboardInterrupt:
         print("\nstopping ...", file=sys.stderr)
         return 0
-    except StackError as exc:
+    except (StackError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"ner-backend up: error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -150,3 +160,33 @@ def _banner(url: str, redis_url: str, settings: Settings) -> None:
         "  Ctrl-C stops everything.\n",
         file=sys.stderr, flush=True,
     )
+
+
+class _LocalLabelStudio:
+    """Label Studio for the demo: venv under DATA_DIR/labelstudio (or LS_VENV), credentials made
+    once, and the backend given its URL and token so that "Start training" can re-sync."""
+
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str]) -> None:
+        from . import lsdemo
+
+        self.lsdemo = lsdemo
+        self.folder = (data_dir / "labelstudio").resolve()
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.creds = lsdemo.credentials(self.folder)
+        env.setdefault("LABEL_STUDIO_URL", self.url)
+        env.setdefault("LABEL_STUDIO_API_KEY", self.creds["token"])
+
+    def start(self) -> Child:
+        venv = self.lsdemo.ensure_venv(Path(os.environ.get("LS_VENV") or self.folder / "venv"))
+        log_file = open(self.folder / "labelstudio.log", "ab")
+        self.proc = self.lsdemo.start(venv, self.folder, self.port, self.creds["password"], self.creds["token"],
+                                      stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        return Child("label-studio", self.proc)
+
+    def ready(self, backend_url: str) -> None:
+        self.lsdemo.wait_until_up(self.url, self.proc)
+        texts = json.loads((Path(__file__).resolve().parents[1] / "examples" / "demo_tasks.json").read_text())
+        project = self.lsdemo.ready_project(self.url, self.creds["token"], backend_url, texts)
+        print(f"Label Studio is up: {self.url}/projects/{project}  login {self.lsdemo.USERNAME} / "
+              f"{self.creds['password']}  (kept in {self.folder / 'credentials.json'})\n", file=sys.stderr, flush=True)

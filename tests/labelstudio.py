@@ -5,25 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
+from backend import lsdemo
 from tests.servers import ROOT, LoopbackProcess, call, free_port
 
 LS_VENV = Path(os.environ.get("LS_VENV", ROOT / ".cache" / "lsvenv"))
-LS_REQUIREMENTS = ["label-studio>=1.23,<1.24", "label-studio-sdk>=2,<3"]
-
-
-def ensure_venv() -> Path:
-    """Install Label Studio once (about 1.5 minutes); later runs reuse the venv."""
-    marker = LS_VENV / ".installed"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(LS_VENV)], check=True)
-        pip = [str(LS_VENV / "bin" / "pip"), "install", "-q"]
-        subprocess.run(pip + ["--upgrade", "pip"], check=True)
-        subprocess.run(pip + LS_REQUIREMENTS, check=True)
-        marker.touch()
-    return LS_VENV
 
 
 class LabelStudio(LoopbackProcess):
@@ -32,21 +19,19 @@ class LabelStudio(LoopbackProcess):
     name = "Label Studio"
 
     def __init__(self, data_dir: Path, log_path: Path) -> None:
-        venv = ensure_venv()
+        venv = lsdemo.ensure_venv(LS_VENV)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(20)  # 40 characters, a legacy API token
-        env = {
-            **os.environ,
-            "ML_BLOCK_LOCAL_IP": "false",
-            "SSRF_PROTECTION_ENABLED": "false",
-            "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
-            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-        }
-        cmd = [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
-               "--internal-host", "127.0.0.1", "-p", str(self.port),
-               "--username", "admin@example.com", "--password", "Passw0rd!23", "--user-token", self.token]
-        self._launch(cmd, env, data_dir, log_path, timeout=300)  # first start migrates: ~40 s
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = lsdemo.start(venv, data_dir, self.port, "Passw0rd!23", self.token,
+                                 stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            lsdemo.wait_until_up(self.url, self.proc)  # first start migrates: ~40 s
+        except RuntimeError:
+            self.stop()
+            raise
 
     def api(self, method: str, path: str, body=None):
         """Call LS's REST API with the legacy token; raises on a non-2xx answer."""

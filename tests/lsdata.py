@@ -5,10 +5,7 @@ from __future__ import annotations
 from backend.ner.readers import Sentence
 from backend.ner.spans import decode_entities, to_utf16
 
-GMB_TYPES = ("art", "eve", "geo", "gpe", "nat", "org", "per", "tim")
-GMB_CONFIG = ("<View><Labels name=\"label\" toName=\"text\">"
-              + "".join(f'<Label value="{t}"/>' for t in GMB_TYPES)
-              + "</Labels><Text name=\"text\" value=\"$text\"/></View>")
+from backend.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB types as LS labels)
 
 
 def text_and_regions(sentence: Sentence) -> tuple[str, list[dict]]:

@@ -1,0 +1,96 @@
+"""A local Label Studio 1.23 for `ner-backend up --label-studio`: its own venv, a ready NER project."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+LS_REQUIREMENTS = ["label-studio>=1.23,<1.24", "label-studio-sdk>=2,<3"]
+USERNAME = "admin@example.com"
+PROJECT_TITLE = "ner-backend demo"
+GMB_TYPES = ("art", "eve", "geo", "gpe", "nat", "org", "per", "tim")
+DEMO_CONFIG = ('<View><Labels name="label" toName="text">'
+               + "".join(f'<Label value="{t}"/>' for t in GMB_TYPES)
+               + '</Labels><Text name="text" value="$text"/></View>')
+
+
+def ensure_venv(venv: Path) -> Path:
+    """Install Label Studio into `venv` once (about 1.5 minutes, ~1 GB); later calls return at once."""
+    marker = venv / ".installed"
+    if not marker.exists():
+        print(f"installing Label Studio into {venv} (once, about 1.5 minutes) ...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q"]
+        subprocess.run(pip + ["--upgrade", "pip"], check=True)
+        subprocess.run(pip + LS_REQUIREMENTS, check=True)
+        marker.touch()
+    return venv
+
+
+def ls_environment(data_dir: Path) -> dict[str, str]:
+    """What LS 1.23 needs to call a backend on loopback or a private network, and to accept the
+    legacy token this demo hands to the backend."""
+    return {
+        **os.environ,
+        "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+    }
+
+
+def start(venv: Path, data_dir: Path, port: int, password: str, token: str, **popen) -> subprocess.Popen:
+    """`label-studio start` on 127.0.0.1:`port` with an admin user and a fixed API token."""
+    cmd = [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
+           "--internal-host", "127.0.0.1", "-p", str(port),
+           "--username", USERNAME, "--password", password, "--user-token", token]
+    return subprocess.Popen(cmd, cwd=data_dir, env=ls_environment(data_dir), **popen)
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Poll /health; the first start runs migrations (~40 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Label Studio exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=3) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"Label Studio did not come up in {timeout:.0f} s")
+
+
+def credentials(folder: Path) -> dict[str, str]:
+    """The demo's admin password and API token, made once and kept in `folder` (mode 600)."""
+    path = folder / "credentials.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    creds = {"password": secrets.token_urlsafe(12), "token": secrets.token_hex(20)}
+    path.write_text(json.dumps(creds))
+    path.chmod(0o600)
+    return creds
+
+
+def ready_project(url: str, token: str, backend_url: str, texts: list[str]) -> int:
+    """The demo project (NER config, sample tasks, the backend connected); made once."""
+    from label_studio_sdk.client import LabelStudio
+
+    client = LabelStudio(base_url=url, api_key=token)
+    for project in client.projects.list():
+        if project.title == PROJECT_TITLE:
+            return project.id
+    project = client.projects.create(title=PROJECT_TITLE, label_config=DEMO_CONFIG).id
+    client.projects.import_tasks(id=project, request=[{"text": t} for t in texts])
+    client.ml.create(project=project, url=backend_url, title="ner-backend", is_interactive=True)
+    return project
