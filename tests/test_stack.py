@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -92,3 +93,43 @@ def test_run_command_and_readme_steps(trained_folder, tmp_path):
         assert store.count("1") == 12 and store.config("1") == json.loads(webhook_line(0))["project"]["label_config"]
     finally:
         assert again.ctrl_c() == 0
+
+
+def test_up_with_label_studio_gives_a_ready_project(trained_folder, tmp_path):
+    from label_studio_sdk.client import LabelStudio as SDK
+
+    from backend import lsdemo
+    from tests.labelstudio import LS_VENV
+
+    lsdemo.ensure_venv(LS_VENV)
+    port, ls_port = free_port(), free_port()
+    log_path = tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(DATA_DIR=str(tmp_path / "data"), BOOTSTRAP_MODEL=str(trained_folder), LS_VENV=str(LS_VENV))
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "up", "--port", str(port), "--redis-port", str(free_port()),
+             "--label-studio", "--label-studio-port", str(ls_port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while "Label Studio is up" not in log_path.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
+            time.sleep(1)
+        banner = re.search(r"Label Studio is up: (\S+)/projects/(\d+)\s+login (\S+) / (\S+)", log_path.read_text())
+        assert banner and banner.group(1) == f"http://127.0.0.1:{ls_port}"
+        creds = json.loads((tmp_path / "data" / "labelstudio" / "credentials.json").read_text())
+        assert banner.group(4) == creds["password"]
+        client = SDK(base_url=banner.group(1), api_key=creds["token"])
+        project = int(banner.group(2))
+        tasks = list(client.tasks.list(project=project))
+        assert len(tasks) == 60
+        (ml,) = client.ml.list(project=project)
+        assert ml.url == f"http://127.0.0.1:{port}"
+        client.actions.create(project=project, id="retrieve_tasks_predictions", selected_items={"all": True, "excluded": []})
+        assert any(p.result for t in tasks[:10] for p in client.predictions.list(task=t.id))
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=90) == 0
+    with pytest.raises(OSError):
+        call("GET", f"http://127.0.0.1:{ls_port}/health", timeout=2)
