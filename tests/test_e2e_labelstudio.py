@@ -136,7 +136,10 @@ def test_annotations_in_label_studio_train_a_model_it_then_uses(label_studio, le
     second = wait_for_training(learning_backend, project, 2)[-1]
     assert second["status"] == "promoted" and second["annotations"] == 14, second
     assert second["warm_start"] == f"current:{first['version']}"
-    assert call("POST", learning_backend.url + "/setup", {"project": str(project), "schema": GMB_CONFIG}
-                )[1]["model_version"] == second["version"]
+    deadline = time.monotonic() + 30  # every serving process swaps within a poll and a load
+    setup = {"project": str(project), "schema": GMB_CONFIG}
+    while call("POST", learning_backend.url + "/setup", setup)[1]["model_version"] != second["version"]:
+        assert time.monotonic() < deadline, "the backend never served the new version"
+        time.sleep(0.5)
     _retrieve_until(client, project, tasks, second["version"])
     assert len(trainings(learning_backend, project)) == 2
