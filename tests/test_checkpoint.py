@@ -40,5 +40,5 @@ def test_truncated_weights_are_refused(trained, tmp_path):
     out = save_model(trained.model, trained.tokenizer, trained.labels, {}, tmp_path / "m")
     weights = out / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(ModelFolderError, match="cannot be loaded"):
+    with pytest.raises(ModelFolderError, match="truncated"):
         load_model(out)

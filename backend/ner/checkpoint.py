@@ -101,7 +101,25 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None]:
     id2label = {int(k): v for k, v in config.get("id2label", {}).items()}
     if id2label != labels.id2label:
         raise ModelFolderError(f"model folder {path}: {LABELS_FILE} does not match config.json's labels")
+    _check_weights(path / WEIGHTS_FILE)
     return labels, transitions
+
+
+def _check_weights(path: Path) -> None:
+    """A cheap integrity check of a safetensors file without loading it: the header must parse and
+    the file must be exactly as long as the tensors it declares (catches truncated copies)."""
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if not 0 < n <= min(size - 8, 100_000_000):
+                raise ValueError("bad header length")
+            header = json.loads(fh.read(n))
+        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ModelFolderError(f"weights {path} are unreadable: {exc}") from None
+    if size != 8 + n + end:
+        raise ModelFolderError(f"weights {path} are truncated or padded: {size} bytes, expected {8 + n + end}")
 
 
 def read_metrics(path: str | os.PathLike) -> dict:
