@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import redis
 from rq import Queue
@@ -17,7 +18,12 @@ log = logging.getLogger(__name__)
 
 JOB_FUNCTION = "worker.jobs.train_project"  # by name: the web service never imports the worker
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+LEASE_S = 15  # a started job whose lease is this old is dead (its worker was killed)
 DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,13 @@ class TrainingQueue:
                 self.r.set(self._key(project, "changes-at-request"), changes)
             if resync:
                 self.r.set(self._key(project, "resync"), 1)
-            waiting = self._status(self.r.get(self._key(project, "job-waiting")))
-            if waiting and waiting[1] in WAITING:
-                return Request(waiting[0], True)
-            last = self._status(self.r.get(self._key(project, "job-last")))
-            depends = Dependency(jobs=[last[0]], allow_failure=True) if last and last[1] not in DONE else None
+            waiting = self._job(self.r.get(self._key(project, "job-waiting")))
+            if waiting and waiting.get_status() in WAITING:
+                return Request(waiting.id, True)
+            last = self._job(self.r.get(self._key(project, "job-last")))
+            depends = None
+            if last and last.get_status() not in DONE and not self._dead(project, last):
+                depends = Dependency(jobs=[last.id], allow_failure=True)
             job_id = f"train-{project}-{self.r.incr(self._key(project, 'job-seq'))}"
             self.queue.enqueue(
                 JOB_FUNCTION, project, job_id=job_id, depends_on=depends, job_timeout=self.settings.train_timeout,
@@ -78,17 +86,35 @@ class TrainingQueue:
             )
             self.r.set(self._key(project, "job-waiting"), job_id)
             self.r.set(self._key(project, "job-last"), job_id)
-            log.info("project %s: training job %s enqueued%s", project, job_id, " after " + last[0] if depends else "")
+            log.info("project %s: training job %s enqueued%s", project, job_id, f" after {last.id}" if depends else "")
             return Request(job_id, False)
 
-    def _status(self, raw: bytes | None) -> tuple[str, str] | None:
+    def _job(self, raw: bytes | None) -> Job | None:
         if raw is None:
             return None
-        job_id = raw.decode()
         try:
-            return job_id, Job.fetch(job_id, connection=self.r).get_status()
+            return Job.fetch(raw.decode(), connection=self.r)
         except NoSuchJobError:
             return None
+
+    def _dead(self, project: str, job: Job) -> bool:
+        """A started job whose worker was killed: no lease renewed for LEASE_S (waiting on it
+        would wait for RQ's own cleanup, minutes later)."""
+        if job.get_status() != JobStatus.STARTED or self.alive(project, job.id):
+            return False
+        started = job.started_at
+        return started is None or (datetime.now(timezone.utc) - _utc(started)).total_seconds() > LEASE_S
+
+    def lease(self, project: str, job_id: str) -> None:
+        """Called by a running job every LEASE_S / 3 seconds: "I am alive"."""
+        self.r.set(self._key(project, "job-alive"), job_id, ex=LEASE_S)
+
+    def release(self, project: str, job_id: str) -> None:
+        if self.r.get(self._key(project, "job-alive")) == job_id.encode():
+            self.r.delete(self._key(project, "job-alive"))
+
+    def alive(self, project: str, job_id: str) -> bool:
+        return self.r.get(self._key(project, "job-alive")) == job_id.encode()
 
     def take_resync(self, project: str) -> bool:
         """True once after a START_TRAINING asked for a re-sync (the job that starts next clears it)."""

@@ -4,15 +4,18 @@ process training MiniLM -> a promoted version that every serving process swaps i
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import redis
+from rq.job import Job
 
 from backend.store import AnnotationStore
 from tests.lsdata import GMB_CONFIG, annotation_event, entity_f1, text_and_regions
@@ -25,9 +28,10 @@ TRAIN_EVERY = 10
 class Worker:
     """`ner-backend worker` in a subprocess."""
 
-    def __init__(self, env: dict[str, str], log_path) -> None:
+    def __init__(self, env: dict[str, str], log_path, name: str | None = None) -> None:
+        self.name = name or f"w-{uuid.uuid4().hex[:8]}"
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--name", self.name], cwd=ROOT,
                                      env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -49,10 +53,16 @@ def loop(redis_url, tmp_path_factory):
         "TRAIN_LR": "3e-4", "MAX_F1_DROP": "1", "SWAP_POLL_SECONDS": "0.5", "BOOTSTRAP_MODEL": "",
     }
     service = Service(env, workers=2, log_path=logs / "backend.log")
+    service.env = env
     worker = Worker(env, logs / "worker.log")
+    service.main_worker = worker
     yield service, AnnotationStore(redis.Redis.from_url(redis_url))
     worker.stop()
     service.stop()
+
+
+def loop_env(service) -> dict[str, str]:
+    return service.env
 
 
 def setup_call(service, project: int) -> tuple[str, str]:
@@ -238,3 +248,48 @@ def test_project_ids_from_urls_are_digits_only(loop, path):
     service, _ = loop
     status, reply, _ = call("GET", service.url + path)
     assert status in (400, 404) and "error" in reply
+
+
+def _descendants(pid: int) -> list[int]:
+    children = {}
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redis_url, tmp_path):
+    service, store = loop
+    project = 104
+    spare = Worker(loop_env(service), tmp_path / "spare-worker.log")
+    send(service, [annotation_event(project, 400 + i, s) for i, s in enumerate(gmb_train[220:232])])
+    deadline = time.monotonic() + 120
+    while not (running := [r for r in trainings(service, project) if r["status"] == "running"]):
+        assert time.monotonic() < deadline, "no training started"
+        time.sleep(0.5)
+    time.sleep(3)  # well into the training
+    busy = Job.fetch(running[0]["job_id"], connection=redis.Redis.from_url(redis_url)).worker_name
+    doomed = next(w for w in (spare, service.main_worker) if w.name == busy)
+    for pid in [doomed.proc.pid, *_descendants(doomed.proc.pid)]:  # the worker and its work horse
+        os.kill(pid, signal.SIGKILL)
+    doomed.proc.wait()
+    assert setup_call(service, project)[0] == "untrained"  # nothing half-trained is served
+
+    # The next trigger (after the dead job's lease ran out) trains on a live worker and promotes.
+    time.sleep(16)
+    status, reply, _ = call("POST", service.url + "/webhook", {"action": "START_TRAINING", "project": {"id": project}})
+    assert status == 200 and reply["training"]["coalesced"] is False
+    records = wait_for_training(service, project, 2)
+    assert [r["status"] for r in records] == ["abandoned", "promoted"], records
+    store_dir = Path(loop_env(service)["MODEL_DIR"]) / "projects" / str(project)
+    assert sorted(p.name for p in store_dir.iterdir() if not p.name.startswith(".")) == [records[1]["version"]]
+    spare.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 
 import redis
@@ -17,7 +18,7 @@ from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry
 from backend.store import AnnotationStore
-from backend.trainqueue import TrainingQueue
+from backend.trainqueue import LEASE_S, TrainingQueue
 from worker.dataset import ProjectData, project_data, split_dev
 from worker.resync import resync_project
 from worker.training import TrainConfig, TrainResult, config_dict, fine_tune
@@ -54,8 +55,10 @@ def train_project(project: str) -> dict:
     history.abandon_running(project, keep=record.job_id)
     history.save(project, record)
     started = time.monotonic()
+    queue = TrainingQueue(client, settings)
+    stop_lease = _keep_lease(queue, project, record.job_id)
     try:
-        if TrainingQueue(client, settings).take_resync(project) and settings.label_studio_url and settings.label_studio_api_key:
+        if queue.take_resync(project) and settings.label_studio_url and settings.label_studio_api_key:
             resync_project(store, project, settings.label_studio_url, settings.label_studio_api_key)
         _train(project, settings, store, registry, record)
     except Exception as exc:
@@ -65,9 +68,29 @@ def train_project(project: str) -> dict:
         log.exception("project %s: training %s failed", project, record.job_id)
         raise
     finally:
+        stop_lease.set()
+        queue.release(project, record.job_id)
         record.finished, record.duration_s = utc_now(), round(time.monotonic() - started, 2)
         history.save(project, record)
     return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
+
+
+def _keep_lease(queue: TrainingQueue, project: str, job_id: str) -> threading.Event:
+    """Renew the job's liveness lease from a thread until the returned event is set. A killed
+    worker stops renewing it, so the next trigger does not wait behind a dead job."""
+    stop = threading.Event()
+
+    def renew():
+        while True:
+            try:
+                queue.lease(project, job_id)
+            except redis.RedisError as exc:
+                log.warning("project %s: could not renew the job lease: %s", project, exc)
+            if stop.wait(LEASE_S / 3):
+                return
+
+    threading.Thread(target=renew, name="job-lease", daemon=True).start()
+    return stop
 
 
 def _controls(store: AnnotationStore, project: str):
