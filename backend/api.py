@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import logging
 import os
-import re
 import socket
 import time
 from dataclasses import asdict
@@ -31,13 +30,12 @@ from .protocol import (
 )
 from .history import TrainingHistory
 from .plots import learning_curve_svg
-from .registry import ModelRegistry
+from .registry import ModelRegistry, RegistryError
 from .serving import ModelServer, ServedModel
 from .store import AnnotationStore
 
 log = logging.getLogger(__name__)
 FIRST_LOAD_WAIT_S = 2.0  # the first request of a project in a process may wait this long for its model
-_PROJECT_ID = re.compile(r"^\d{1,18}$")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 bp = Blueprint("api", __name__)
 
@@ -181,8 +179,10 @@ def webhook():
 
 
 def _project_arg(raw: str) -> str:
-    if not _PROJECT_ID.match(raw or ""):
-        raise ProtocolError(f"invalid project id {raw!r}: expected digits")
+    try:
+        _registry().project_dir(raw)  # the one rule for project ids that may name a folder
+    except RegistryError:
+        raise ProtocolError(f"invalid project id {raw!r}: expected digits") from None
     return raw
 
 

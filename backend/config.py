@@ -6,24 +6,22 @@ import os
 from dataclasses import dataclass, field
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def _number(env: dict[str, str], name: str, default, kind: type, what: str):
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        return kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float, "a number")
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    return _number(env, name, default, int, "an integer")
 
 
 @dataclass(frozen=True)

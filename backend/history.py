@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import redis
 
-from .store import PREFIX
+from .store import project_key
 
 RUNNING, PROMOTED, REJECTED, FAILED, ABANDONED = "running", "promoted", "rejected", "failed", "abandoned"
 
@@ -50,8 +50,7 @@ class TrainingHistory:
         self.r = client
 
     def _keys(self, project: str) -> tuple[str, str]:
-        base = f"{PREFIX}:project:{project}"
-        return f"{base}:trainings", f"{base}:training-records"
+        return project_key(project, "trainings"), project_key(project, "training-records")
 
     def save(self, project: str, record: Training) -> None:
         order, records = self._keys(project)

@@ -8,8 +8,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -47,27 +45,11 @@ def ls_environment(data_dir: Path) -> dict[str, str]:
     }
 
 
-def start(venv: Path, data_dir: Path, port: int, password: str, token: str, **popen) -> subprocess.Popen:
+def command(venv: Path, port: int, password: str, token: str) -> list[str]:
     """`label-studio start` on 127.0.0.1:`port` with an admin user and a fixed API token."""
-    cmd = [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
-           "--internal-host", "127.0.0.1", "-p", str(port),
-           "--username", USERNAME, "--password", password, "--user-token", token]
-    return subprocess.Popen(cmd, cwd=data_dir, env=ls_environment(data_dir), **popen)
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
-    """Poll /health; the first start runs migrations (~40 s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"Label Studio exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=3) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"Label Studio did not come up in {timeout:.0f} s")
+    return [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
+            "--internal-host", "127.0.0.1", "-p", str(port),
+            "--username", USERNAME, "--password", password, "--user-token", token]
 
 
 def credentials(folder: Path) -> dict[str, str]:

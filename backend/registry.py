@@ -10,7 +10,7 @@ from pathlib import Path
 import redis
 
 from .ner.checkpoint import check_folder
-from .store import PREFIX
+from .store import PREFIX, project_key
 
 _PROJECT_RE = re.compile(r"^\d{1,18}$")
 _VERSION_RE = re.compile(r"^v\d{1,9}-\d{8}T\d{6}$")
@@ -32,9 +32,6 @@ class ModelRegistry:
         self.root = Path(model_dir).resolve() / "projects"
         self.r = client
 
-    def _key(self, project: str, what: str) -> str:
-        return f"{PREFIX}:project:{project}:{what}"
-
     def project_dir(self, project: str) -> Path:
         if not isinstance(project, str) or not _PROJECT_RE.match(project):
             raise RegistryError(f"invalid project id {project!r}")
@@ -47,7 +44,7 @@ class ModelRegistry:
 
     def new_version(self, project: str) -> tuple[str, Path]:
         """A fresh version name and the folder a training should save to (not created yet)."""
-        n = int(self.r.incr(self._key(project, "version-seq")))
+        n = int(self.r.incr(project_key(project, "version-seq")))
         version = f"v{n}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
         return version, self.path(project, version)
 
@@ -55,13 +52,13 @@ class ModelRegistry:
         """Make `version` current, only if its folder is complete (raises ModelFolderError)."""
         check_folder(self.path(project, version))
         pipe = self.r.pipeline(transaction=True)
-        pipe.set(self._key(project, "current"), version)
+        pipe.set(project_key(project, "current"), version)
         pipe.hset(CURRENT_KEY, project, version)  # one read tells a serving process every change
-        pipe.rpush(self._key(project, "versions"), version)
+        pipe.rpush(project_key(project, "versions"), version)
         pipe.execute()
 
     def current(self, project: str) -> str | None:
-        raw = self.r.get(self._key(project, "current"))
+        raw = self.r.get(project_key(project, "current"))
         return raw.decode() if raw else None
 
     def all_current(self) -> dict[str, str]:
@@ -76,4 +73,4 @@ class ModelRegistry:
 
     def versions(self, project: str) -> list[str]:
         """Every promoted version, oldest first."""
-        return [v.decode() for v in self.r.lrange(self._key(project, "versions"), 0, -1)]
+        return [v.decode() for v in self.r.lrange(project_key(project, "versions"), 0, -1)]

@@ -59,20 +59,21 @@ def _wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 20) -> No
     raise StackError(f"redis-server did not answer in {timeout:.0f} s")
 
 
-def _wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+def wait_for_health(url: str, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    """Poll `url`/health until it answers 200; StackError if `proc` exits or time runs out."""
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise StackError(f"the backend exited with status {proc.returncode}")
+            raise StackError(f"{what} exited with status {proc.returncode}")
         try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+            with urllib.request.urlopen(url + "/health", timeout=3) as resp:
                 if resp.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise StackError(f"the backend did not answer /health in {timeout:.0f} s")
+    raise StackError(f"{what} did not answer /health in {timeout:.0f} s")
 
 
 def start_redis(data_dir: Path, port: int) -> Child:
@@ -131,7 +132,7 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
         children.append(backend)
         children.append(Child("worker", subprocess.Popen(_command("worker"), env=env, start_new_session=True)))
         url = f"http://{settings.host}:{settings.port}"
-        _wait_for_http(url, backend.proc)
+        wait_for_health(url, backend.proc, "the backend")
         _banner(url, env["REDIS_URL"], settings)
         if ls is not None:
             ls.ready(url)
@@ -143,7 +144,7 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
     except KeyboardInterrupt:
         print("\nstopping ...", file=sys.stderr)
         return 0
-    except (StackError, RuntimeError, subprocess.CalledProcessError) as exc:
+    except (StackError, subprocess.CalledProcessError) as exc:
         print(f"ner-backend up: error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -180,12 +181,14 @@ class _LocalLabelStudio:
     def start(self) -> Child:
         venv = self.lsdemo.ensure_venv(Path(os.environ.get("LS_VENV") or self.folder / "venv"))
         log_file = open(self.folder / "labelstudio.log", "ab")
-        self.proc = self.lsdemo.start(venv, self.folder, self.port, self.creds["password"], self.creds["token"],
-                                      stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.lsdemo.command(venv, self.port, self.creds["password"], self.creds["token"]), cwd=self.folder,
+            env=self.lsdemo.ls_environment(self.folder), stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)
         return Child("label-studio", self.proc)
 
     def ready(self, backend_url: str) -> None:
-        self.lsdemo.wait_until_up(self.url, self.proc)
+        wait_for_health(self.url, self.proc, "Label Studio", timeout=300)  # first start migrates: ~40 s
         texts = json.loads((Path(__file__).resolve().parents[1] / "examples" / "demo_tasks.json").read_text())
         project = self.lsdemo.ready_project(self.url, self.creds["token"], backend_url, texts)
         print(f"Label Studio is up: {self.url}/projects/{project}  login {self.lsdemo.USERNAME} / "

@@ -10,6 +10,11 @@ import redis
 PREFIX = "ner"
 
 
+def project_key(project: str, what: str) -> str:
+    """The Redis key of one per-project thing (annotations, versions, jobs, ...)."""
+    return f"{PREFIX}:project:{project}:{what}"
+
+
 @dataclass(frozen=True)
 class Annotation:
     """One task's current annotation, as training data: the task data and LS `labels` regions."""
@@ -44,8 +49,8 @@ class AnnotationStore:
         return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30))
 
     def _keys(self, project: str) -> tuple[str, str, str]:
-        base = f"{PREFIX}:project:{project}"
-        return f"{base}:annotations", f"{base}:annotation-tasks", f"{base}:changes"
+        return (project_key(project, "annotations"), project_key(project, "annotation-tasks"),
+                project_key(project, "changes"))
 
     def upsert(self, project: str, ann: Annotation) -> bool:
         """Store `ann` unless the task already holds a newer or identical one; True if it changed."""
@@ -111,8 +116,8 @@ class AnnotationStore:
         return int(self.r.get(self._keys(project)[2]) or 0)
 
     def save_config(self, project: str, label_config: str) -> None:
-        self.r.set(f"{PREFIX}:project:{project}:label-config", label_config)
+        self.r.set(project_key(project, "label-config"), label_config)
 
     def config(self, project: str) -> str | None:
-        raw = self.r.get(f"{PREFIX}:project:{project}:label-config")
+        raw = self.r.get(project_key(project, "label-config"))
         return raw.decode() if raw else None

@@ -12,7 +12,7 @@ from rq.job import Dependency, Job, JobStatus
 from rq.exceptions import NoSuchJobError
 
 from .config import Settings
-from .store import PREFIX, AnnotationStore
+from .store import AnnotationStore, project_key
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +49,13 @@ class TrainingQueue:
         self.settings = settings
         self.queue = Queue(settings.queue_name, connection=client)
 
-    def _key(self, project: str, what: str) -> str:
-        return f"{PREFIX}:project:{project}:{what}"
-
     def after_change(self, store: AnnotationStore, project: str) -> Request | None:
         """Apply the policy after the store changed: the first training once MIN_ANNOTATIONS tasks
         are annotated, then one every TRAIN_EVERY changes."""
         if store.count(project) < max(1, self.settings.min_annotations):
             return None
         changes = store.changes(project)
-        last = self.r.get(self._key(project, "changes-at-request"))
+        last = self.r.get(project_key(project, "changes-at-request"))
         if last is not None and changes - int(last) < max(1, self.settings.train_every):
             return None
         return self.request(project, changes)
@@ -67,25 +64,25 @@ class TrainingQueue:
         """Make sure a job that has not started yet will train `project` (START_TRAINING: always)."""
         # Held for a few Redis round trips; waiters poll every 5 ms (the default 100 ms would make a
         # burst of webhooks queue up behind it for most of LS's 1-second budget).
-        with self.r.lock(self._key(project, "trigger-lock"), timeout=10, sleep=0.005, blocking_timeout=5):
+        with self.r.lock(project_key(project, "trigger-lock"), timeout=10, sleep=0.005, blocking_timeout=5):
             if changes is not None:
-                self.r.set(self._key(project, "changes-at-request"), changes)
+                self.r.set(project_key(project, "changes-at-request"), changes)
             if resync:
-                self.r.set(self._key(project, "resync"), 1)
-            waiting = self._job(self.r.get(self._key(project, "job-waiting")))
+                self.r.set(project_key(project, "resync"), 1)
+            waiting = self._job(self.r.get(project_key(project, "job-waiting")))
             if waiting and waiting.get_status() in WAITING:
                 return Request(waiting.id, True)
-            last = self._job(self.r.get(self._key(project, "job-last")))
+            last = self._job(self.r.get(project_key(project, "job-last")))
             depends = None
             if last and last.get_status() not in DONE and not self._dead(project, last):
                 depends = Dependency(jobs=[last.id], allow_failure=True)
-            job_id = f"train-{project}-{self.r.incr(self._key(project, 'job-seq'))}"
+            job_id = f"train-{project}-{self.r.incr(project_key(project, 'job-seq'))}"
             self.queue.enqueue(
                 JOB_FUNCTION, project, job_id=job_id, depends_on=depends, job_timeout=self.settings.train_timeout,
                 result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"train project {project}",
             )
-            self.r.set(self._key(project, "job-waiting"), job_id)
-            self.r.set(self._key(project, "job-last"), job_id)
+            self.r.set(project_key(project, "job-waiting"), job_id)
+            self.r.set(project_key(project, "job-last"), job_id)
             log.info("project %s: training job %s enqueued%s", project, job_id, f" after {last.id}" if depends else "")
             return Request(job_id, False)
 
@@ -107,15 +104,15 @@ class TrainingQueue:
 
     def lease(self, project: str, job_id: str) -> None:
         """Called by a running job every LEASE_S / 3 seconds: "I am alive"."""
-        self.r.set(self._key(project, "job-alive"), job_id, ex=LEASE_S)
+        self.r.set(project_key(project, "job-alive"), job_id, ex=LEASE_S)
 
     def release(self, project: str, job_id: str) -> None:
-        if self.r.get(self._key(project, "job-alive")) == job_id.encode():
-            self.r.delete(self._key(project, "job-alive"))
+        if self.r.get(project_key(project, "job-alive")) == job_id.encode():
+            self.r.delete(project_key(project, "job-alive"))
 
     def alive(self, project: str, job_id: str) -> bool:
-        return self.r.get(self._key(project, "job-alive")) == job_id.encode()
+        return self.r.get(project_key(project, "job-alive")) == job_id.encode()
 
     def take_resync(self, project: str) -> bool:
         """True once after a START_TRAINING asked for a re-sync (the job that starts next clears it)."""
-        return bool(self.r.getdel(self._key(project, "resync")))
+        return bool(self.r.getdel(project_key(project, "resync")))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from pathlib import Path
 
 from backend import lsdemo
@@ -23,15 +22,8 @@ class LabelStudio(LoopbackProcess):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(20)  # 40 characters, a legacy API token
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        self.proc = lsdemo.start(venv, data_dir, self.port, "Passw0rd!23", self.token,
-                                 stdout=self.log, stderr=subprocess.STDOUT)
-        try:
-            lsdemo.wait_until_up(self.url, self.proc)  # first start migrates: ~40 s
-        except RuntimeError:
-            self.stop()
-            raise
+        cmd = lsdemo.command(venv, self.port, "Passw0rd!23", self.token)
+        self._launch(cmd, lsdemo.ls_environment(data_dir), data_dir, log_path, timeout=300)  # first start migrates: ~40 s
 
     def api(self, method: str, path: str, body=None):
         """Call LS's REST API with the legacy token; raises on a non-2xx answer."""

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -49,22 +48,18 @@ class LoopbackProcess:
 
     name = "server"
 
-    def _launch(self, cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path | None, timeout: float) -> None:
+    def _launch(self, cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path | None, timeout: float,
+                **popen) -> None:
+        from backend.stack import StackError, wait_for_health
+
         self.log_path = log_path
-        self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {log_path}")
-            try:
-                if call("GET", self.url + "/health", timeout=3)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not come up in {timeout:.0f} s; see {log_path}")
+        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, **popen)
+        try:
+            wait_for_health(self.url, self.proc, self.name, timeout)
+        except StackError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; see {log_path}") from None
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -15,7 +15,7 @@ import redis
 
 from backend.store import AnnotationStore
 
-from tests.servers import ROOT, call, free_port
+from tests.servers import ROOT, LoopbackProcess, call, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -31,27 +31,17 @@ def webhook_line(n: int) -> str:
     return (ROOT / "examples/webhooks.jsonl").read_text().splitlines()[n]
 
 
-class Stack:
+class Stack(LoopbackProcess):
     """`bash scripts/run.sh` in its own process group, like a terminal would run it."""
+
+    name = "run.sh"
 
     def __init__(self, env: dict[str, str], log_path) -> None:
         self.port, self.redis_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_path, "ab")
         full = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")}
-        self.proc = subprocess.Popen(
-            ["bash", "scripts/run.sh", "--port", str(self.port), "--redis-port", str(self.redis_port)],
-            cwd=ROOT, env={**full, **env}, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"run.sh exited with {self.proc.returncode}; see {log_path}"
-            try:
-                if call("GET", self.url + "/health", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"the stack did not come up; see {log_path}")
+        self._launch(["bash", "scripts/run.sh", "--port", str(self.port), "--redis-port", str(self.redis_port)],
+                     {**full, **env}, ROOT, log_path, timeout=180, start_new_session=True)
 
     def ctrl_c(self) -> int:
         os.killpg(self.proc.pid, signal.SIGINT)
