@@ -22,6 +22,7 @@ from .protocol import (
     TRAIN_ACTION,
     PredictRequest,
     ProtocolError,
+    parse_json,
     parse_predict,
     parse_setup,
     parse_webhook,
@@ -57,10 +58,7 @@ def _history() -> TrainingHistory:
 
 
 def _body():
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise ProtocolError("the request body must be JSON")
-    return body
+    return parse_json(request.get_data(cache=False))
 
 
 @bp.before_app_request

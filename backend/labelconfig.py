@@ -29,6 +29,8 @@ def parse_label_config(xml: str) -> list[NerControl]:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
         raise LabelConfigError(f"the labeling config is not valid XML: {exc}") from None
+    except UnicodeEncodeError:
+        raise LabelConfigError("the labeling config is not valid XML: it holds lone UTF-16 surrogates") from None
     texts = {
         el.get("name"): el.get("value", "").lstrip("$")
         for el in root.iter()

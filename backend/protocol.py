@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from .labelconfig import NerControl
 from .ner.spans import Prediction, utf16_index
 
 _PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
+MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
 
 
 class ProtocolError(ValueError):
@@ -26,6 +28,42 @@ def project_id(value) -> str:
         if m:
             return str(int(m.group(1)))
     raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
+
+
+def parse_json(raw: bytes):
+    """The request body as JSON; ProtocolError for anything else (not UTF-8, too deep, empty)."""
+    try:
+        # Strict UTF-8 (json.loads on bytes would let encoded surrogates through); a BOM is tolerated.
+        body = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ProtocolError("the request body must be JSON encoded as UTF-8") from None
+    except (ValueError, RecursionError):
+        raise ProtocolError("the request body must be JSON") from None
+    if _depth_exceeds(body, MAX_JSON_DEPTH):
+        raise ProtocolError(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _depth_exceeds(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def wellformed(text: str) -> bool:
+    """False for a str holding lone UTF-16 surrogates (valid in JSON, not storable as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _object(body) -> dict:
@@ -156,7 +194,8 @@ def parse_webhook(body) -> WebhookEvent:
     if raw_project is None:
         raw_project = ann.get("project")
     project = project_id(raw_project)
-    config = proj.get("label_config") if isinstance(proj, dict) and isinstance(proj.get("label_config"), str) else None
+    config = proj.get("label_config") if isinstance(proj, dict) else None
+    config = config if isinstance(config, str) and wellformed(config) else None  # unusable: ignored, not fatal
     if action in STORE_ACTIONS:
         task = body.get("task") if isinstance(body.get("task"), dict) else {}
         if not isinstance(task.get("data"), dict):

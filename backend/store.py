@@ -27,7 +27,8 @@ class Annotation:
     updated_at: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        # ASCII escapes keep lone surrogates (which JSON from LS may carry) intact through Redis.
+        return json.dumps(asdict(self), ensure_ascii=True, sort_keys=True)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> "Annotation":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .labels import LabelSet
 from .windows import Window, plan_windows
+from .words import tokenizable
 
 IGNORE_INDEX = -100  # positions the loss skips (special tokens, non-first sub-tokens)
 
@@ -111,7 +112,7 @@ def encode_for_training(
     label2id = labels.label2id
     inside = inside_map(labels) if label_all_tokens else None
     enc = tokenizer(
-        [words for words, _ in sentences],
+        [tokenizable(words) for words, _ in sentences],
         is_split_into_words=True,
         add_special_tokens=False,
         verbose=False,

@@ -15,7 +15,7 @@ from .labels import LabelSet
 from .spans import Prediction, decode_spans
 from .transitions import check_transitions, viterbi
 from .windows import Window, plan_windows, word_starts
-from .words import split_words
+from .words import split_words, tokenizable
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Predictor:
         if not nonempty:
             return results
         enc = self.tokenizer(
-            [docs[i] for i in nonempty], is_split_into_words=True, add_special_tokens=False, verbose=False
+            [tokenizable(docs[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False, verbose=False
         )
         rows: list[_Row] = []
         firsts: dict[int, list[int]] = {}  # doc -> token index of each word-first sub-token

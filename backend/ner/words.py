@@ -28,6 +28,15 @@ class Word:
     end: int
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def tokenizable(words: list[str]) -> list[str]:
+    """`words` with any lone UTF-16 surrogate (which JSON may carry and the Rust tokenizer refuses)
+    replaced by U+FFFD. One character for one, so offsets into the original text stay exact."""
+    return [_LONE_SURROGATE.sub("\ufffd", w) for w in words]
+
+
 def split_words(text: str) -> list[Word]:
     """The words of `text`, in order, with offsets into `text` itself (whitespace is never a word)."""
     return [Word(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
