@@ -77,11 +77,12 @@ def wait_for_health(url: str, proc: subprocess.Popen, what: str, timeout: float 
 
 
 def start_redis(data_dir: Path, port: int) -> Child:
-    """redis-server on loopback, append-only file in DATA_DIR/redis: annotations survive restarts."""
+    """redis-server on loopback, append-only file in DATA_DIR/redis, fsynced before each write is
+    acknowledged: an annotation LS was told is stored survives a crash of Redis or of the machine."""
     folder = data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
-           "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--logfile", "redis.log"]
+           "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", "redis.log"]
     return Child("redis", subprocess.Popen(cmd, start_new_session=True))
 
 

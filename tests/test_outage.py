@@ -1,0 +1,110 @@
+"""Redis killed with SIGKILL and restarted on the same append-only file, under the real service
+(gunicorn, 2 workers) and the product's own embedded Redis (backend.stack.start_redis)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+from backend.registry import ModelRegistry
+from backend.stack import start_redis
+from backend.store import AnnotationStore
+from tests.lsdata import GMB_CONFIG, annotation_event
+from tests.servers import Service, call, free_port
+
+PROJECT = 31
+
+
+def _ping(url: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            return
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not come up"
+            time.sleep(0.05)
+
+
+def _webhooks(service, bodies, threads=8):
+    def one(body):
+        started = time.monotonic()
+        status, reply, _ = call("POST", service.url + "/webhook", body, timeout=30)
+        return status, reply, time.monotonic() - started
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, bodies))
+
+
+def _predict(service) -> tuple[int, dict]:
+    body = {"tasks": [{"id": 1, "data": {"text": "Angela Merkel flew to Paris on Monday ."}}],
+            "project": f"{PROJECT}.1795679909", "label_config": GMB_CONFIG}
+    status, reply, _ = call("POST", service.url + "/predict", body)
+    return status, reply
+
+
+def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_folder, gmb_train, tmp_path):
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    redis_proc = start_redis(tmp_path, port).proc
+    _ping(url)
+    # The project serves a promoted version of its own.
+    registry = ModelRegistry(str(tmp_path / "models"), redis.Redis.from_url(url))
+    version, folder = registry.new_version(str(PROJECT))
+    shutil.copytree(trained_folder, folder)
+    registry.promote(str(PROJECT), version)
+    service = Service({"REDIS_URL": url, "MODEL_DIR": str(tmp_path / "models"), "BOOTSTRAP_MODEL": "",
+                       "MIN_ANNOTATIONS": "1000000", "SWAP_POLL_SECONDS": "0.5", "QUEUE_NAME": "outage"},
+                      workers=2, log_path=tmp_path / "service.log")
+    try:
+        deadline = time.monotonic() + 20
+        while {_predict(service)[1]["model_version"] for _ in range(6)} != {version}:
+            assert time.monotonic() < deadline, "the promoted version was not served"
+            time.sleep(0.3)
+
+        before = [annotation_event(PROJECT, i + 1, s) for i, s in enumerate(gmb_train[:200])]
+        acknowledged = [b for b, (status, _, _) in zip(before, _webhooks(service, before)) if status == 200]
+        assert len(acknowledged) == len(before)
+
+        redis_proc.send_signal(signal.SIGKILL)
+        redis_proc.wait()
+        # While Redis is down: predictions go on with the served model; webhooks get a prompt,
+        # clear 503 (LS marks the webhook failed) instead of a silent drop.
+        for _ in range(10):
+            status, reply = _predict(service)
+            assert status == 200 and reply["model_version"] == version and reply["results"][0]["result"]
+        during = [annotation_event(PROJECT, 500 + i, s) for i, s in enumerate(gmb_train[200:220])]
+        outage = _webhooks(service, during)
+        assert {status for status, _, _ in outage} == {503}
+        assert all("unavailable" in reply["error"] for _, reply, _ in outage)
+        slowest = max(t for _, _, t in outage)
+        print(f"webhook 503 during the outage: median {sorted(t for _, _, t in outage)[len(outage) // 2] * 1000:.0f} ms, "
+              f"max {slowest * 1000:.0f} ms")
+        assert slowest < 1.0, f"an outage 503 took {slowest:.2f} s (LS gives a webhook 1 s)"
+        assert call("GET", service.url + "/health")[0] == 200
+        assert call("POST", service.url + "/setup", {"project": str(PROJECT), "schema": GMB_CONFIG})[1] == {
+            "model_version": version}
+
+        # Same port, same append-only file: the backend reconnects by itself, no restart.
+        redis_proc = start_redis(tmp_path, port).proc
+        _ping(url)
+        after = _webhooks(service, during)  # LS's retry of what failed, and nothing else
+        assert [status for status, _, _ in after] == [200] * len(during), after[:3]
+
+        stored = {a.task_id: a for a in AnnotationStore.from_url(url).annotations(str(PROJECT))}
+        expected = {b["task"]["id"]: b for b in acknowledged + during}
+        assert set(stored) == set(expected)
+        for task_id, body in expected.items():
+            assert stored[task_id].result == body["annotation"]["result"]
+            assert stored[task_id].data == body["task"]["data"]
+        for _ in range(6):
+            status, reply = _predict(service)
+            assert status == 200 and reply["model_version"] == version
+    finally:
+        service.stop()
+        redis_proc.terminate()
+        redis_proc.wait(timeout=10)
