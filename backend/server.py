@@ -43,6 +43,9 @@ class GunicornServer(BaseApplication):
             "timeout": 120,  # a 10k-task batch on a CPU takes a while; LS itself waits 100 s
             "graceful_timeout": 30,
             "accesslog": "-",
+            # gunicorn's default format logs the basic-auth user name (%(u)s), which is where a
+            # mistyped password lands: never log it. %(M)s: milliseconds taken.
+            "access_log_format": '%(h)s - - %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"',
             "post_fork": _post_fork,
             "child_exit": _child_exit,
         }

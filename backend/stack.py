@@ -45,7 +45,8 @@ class Child:
     proc: subprocess.Popen
 
 
-def _wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+def wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Poll `url` until Redis answers PING; StackError if `proc` exits or time runs out."""
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -125,7 +126,7 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
         if "REDIS_URL" not in os.environ:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             children.append(start_redis(data_dir, redis_port))
-            _wait_for_redis(env["REDIS_URL"], children[-1].proc)
+            wait_for_redis(env["REDIS_URL"], children[-1].proc)
         if ls is not None:
             children.append(ls.start())
         # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which stops the parts in order.
@@ -192,5 +193,6 @@ class _LocalLabelStudio:
         wait_for_health(self.url, self.proc, "Label Studio", timeout=300)  # first start migrates: ~40 s
         texts = json.loads((Path(__file__).resolve().parents[1] / "examples" / "demo_tasks.json").read_text())
         project = self.lsdemo.ready_project(self.url, self.creds["token"], backend_url, texts)
-        print(f"Label Studio is up: {self.url}/projects/{project}  login {self.lsdemo.USERNAME} / "
-              f"{self.creds['password']}  (kept in {self.folder / 'credentials.json'})\n", file=sys.stderr, flush=True)
+        # The password goes to no console or log: it stays in the owner-only credentials file.
+        print(f"Label Studio is up: {self.url}/projects/{project}  login {self.lsdemo.USERNAME}, password in "
+              f"{self.folder / 'credentials.json'}\n", file=sys.stderr, flush=True)

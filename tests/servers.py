@@ -8,6 +8,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import uuid
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +21,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (gunicorn's workers, an RQ worker's work horse), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process in MiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def call(method: str, url: str, body=None, raw: bytes | None = None, auth: tuple[str, str] | None = None,
@@ -84,3 +116,26 @@ class Service(LoopbackProcess):
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         cmd = [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port), "--workers", str(workers)]
         self._launch(cmd, full_env, ROOT, log_path, timeout=90)
+
+
+class Worker:
+    """`ner-backend worker` in a subprocess."""
+
+    def __init__(self, env: dict[str, str], log_path, name: str | None = None) -> None:
+        self.name = name or f"w-{uuid.uuid4().hex[:8]}"
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--name", self.name], cwd=ROOT,
+                                     env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self, wait_for_job: bool = True) -> None:
+        """SIGTERM: RQ finishes the running job first; a second SIGTERM kills the job at once."""
+        self.proc.terminate()
+        if not wait_for_job:
+            time.sleep(0.5)
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()

@@ -12,8 +12,8 @@ import redis
 from backend.store import AnnotationStore
 from tests.labelstudio import LabelStudio
 from tests.lsdata import GMB_CONFIG, text_and_regions
-from tests.servers import Service, call
-from tests.test_loop import Worker, trainings, wait_for_training
+from tests.servers import Service, Worker, call
+from tests.test_loop import trainings, wait_for_training
 from tests.test_service import CONFIG
 
 pytestmark = pytest.mark.slow

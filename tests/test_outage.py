@@ -11,23 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 
 from backend.registry import ModelRegistry
-from backend.stack import start_redis
+from backend.stack import start_redis, wait_for_redis
 from backend.store import AnnotationStore
 from tests.lsdata import GMB_CONFIG, annotation_event
 from tests.servers import Service, call, free_port
 
 PROJECT = 31
-
-
-def _ping(url: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            return
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not come up"
-            time.sleep(0.05)
 
 
 def _webhooks(service, bodies, threads=8):
@@ -51,7 +40,7 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     redis_proc = start_redis(tmp_path, port).proc
-    _ping(url)
+    wait_for_redis(url, redis_proc)
     # The project serves a promoted version of its own.
     registry = ModelRegistry(str(tmp_path / "models"), redis.Redis.from_url(url))
     version, folder = registry.new_version(str(PROJECT))
@@ -91,7 +80,7 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
 
         # Same port, same append-only file: the backend reconnects by itself, no restart.
         redis_proc = start_redis(tmp_path, port).proc
-        _ping(url)
+        wait_for_redis(url, redis_proc)
         after = _webhooks(service, during)  # LS's retry of what failed, and nothing else
         assert [status for status, _, _ in after] == [200] * len(during), after[:3]
 

@@ -106,10 +106,13 @@ def test_up_with_label_studio_gives_a_ready_project(trained_folder, tmp_path):
         while "Label Studio is up" not in log_path.read_text(errors="replace"):
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
             time.sleep(1)
-        banner = re.search(r"Label Studio is up: (\S+)/projects/(\d+)\s+login (\S+) / (\S+)", log_path.read_text())
+        banner = re.search(r"Label Studio is up: (\S+)/projects/(\d+)\s+login (\S+), password in (\S+)",
+                           log_path.read_text())
         assert banner and banner.group(1) == f"http://127.0.0.1:{ls_port}"
-        creds = json.loads((tmp_path / "data" / "labelstudio" / "credentials.json").read_text())
-        assert banner.group(4) == creds["password"]
+        creds_file = tmp_path / "data" / "labelstudio" / "credentials.json"
+        assert banner.group(4) == str(creds_file) and creds_file.stat().st_mode & 0o077 == 0
+        creds = json.loads(creds_file.read_text())
+        assert creds["password"] not in log_path.read_text() and creds["token"] not in log_path.read_text()
         client = SDK(base_url=banner.group(1), api_key=creds["token"])
         project = int(banner.group(2))
         tasks = list(client.tasks.list(project=project))
