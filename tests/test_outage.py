@@ -97,3 +97,34 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
         service.stop()
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
+
+
+def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path):
+    """LS waits 1 s for a webhook. When every serving thread is busy predicting, it gives up, but
+    the request has already been delivered: the backend still stores the annotation."""
+    service = Service({"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "THREADS": "1",
+                       "BOOTSTRAP_MODEL": str(trained_folder), "MIN_ANNOTATIONS": "1000000"},
+                      workers=1, log_path=tmp_path / "service.log")
+    long_text = "  ".join(" ".join(s.words) for s in gmb_eval)[:100_000]
+    busy = {"tasks": [{"id": i, "data": {"text": long_text}} for i in range(4)], "project": "33", "label_config": GMB_CONFIG}
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            predicting = pool.submit(call, "POST", service.url + "/predict", busy)
+            time.sleep(0.5)  # the only thread is now busy for several seconds
+            body = annotation_event(33, 1, gmb_train[0])
+            started = time.monotonic()
+            try:
+                call("POST", service.url + "/webhook", body, timeout=1.0)
+                gave_up = False
+            except OSError:  # LS's 1 s timeout
+                gave_up = True
+            assert gave_up and time.monotonic() - started < 2
+            assert predicting.result()[0] == 200
+        store = AnnotationStore.from_url(redis_url)
+        deadline = time.monotonic() + 30
+        while not store.annotations("33"):
+            assert time.monotonic() < deadline, "the abandoned webhook was never stored"
+            time.sleep(0.2)
+        assert store.annotations("33")[0].result == body["annotation"]["result"]
+    finally:
+        service.stop()
