@@ -172,6 +172,23 @@ def test_raw_bodies_that_are_not_usable_json_get_a_400(service, path, raw, messa
     assert status == 400 and message in reply["error"], reply
 
 
+@pytest.mark.parametrize("path", sorted(TEMPLATES))
+def test_a_huge_string_anywhere_is_never_a_5xx(service, path):
+    """Each string of a recorded payload in turn becomes 1,000,000 characters."""
+    template = TEMPLATES[path]
+    strings = [p for p in _paths(template) if p and isinstance(_at(template, p), str)]
+    assert len(strings) >= 4
+    for where in strings:
+        status, _ = post(service, path, mutate(template, where, "x" * 999_999 + "\u200f", False))
+        assert status in (200, 400), where
+
+
+def _at(document, path: tuple):
+    for key in path:
+        document = document[key]
+    return document
+
+
 def test_a_100k_character_text_is_predicted_exactly(service, gmb_eval):
     text = ""
     for sentence in gmb_eval:  # real sentences with odd spacing, to 100,000 characters
