@@ -199,6 +199,8 @@ def test_basic_auth(trained_folder, tmp_path):
             assert headers["WWW-Authenticate"].startswith("Basic")
             assert call(method, svc.url + path, body, auth=("ls", "wrong"))[0] == 401
             assert call(method, svc.url + path, body, auth=("ls", "s3cret"))[0] == 200, path
+        for path in ["/projects/1/trainings", "/projects/1/learning-curve.svg", "/nowhere"]:
+            assert call("GET", svc.url + path)[0] == 401, path  # checked before any route or store
     finally:
         svc.stop()
 
