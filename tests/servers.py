@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 import urllib.error
 import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,22 @@ def call(method: str, url: str, body=None, raw: bytes | None = None, auth: tuple
         return status, json.loads(text), headers
     except ValueError:
         return status, text, headers
+
+
+def send_webhooks(service, bodies: list[dict], threads: int = 4) -> list[tuple[int, dict, float]]:
+    """POST every body to /webhook from `threads` clients: (status, reply, seconds) each, in order."""
+    def one(body):
+        started = time.monotonic()
+        status, reply, _ = call("POST", service.url + "/webhook", body)
+        return status, reply, time.monotonic() - started
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, bodies))
+
+
+def version_number(version: str) -> int:
+    """3 for "v3-20261126T150046"; 0 for "untrained" and bootstrap versions, which come first."""
+    return int(version[1:].split("-")[0]) if version.startswith("v") else 0
 
 
 class LoopbackProcess:

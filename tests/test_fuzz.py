@@ -72,7 +72,7 @@ def service(trained_folder, redis_url, tmp_path_factory):
 def post(service, path: str, body=None, raw: bytes | None = None):
     if raw is None:
         raw = json.dumps(body).encode()  # ensure_ascii: lone surrogates travel as \\udXXX escapes
-    status, reply, headers = call("POST", service.url + path, raw=raw)
+    status, reply, _ = call("POST", service.url + path, raw=raw)
     assert status < 500, (path, status, reply, raw[:300])
     if status >= 400:
         assert isinstance(reply, dict) and isinstance(reply.get("error"), str) and reply["error"], reply
@@ -116,12 +116,10 @@ def _paths(value, prefix=()):
 
 
 def mutate(template: dict, path: tuple, replacement, delete: bool):
-    body = copy.deepcopy(template)
     if not path:
         return replacement
-    parent = body
-    for key in path[:-1]:
-        parent = parent[key]
+    body = copy.deepcopy(template)
+    parent = _at(body, path[:-1])
     if delete:
         del parent[path[-1]]
     else:

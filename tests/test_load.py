@@ -15,15 +15,11 @@ import uuid
 import pytest
 
 from tests.lsdata import GMB_CONFIG, annotation_event
-from tests.servers import Service, Worker, call, descendants, rss_mb
+from tests.servers import Service, Worker, call, descendants, rss_mb, version_number
 
 CLIENTS = 50
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 PROJECT = 61
-
-
-def version_number(version: str) -> int:
-    return int(version[1:].split("-")[0]) if version.startswith("v") else 0
 
 
 def only_forward(requests: list[tuple[float, float, int]]) -> bool:

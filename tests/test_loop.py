@@ -17,7 +17,14 @@ from rq.job import Job
 
 from backend.store import AnnotationStore
 from tests.lsdata import GMB_CONFIG, annotation_event, entity_f1, text_and_regions
-from tests.servers import Service, Worker, call, descendants
+from tests.servers import (
+    Service,
+    Worker,
+    call,
+    descendants,
+    send_webhooks,
+    version_number,
+)
 
 MIN_ANNOTATIONS = 10
 TRAIN_EVERY = 10
@@ -74,20 +81,6 @@ def wait_for_training(service, project: int, count: int, timeout: float = 300) -
     pytest.fail(f"project {project}: {count} training(s) did not finish in {timeout:.0f} s: {records}")
 
 
-def send(service, bodies: list[dict], threads: int = 4) -> list[tuple[int, dict, float]]:
-    def one(body):
-        started = time.monotonic()
-        status, reply, _ = call("POST", service.url + "/webhook", body)
-        return status, reply, time.monotonic() - started
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, bodies))
-
-
-def version_number(version: str) -> int:
-    return 0 if version == "untrained" else int(version[1:].split("-")[0])
-
-
 def score(reply: dict, gold: list[set]) -> float:
     predicted = [{(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in item["result"]}
                  for item in reply["results"]]
@@ -123,7 +116,7 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
     pinger = threading.Thread(target=keep_predicting)
     pinger.start()
     try:
-        replies = send(service, [annotation_event(project, i + 1, s) for i, s in enumerate(gmb_train[:60])])
+        replies = send_webhooks(service, [annotation_event(project, i + 1, s) for i, s in enumerate(gmb_train[:60])])
         assert all(status == 200 for status, _, _ in replies)
         records = wait_for_training(service, project, 1)
         # The 10th annotation starts a training; later ones join one successor: at most two jobs,
@@ -180,7 +173,7 @@ def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train):
                 bodies.append(annotation_event(project, 1000 + t, sentence, ann_id=5000 + t, when=when, regions=partial,
                                                action="ANNOTATION_UPDATED" if k else "ANNOTATION_CREATED"))
     started = time.monotonic()
-    replies = send(service, bodies, threads=16)
+    replies = send_webhooks(service, bodies, threads=16)
     took = time.monotonic() - started
     assert all(status == 200 for status, _, _ in replies)
     seconds = sorted(t for _, _, t in replies)
@@ -224,7 +217,7 @@ def test_failed_job_keeps_serving_and_deleted_annotations_are_not_trained(loop, 
     assert predict_call(service, project, ["Hamas fighters fired rockets at Israel on Monday ."])["model_version"] == served
 
     # The next trigger trains again, on the new annotations only.
-    replies = send(service, [annotation_event(project, 300 + i, s) for i, s in enumerate(gmb_train[200:212])])
+    replies = send_webhooks(service, [annotation_event(project, 300 + i, s) for i, s in enumerate(gmb_train[200:212])])
     assert any("training" in r for _, r, _ in replies)
     retrained = wait_for_training(service, project, before + 2)[-1]
     assert retrained["status"] == "promoted" and retrained["annotations"] <= 12
@@ -243,7 +236,7 @@ def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redi
     service, store = loop
     project = 104
     spare = Worker(loop_env(service), tmp_path / "spare-worker.log")
-    send(service, [annotation_event(project, 400 + i, s) for i, s in enumerate(gmb_train[220:232])])
+    send_webhooks(service, [annotation_event(project, 400 + i, s) for i, s in enumerate(gmb_train[220:232])])
     deadline = time.monotonic() + 120
     while not (running := [r for r in trainings(service, project) if r["status"] == "running"]):
         assert time.monotonic() < deadline, "no training started"

@@ -14,19 +14,9 @@ from backend.registry import ModelRegistry
 from backend.stack import start_redis, wait_for_redis
 from backend.store import AnnotationStore
 from tests.lsdata import GMB_CONFIG, annotation_event
-from tests.servers import Service, call, free_port
+from tests.servers import Service, call, free_port, send_webhooks
 
 PROJECT = 31
-
-
-def _webhooks(service, bodies, threads=8):
-    def one(body):
-        started = time.monotonic()
-        status, reply, _ = call("POST", service.url + "/webhook", body, timeout=30)
-        return status, reply, time.monotonic() - started
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, bodies))
 
 
 def _predict(service) -> tuple[int, dict]:
@@ -56,7 +46,8 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
             time.sleep(0.3)
 
         before = [annotation_event(PROJECT, i + 1, s) for i, s in enumerate(gmb_train[:200])]
-        acknowledged = [b for b, (status, _, _) in zip(before, _webhooks(service, before)) if status == 200]
+        replies = send_webhooks(service, before, threads=8)
+        acknowledged = [b for b, (status, _, _) in zip(before, replies) if status == 200]
         assert len(acknowledged) == len(before)
 
         redis_proc.send_signal(signal.SIGKILL)
@@ -67,7 +58,7 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
             status, reply = _predict(service)
             assert status == 200 and reply["model_version"] == version and reply["results"][0]["result"]
         during = [annotation_event(PROJECT, 500 + i, s) for i, s in enumerate(gmb_train[200:220])]
-        outage = _webhooks(service, during)
+        outage = send_webhooks(service, during, threads=8)
         assert {status for status, _, _ in outage} == {503}
         assert all("unavailable" in reply["error"] for _, reply, _ in outage)
         slowest = max(t for _, _, t in outage)
@@ -81,7 +72,7 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
         # Same port, same append-only file: the backend reconnects by itself, no restart.
         redis_proc = start_redis(tmp_path, port).proc
         wait_for_redis(url, redis_proc)
-        after = _webhooks(service, during)  # LS's retry of what failed, and nothing else
+        after = send_webhooks(service, during, threads=8)  # LS's retry of what failed, and nothing else
         assert [status for status, _, _ in after] == [200] * len(during), after[:3]
 
         stored = {a.task_id: a for a in AnnotationStore.from_url(url).annotations(str(PROJECT))}
