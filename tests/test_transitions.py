@@ -1,8 +1,15 @@
+import itertools
+
 import numpy as np
 import pytest
 
 from backend.ner.labels import LabelSet
-from backend.ner.transitions import check_transitions, estimate_transitions, viterbi
+from backend.ner.transitions import (
+    check_transitions,
+    estimate_transitions,
+    viterbi,
+    viterbi_many,
+)
 
 LABELS = LabelSet.from_types(["org"])  # O, B-org, I-org
 
@@ -35,3 +42,30 @@ def test_malformed_matrices_are_refused():
         check_transitions([[0.0, 0.0]], LABELS)
     with pytest.raises(ValueError):
         check_transitions([[1.0] * 3] * 4, LABELS)
+
+
+def _best_by_brute_force(probs: np.ndarray, t: np.ndarray, weight: float) -> list[int]:
+    """Every tag sequence scored in full: the oracle Viterbi must agree with."""
+    emissions = np.log(np.clip(probs, 1e-9, 1.0))
+    best, best_score = [], -np.inf
+    for path in itertools.product(range(probs.shape[1]), repeat=len(probs)):
+        score = weight * t[0, path[0]] + emissions[0, path[0]]
+        for i in range(1, len(path)):
+            score += weight * t[1 + path[i - 1], path[i]] + emissions[i, path[i]]
+        if score > best_score:
+            best, best_score = list(path), score
+    return best
+
+
+def test_viterbi_many_finds_each_documents_best_path_whatever_the_lengths():
+    rng = np.random.default_rng(7)
+    t = np.asarray(estimate_transitions([["B-org", "I-org", "O"], ["O", "B-org"], ["O"]], LABELS))
+    lengths = [0, 1, 5, 2, 4, 1, 3, 5, 0]  # unsorted, empty, equal lengths
+    docs = [rng.dirichlet(np.ones(3) * 0.5, size=n) if n else np.zeros((0, 3)) for n in lengths]
+    together = viterbi_many(docs, t, weight=0.8)
+    assert [len(path) for path in together] == lengths
+    for probs, path in zip(docs, together):
+        expected = _best_by_brute_force(probs, t, 0.8) if len(probs) else []
+        assert path == expected
+        assert viterbi(probs, t, weight=0.8) == expected
+    assert viterbi_many([], t) == []

@@ -13,7 +13,7 @@ from .checkpoint import LoadedModel, load_model
 from .device import autocast, pick_device, resolve_precision
 from .labels import LabelSet
 from .spans import Prediction, decode_spans
-from .transitions import check_transitions, viterbi
+from .transitions import check_transitions, viterbi_many
 from .windows import Window, plan_windows, word_starts
 from .words import split_words, tokenizable
 
@@ -30,9 +30,42 @@ class WordTags:
 class _Row:
     """One window of one document, ready for the model."""
 
-    doc: int
+    doc: int  # index among the documents that have words
     window: Window
     inputs: dict[str, list[int]]  # input_ids (+ token_type_ids with the casing channel)
+
+
+@dataclass
+class _WordDists:
+    """Each tokenized word's tag distribution, taken from the window where it is most central."""
+
+    firsts: np.ndarray  # token index of each word's first sub-token, ascending
+    words: list[int]  # the word each of those starts
+    probs: np.ndarray  # word x label
+    centrality: np.ndarray  # of the window each row came from; -1 = none yet
+
+    @classmethod
+    def empty(cls, word_ids: list[int | None], n_labels: int) -> "_WordDists":
+        firsts = word_starts(word_ids)
+        return cls(
+            np.array(firsts, dtype=np.int64),
+            [word_ids[t] for t in firsts],
+            np.zeros((len(firsts), n_labels), dtype=np.float32),
+            np.full(len(firsts), -1, dtype=np.int64),
+        )
+
+    def take(self, window: Window, token_probs: np.ndarray, prefix: int) -> None:
+        """Keep the first-sub-token distributions of the words in `window` (token_probs: the
+        window's model output, `prefix` special tokens first) where it is more central than in any
+        window taken before. Centrality is the distance to the window's nearer edge: the more
+        context on both sides, the better the tag. Ties keep the earlier window."""
+        lo, hi = np.searchsorted(self.firsts, [window.start, window.end])
+        tokens = self.firsts[lo:hi]
+        centrality = np.minimum(tokens - window.start, window.end - 1 - tokens)
+        better = centrality > self.centrality[lo:hi]
+        rows = np.arange(lo, hi)[better]
+        self.probs[rows] = token_probs[tokens[better] + prefix - window.start]
+        self.centrality[rows] = centrality[better]
 
 
 class Predictor:
@@ -88,34 +121,32 @@ class Predictor:
             [tokenizable(docs[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False, verbose=False
         )
         rows: list[_Row] = []
-        firsts: dict[int, list[int]] = {}  # doc -> token index of each word-first sub-token
-        word_of: dict[int, list[int | None]] = {}
+        dists: list[_WordDists] = []
         for k, doc in enumerate(nonempty):
             ids, wids = enc["input_ids"][k], enc.word_ids(k)
-            firsts[doc], word_of[doc] = word_starts(wids), wids
+            dists.append(_WordDists.empty(wids, len(self.labels.labels)))
             types = case_types(wids, docs[doc]) if self.case_feature else None
             for win in plan_windows(wids, self.budget, self.stride):
-                rows.append(_Row(doc, win, self.affixes.window_inputs(ids, types, win)))
-        best: dict[tuple[int, int], int] = {}  # (doc, word) -> centrality of the window used
-        dists: dict[int, dict[int, np.ndarray]] = {doc: {} for doc in nonempty}  # doc -> word -> probs
+                rows.append(_Row(k, win, self.affixes.window_inputs(ids, types, win)))
         for batch in self._batches(rows):
-            probs = self._forward(batch)
-            for r, prob in zip(batch, probs):
-                self._collect(r, prob, firsts[r.doc], word_of[r.doc], dists[r.doc], best)
-        for doc, by_word in dists.items():
-            self._decode(by_word, results[doc])
+            for r, probs in zip(batch, self._forward(batch)):
+                dists[r.doc].take(r.window, probs, len(self.affixes.prefix))
+        self._decode(dists, [results[doc] for doc in nonempty])
         return results
 
-    def _decode(self, by_word: dict[int, np.ndarray], out: WordTags) -> None:
-        """Choose a tag per tokenized word (words the tokenizer dropped stay O, unscored)."""
-        if not by_word:
-            return
-        words = sorted(by_word)
-        probs = np.stack([by_word[w] for w in words])
-        chosen = viterbi(probs, self.transitions) if self.transitions is not None else probs.argmax(axis=1)
-        for w, row, label in zip(words, probs, chosen):
-            out.tags[w] = self.labels.labels[label]
-            out.scores[w] = round(float(row[label]), 6)
+    def _decode(self, dists: list["_WordDists"], outs: list[WordTags]) -> None:
+        """Choose a tag per tokenized word, all documents at once (words the tokenizer dropped
+        stay O, unscored)."""
+        if self.transitions is not None:
+            chosen = viterbi_many([d.probs for d in dists], self.transitions)
+        else:
+            chosen = [d.probs.argmax(axis=1).tolist() for d in dists]
+        names = self.labels.labels
+        for d, out, tags in zip(dists, outs, chosen):
+            scores = d.probs[np.arange(len(tags)), tags].tolist()
+            for w, tag, score in zip(d.words, tags, scores):
+                out.tags[w] = names[tag]
+                out.scores[w] = round(score, 6)
 
     def _batches(self, rows: list[_Row]):
         ordered = sorted(rows, key=lambda r: len(r.inputs["input_ids"]))
@@ -128,19 +159,6 @@ class Predictor:
         with torch.inference_mode(), autocast(self.device, self.precision):
             logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
-
-    def _collect(self, row, probs: np.ndarray, firsts, wids, by_word: dict, best: dict) -> None:
-        """Keep each word's first-sub-token distribution from its most central window."""
-        offset = len(self.affixes.prefix) - row.window.start
-        for t in firsts:
-            if t < row.window.start or t >= row.window.end:
-                continue
-            key = (row.doc, wids[t])
-            centrality = row.window.centrality(t)
-            if best.get(key, -1) >= centrality:
-                continue
-            best[key] = centrality
-            by_word[wids[t]] = probs[t + offset]
 
     # ---- text -> spans ---------------------------------------------------------------------
 

@@ -41,21 +41,46 @@ def viterbi(probs: np.ndarray, transitions: np.ndarray, weight: float = TRANSITI
 
     Maximises sum(log p(tag_i | text)) + weight * sum(log P(tag_i | tag_i-1)).
     """
-    if len(probs) == 0:
-        return []
-    emissions = np.log(np.clip(probs, 1e-9, 1.0))
-    transitions = weight * transitions
-    score = transitions[0] + emissions[0]
-    back = np.zeros(emissions.shape, dtype=np.int64)
+    return viterbi_many([probs], transitions, weight)[0]
+
+
+def viterbi_many(docs: list[np.ndarray], transitions: np.ndarray, weight: float = TRANSITION_WEIGHT) -> list[list[int]]:
+    """`viterbi` for many documents at once: one numpy step per word position, not per word.
+
+    Documents are sorted longest first, so at position i the ones still running are a prefix of
+    the sorted order and each step is a slice. A batch of short texts costs about as much as its
+    longest one, where a Python loop per document cost 0.5 ms each (10 % of batched prediction).
+    """
+    order = sorted(range(len(docs)), key=lambda d: -len(docs[d]))
+    lengths = np.array([len(docs[d]) for d in order], dtype=np.int64)
+    out: list[list[int]] = [[] for _ in docs]
+    if not len(lengths) or lengths[0] == 0:
+        return out
+    longest, n_tags = int(lengths[0]), len(transitions[0])
+    emissions = np.zeros((len(order), longest, n_tags))
+    for row, d in enumerate(order):
+        emissions[row, : len(docs[d])] = np.log(np.clip(docs[d], 1e-9, 1.0))
+    transitions = weight * np.asarray(transitions)
     step = transitions[1:]  # previous tag x current tag
-    for i in range(1, len(emissions)):
-        candidates = score[:, None] + step
-        back[i] = candidates.argmax(axis=0)
-        score = candidates.max(axis=0) + emissions[i]
-    best = [int(score.argmax())]
-    for i in range(len(emissions) - 1, 0, -1):
-        best.append(int(back[i, best[-1]]))
-    return best[::-1]
+    score = transitions[0] + emissions[:, 0]
+    back = np.zeros((len(order), longest, n_tags), dtype=np.int64)
+    running = np.searchsorted(-lengths, -np.arange(longest), side="left")  # docs with length > i
+    for i in range(1, longest):
+        k = running[i]
+        candidates = score[:k, :, None] + step  # doc x previous x current
+        back[:k, i] = candidates.argmax(axis=1)
+        score[:k] = candidates.max(axis=1) + emissions[:k, i]
+    # Walk back from each document's own last word.
+    rows = np.arange(len(order))
+    tags = np.zeros((len(order), longest), dtype=np.int64)
+    last = np.maximum(lengths - 1, 0)
+    tags[rows, last] = score.argmax(axis=1)
+    for i in range(longest - 1, 0, -1):
+        k = running[i]
+        tags[:k, i - 1] = back[rows[:k], i, tags[:k, i]]
+    for row, d in enumerate(order):
+        out[d] = tags[row, : lengths[row]].tolist()
+    return out
 
 
 def check_transitions(matrix, labels: LabelSet) -> np.ndarray:

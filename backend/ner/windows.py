@@ -13,10 +13,6 @@ class Window:
     start: int
     end: int
 
-    def centrality(self, token: int) -> int:
-        """Distance from `token` to the nearer edge: the larger, the more context on both sides."""
-        return min(token - self.start, self.end - 1 - token)
-
 
 def word_starts(word_ids: list[int | None]) -> list[int]:
     """Token indices where a new word begins."""
