@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 from gunicorn.app.base import BaseApplication
@@ -59,7 +60,16 @@ class GunicornServer(BaseApplication):
 
 
 def serve(settings: Settings) -> None:
-    """Run until stopped. Metrics from all workers are pooled through a shared folder."""
+    """Run until stopped. Metrics from all workers are pooled through a shared folder; one this
+    call made itself is removed when the server stops."""
+    own_folder = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ner-metrics-")
-    GunicornServer(settings).run()
+        own_folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ner-metrics-")
+    master = os.getpid()
+    try:
+        GunicornServer(settings).run()
+    finally:
+        # gunicorn's workers leave through here too (SystemExit after the fork): only the master,
+        # after its last worker, may remove the folder.
+        if own_folder and os.getpid() == master:
+            shutil.rmtree(own_folder, ignore_errors=True)

@@ -206,11 +206,15 @@ def test_basic_auth(trained_folder, tmp_path):
 
 
 def test_untrained_without_bootstrap_model(tmp_path):
-    svc = Service({"BOOTSTRAP_MODEL": ""}, workers=1, log_path=tmp_path / "untrained.log")
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    svc = Service({"BOOTSTRAP_MODEL": "", "TMPDIR": str(private_tmp)}, workers=1, log_path=tmp_path / "untrained.log")
     try:
+        assert [p.name[:12] for p in private_tmp.iterdir()] == ["ner-metrics-"]  # its Prometheus folder
         assert call("POST", svc.url + "/setup", {"project": "2.5", "schema": CONFIG})[1] == {"model_version": "untrained"}
         _, body, _ = call("POST", svc.url + "/predict", ls_predict_body([{"text": TEXTS[0]}, {"text": "b"}]))
         assert [r["result"] for r in body["results"]] == [[], []]
         assert {r["model_version"] for r in body["results"]} == {"untrained"}
     finally:
         svc.stop()
+    assert list(private_tmp.iterdir()) == []  # removed when the server stopped
