@@ -50,6 +50,10 @@ class GunicornServer(BaseApplication):
             "post_fork": _post_fork,
             "child_exit": _child_exit,
         }
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 25.1 opens a management socket (~/.gunicorn/gunicorn.ctl, one path for
+            # every instance on the machine) that can resize or stop the server: we never use it.
+            options["control_socket_disable"] = True
         for key, value in options.items():
             self.cfg.set(key, value)
 

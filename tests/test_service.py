@@ -206,9 +206,11 @@ def test_basic_auth(trained_folder, tmp_path):
 
 
 def test_untrained_without_bootstrap_model(tmp_path):
-    private_tmp = tmp_path / "tmp"
+    private_tmp, home = tmp_path / "tmp", tmp_path / "home"
     private_tmp.mkdir()
-    svc = Service({"BOOTSTRAP_MODEL": "", "TMPDIR": str(private_tmp)}, workers=1, log_path=tmp_path / "untrained.log")
+    home.mkdir()
+    env = {"BOOTSTRAP_MODEL": "", "TMPDIR": str(private_tmp), "HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    svc = Service(env, workers=1, log_path=tmp_path / "untrained.log")
     try:
         assert [p.name[:12] for p in private_tmp.iterdir()] == ["ner-metrics-"]  # its Prometheus folder
         assert call("POST", svc.url + "/setup", {"project": "2.5", "schema": CONFIG})[1] == {"model_version": "untrained"}
@@ -218,3 +220,4 @@ def test_untrained_without_bootstrap_model(tmp_path):
     finally:
         svc.stop()
     assert list(private_tmp.iterdir()) == []  # removed when the server stopped
+    assert list(home.iterdir()) == []  # no gunicorn control socket (~/.gunicorn) either
