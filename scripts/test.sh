@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
+# The end-to-end tests drive a real Label Studio from its own venv (.cache/lsvenv, or $LS_VENV).
+# Installing it is set-up, like the project's venv: done here, once, not inside a test's clock.
+.venv/bin/python -c 'from backend.lsdemo import ensure_venv; from tests.labelstudio import LS_VENV; ensure_venv(LS_VENV)'
 exec .venv/bin/python -m pytest "$@"
