@@ -49,7 +49,8 @@ def main() -> None:
     # The service as deployed: with its own Redis (without one, every request pays for the
     # failed registry lookups).
     redis_port = free_port()
-    redis = start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")), redis_port)
+    redis_dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
+    redis = start_redis(Path(redis_dir.name), redis_port)
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     wait_for_redis(redis_url, redis.proc)
     env = {"BOOTSTRAP_MODEL": args.model, "LABEL_MAP": "geo=LOC,gpe=LOC,tim=TIME", "REDIS_URL": redis_url}
@@ -73,6 +74,8 @@ def main() -> None:
     finally:
         svc.stop()
         redis.proc.terminate()
+        redis.proc.wait(timeout=10)
+        redis_dir.cleanup()
 
     http, raw, base = (statistics.median(r[i] for r in rounds) for i in range(3))
     vs_pipeline = statistics.median(b / h for h, _, b in rounds)
