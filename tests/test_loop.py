@@ -71,14 +71,17 @@ def trainings(service, project: int) -> list[dict]:
     return reply["trainings"]
 
 
-def wait_for_training(service, project: int, count: int, timeout: float = 300) -> list[dict]:
+def wait_for_training(service, project: int, count: int, timeout: float = 300, done=None) -> list[dict]:
+    """The project's training records once at least `count` exist, none is running and, when given,
+    `done(records)` holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         records = trainings(service, project)
         if len(records) >= count and all(r["status"] != "running" for r in records):
-            return records
+            if done is None or done(records):
+                return records
         time.sleep(1)
-    pytest.fail(f"project {project}: {count} training(s) did not finish in {timeout:.0f} s: {records}")
+    pytest.fail(f"project {project}: {count} training(s) did not finish as expected in {timeout:.0f} s: {records}")
 
 
 def score(reply: dict, gold: list[set]) -> float:
@@ -183,14 +186,9 @@ def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train):
     for n, project in enumerate(projects):
         stored = {a.task_id: a.result for a in store.annotations(str(project))}
         assert stored == {1000 + t: text_and_regions(gmb_train[100 + 20 * n + t])[1] for t in range(tasks)}
-    for project in projects:  # one worker trains the three in turn; wait for each one's last
-        deadline = time.monotonic() + 600
-        while True:
-            records = trainings(service, project)
-            if records and records[-1]["status"] != "running" and records[-1]["changes"] == store.changes(str(project)):
-                break
-            assert time.monotonic() < deadline, f"project {project}: no training saw every change: {records}"
-            time.sleep(1)
+    for project in projects:  # one worker trains the three in turn; wait until one saw every change
+        changes = store.changes(str(project))
+        records = wait_for_training(service, project, 1, timeout=600, done=lambda rs: rs[-1]["changes"] == changes)
         assert 1 <= len(records) <= 2, records
         assert records[-1]["status"] == "promoted" and records[-1]["annotations"] == tasks
 
