@@ -46,10 +46,13 @@ def ls_environment(data_dir: Path) -> dict[str, str]:
 
 
 def command(venv: Path, port: int, password: str, token: str) -> list[str]:
-    """`label-studio start` on 127.0.0.1:`port` with an admin user and a fixed API token."""
+    """`label-studio start` on 127.0.0.1:`port` with an admin user and a fixed API token.
+
+    Values are attached with "=": a random password may start with "-", which argparse would
+    otherwise take for an option and refuse ("--password: expected one argument")."""
     return [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
             "--internal-host", "127.0.0.1", "-p", str(port),
-            "--username", USERNAME, "--password", password, "--user-token", token]
+            f"--username={USERNAME}", f"--password={password}", f"--user-token={token}"]
 
 
 def credentials(folder: Path) -> dict[str, str]:
