@@ -14,7 +14,7 @@ import redis
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from . import metrics
-from .labelconfig import LabelConfigError, NerControl, parse_label_config
+from .labelconfig import LabelConfigError, NerControl, parse_label_config, unsupported_message
 from .labelmap import map_types
 from .protocol import (
     DELETE_ACTION,
@@ -88,6 +88,9 @@ def setup():
             controls = parse_label_config(req.schema)
         except LabelConfigError as exc:
             raise ProtocolError(str(exc)) from None
+        refusal = unsupported_message(controls)
+        if refusal:  # connecting would show regions LS cannot place: say so at connect time
+            raise ProtocolError(refusal)
         _server().remember_project(req.project, req.schema, controls)
         try:  # the worker trains with this config's labels; /setup must not fail for want of it
             _store().save_config(req.project, req.schema)
@@ -114,6 +117,10 @@ def predict_tasks(req: PredictRequest, served: ServedModel, controls: list[NerCo
     """One LS result per task, in order; every text of every task goes through one batched call."""
     jobs = []  # (task index, control, label map, text)
     for control in controls:
+        if not control.supported:
+            log.warning("project %s: %s gets no predictions: only <Text> offsets are produced",
+                        req.project, control.describe())
+            continue
         label_map = map_types(served.types, control, explicit)
         for i, task in enumerate(req.tasks):
             text = task_text(task, control)
@@ -123,8 +130,8 @@ def predict_tasks(req: PredictRequest, served: ServedModel, controls: list[NerCo
                 jobs.append((i, control, label_map, text))
     predictions = served.predictor.predict([j[3] for j in jobs]) if jobs else []
     results = [{"result": [], "score": 1.0, "model_version": served.version} for _ in req.tasks]
-    for (i, control, label_map, text), prediction in zip(jobs, predictions):
-        results[i]["result"].extend(regions(text, prediction, control, label_map))
+    for (i, control, label_map, _), prediction in zip(jobs, predictions):
+        results[i]["result"].extend(regions(prediction, control, label_map))
         results[i]["score"] = round(min(results[i]["score"], prediction.confidence), 6)
     return results
 

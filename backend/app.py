@@ -8,9 +8,11 @@ import logging
 import redis
 
 from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
+from .jsonvalues import finite
 from .protocol import ProtocolError
 from .history import TrainingHistory
 from .registry import ModelRegistry
@@ -22,11 +24,25 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = ("/health",)  # answered without credentials: LS probes it before every /setup
 
 
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with allow_nan=False: an answer holding NaN or Infinity is cleaned (null) and
+    written again, so the common answer pays nothing for the walk."""
+
+    sort_keys = False
+
+    def dumps(self, obj, **kwargs) -> str:
+        kwargs["allow_nan"] = False
+        try:
+            return super().dumps(obj, **kwargs)
+        except ValueError:
+            return super().dumps(finite(obj), **kwargs)
+
+
 def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.json.sort_keys = False
     store = AnnotationStore.from_url(settings.redis_url)
     server = server or ModelServer(settings, ModelRegistry(settings.model_dir, store.r))
     # Load the bootstrap model now, in this (post-fork) worker, so that no request ever waits for

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import redis
 
 from .store import project_key
+from .jsonvalues import finite
 
 RUNNING, PROMOTED, REJECTED, FAILED, ABANDONED = "running", "promoted", "rejected", "failed", "abandoned"
 
@@ -54,7 +55,7 @@ class TrainingHistory:
 
     def save(self, project: str, record: Training) -> None:
         order, records = self._keys(project)
-        raw = json.dumps(asdict(record), sort_keys=True)
+        raw = json.dumps(finite(asdict(record)), sort_keys=True, allow_nan=False)
         if self.r.hset(records, record.job_id, raw):  # a new field: append to the order
             self.r.rpush(order, record.job_id)
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .labelconfig import NerControl
-from .ner.spans import Prediction, utf16_index
+from .ner.spans import Prediction
 
 _PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
@@ -135,9 +135,12 @@ def task_text(task: Task, control: NerControl) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def regions(text: str, prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
-    """LS `labels` regions for one text: UTF-16 offsets, config labels only, a score each."""
-    index = utf16_index(text)
+def regions(prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
+    """LS `labels` regions for one text, config labels only, a score each.
+
+    Offsets are Python str indices, which are Unicode code points: what Label Studio counts for
+    `<Text>` (its editor's emoji test expects "test" in "🐱 Warning: This is a test text" at 21-25).
+    """
     out = []
     for span in prediction.spans:
         label = label_map.get(span.label)
@@ -149,7 +152,7 @@ def regions(text: str, prediction: Prediction, control: NerControl, label_map: d
                 "to_name": control.to_name,
                 "type": "labels",
                 "score": span.score,
-                "value": {"start": index[span.start], "end": index[span.end], "text": span.text, "labels": [label]},
+                "value": {"start": span.start, "end": span.end, "text": span.text, "labels": [label]},
             }
         )
     return out

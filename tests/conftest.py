@@ -74,3 +74,32 @@ def redis_url(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """A real Label Studio 1.23 on loopback, shared by the end-to-end and browser tests."""
+    from tests.labelstudio import LabelStudio
+
+    root = tmp_path_factory.mktemp("labelstudio")
+    ls = LabelStudio(root, root / "labelstudio.log")
+    yield ls
+    ls.stop()
+
+
+@pytest.fixture(scope="session")
+def app(trained_folder, redis_url, tmp_path_factory):
+    """The Flask app itself (no gunicorn): real Redis, the small trained model as bootstrap."""
+    from backend.app import create_app
+    from backend.config import Settings
+
+    settings = Settings(redis_url=redis_url, model_dir=str(tmp_path_factory.mktemp("app-models")),
+                        bootstrap_model=str(trained_folder), label_map="geo=LOC,gpe=LOC")
+    application = create_app(settings)
+    yield application
+    application.extensions["ner"].stop_watching()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

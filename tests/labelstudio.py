@@ -22,7 +22,8 @@ class LabelStudio(LoopbackProcess):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(20)  # 40 characters, a legacy API token
-        cmd = lsdemo.command(venv, self.port, "Passw0rd!23", self.token)
+        self.username, self.password = lsdemo.USERNAME, "Passw0rd!23"
+        cmd = lsdemo.command(venv, self.port, self.password, self.token)
         self._launch(cmd, lsdemo.ls_environment(data_dir), data_dir, log_path, timeout=300)  # first start migrates: ~40 s
 
     def api(self, method: str, path: str, body=None):

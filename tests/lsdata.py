@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from backend.ner.readers import Sentence
-from backend.ner.spans import decode_entities, to_utf16
+from backend.ner.spans import decode_entities
 
 from backend.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB types as LS labels)
 
 
 def text_and_regions(sentence: Sentence) -> tuple[str, list[dict]]:
-    """The words joined by spaces, and one region per entity with UTF-16 offsets."""
+    """The words joined by spaces, and one region per entity (offsets in code points)."""
     starts, pos = [], 0
     for word in sentence.words:
         starts.append(pos)
@@ -18,10 +18,33 @@ def text_and_regions(sentence: Sentence) -> tuple[str, list[dict]]:
     regions = []
     for n, (first, stop, kind) in enumerate(decode_entities(sentence.tags)):
         a, b = starts[first], starts[stop - 1] + len(sentence.words[stop - 1])
-        a16, b16 = to_utf16(text, a, b)
         regions.append({"id": f"r{n}", "from_name": "label", "to_name": "text", "type": "labels",
-                        "value": {"start": a16, "end": b16, "text": text[a:b], "labels": [kind]}})
+                        "value": {"start": a, "end": b, "text": text[a:b], "labels": [kind]}})
     return text, regions
+
+
+# Texts where code points, UTF-16 units and what an editor shows part ways, each with the entity
+# strings an annotator marks in it (in order). Offsets into them are Python str indices.
+HARD_TEXTS = [
+    ("🐱 Warning: This is a test text", ["test"]),  # Label Studio's own emoji test: 21-25
+    ("🇩🇪 Angela Merkel met 🇫🇷 Emmanuel Macron in 🇧🇪 Brussels", ["Angela Merkel", "Emmanuel Macron", "Brussels"]),
+    ("Jose\u0301 Garci\u0301a flew from Bogota\u0301 to Zu\u0308rich", ["Jose\u0301 Garci\u0301a", "Bogota\u0301", "Zu\u0308rich"]),
+    ("习近平在北京会见了 Angela Merkel 😀 和 Olaf", ["北京", "Angela Merkel", "Olaf"]),
+    ("Paris\r\nBerlin and\r\n\r\nRome 👩‍👩‍👧 Baghdad", ["Berlin", "Rome", "Baghdad"]),
+    ("Name:\tAngela\tMerkel\tfrom\tHamburg", ["Angela\tMerkel", "Hamburg"]),
+    ("😀😀 Visit   New   York    soon , said  Obama  .", ["New   York", "Obama"]),
+]
+
+
+def hard_regions(text: str, entities: list[str], labels: tuple[str, ...] = ("LOC",)) -> list[dict]:
+    """LS `labels` regions for each entity string in `text`, found left to right, code points."""
+    regions, pos = [], 0
+    for n, entity in enumerate(entities):
+        start = text.index(entity, pos)
+        pos = start + len(entity)
+        regions.append({"id": f"h{n}", "from_name": "label", "to_name": "text", "type": "labels",
+                        "value": {"start": start, "end": pos, "text": entity, "labels": [labels[n % len(labels)]]}})
+    return regions
 
 
 def annotation_event(project: int, task_id: int, sentence: Sentence, ann_id: int | None = None,

@@ -60,3 +60,20 @@ def test_dev_split_is_stable_as_tasks_come_and_go(gmb_train):
     assert d100 <= d200  # a dev task stays dev as data grows: no model ever trained on it
     assert 0.1 < len(d200) / 200 < 0.3
     assert len(dev_sources(MIN_DEV_TASKS)) >= 2
+
+
+def test_regions_of_object_tags_we_cannot_place_are_not_trained_on():
+    config = ('<View><Labels name="ner" toName="t"><Label value="LOC"/></Labels><Text name="t" value="$text"/>'
+              '<Labels name="web" toName="page"><Label value="ORG"/></Labels><HyperText name="page" value="$html"/></View>')
+    controls = parse_label_config(config)
+    assert [(c.object_tag, c.supported) for c in controls] == [("Text", True), ("HyperText", False)]
+    xpath_region = {"from_name": "web", "to_name": "page", "type": "labels",
+                    "value": {"start": "/p[1]/text()[1]", "end": "/p[1]/text()[1]", "startOffset": 0, "endOffset": 4,
+                              "globalOffsets": {"start": 0, "end": 4}, "text": "Acme", "labels": ["ORG"]}}
+    text_region = {"from_name": "ner", "to_name": "t", "type": "labels",
+                   "value": {"start": 8, "end": 13, "text": "Paris", "labels": ["LOC"]}}
+    ann = Annotation(1, 1, {"text": "Acme in Paris", "html": "<p>Acme</p>"}, [xpath_region, text_region])
+    data = project_data([ann], controls)
+    assert not data.skipped
+    (sentence,) = data.sentences[1]
+    assert sentence.tags == ["O", "O", "B-LOC"] and data.labels.types == ["LOC"]

@@ -4,6 +4,8 @@ import pytest
 
 from backend.ner.readers import CorpusError, detect_format, read_corpus, sentence_from_regions
 from backend.ner.spans import decode_entities
+from backend.ner.words import split_words
+from tests.lsdata import HARD_TEXTS, hard_regions
 
 
 def test_gmb_reader_forward_fills_keeps_na_and_decodes_cp1252(data_dir):
@@ -43,7 +45,7 @@ def test_labelstudio_export(data_dir):
     assert sorted(by_task) == ["1", "2", "3", "5"]  # task 4 has no annotation
     s1 = by_task["1"]
     assert [(s1.words[a], k) for a, _, k in decode_entities(s1.tags)] == [("Angela", "PER"), ("Emmanuel", "PER"), ("Paris", "LOC")]
-    # task 2: the latest non-cancelled annotation wins; offsets after the emoji are UTF-16
+    # task 2: the latest non-cancelled annotation wins; offsets after the emoji count code points
     s2 = by_task["2"]
     assert [(" ".join(s2.words[a:b]), k) for a, b, k in decode_entities(s2.tags)] == [("Apple", "ORG"), ("Tōkyō", "LOC")]
     assert set(by_task["3"].tags) == {"O"}  # an empty annotation is a real "no entity" label
@@ -62,6 +64,31 @@ def test_regions_with_whitespace_edges_are_trimmed_and_overlaps_refused():
     overlap = {"type": "labels", "value": {"start": 3, "end": 11, "labels": ["X"]}}
     with pytest.raises(CorpusError, match="overlapping"):
         sentence_from_regions(text, [region, overlap], "t")
+
+
+def entity_texts(text: str, sentence) -> list[str]:
+    words = split_words(text)
+    assert [w.text for w in words] == sentence.words
+    return [text[words[a].start : words[b - 1].end] for a, b, _ in decode_entities(sentence.tags)]
+
+
+@pytest.mark.parametrize("text, entities", HARD_TEXTS)
+def test_regions_in_code_points_cut_the_same_words(text, entities):
+    sentence = sentence_from_regions(text, hard_regions(text, entities), "t")
+    assert entity_texts(text, sentence) == entities
+
+
+def test_offsets_that_miss_the_quoted_text_are_mended_or_refused():
+    text = "😀 🇩🇪 Big news: Apple opened"
+    start = text.index("Apple")
+    utf16 = {"type": "labels", "value": {"start": start + 3, "end": start + 8, "text": "Apple", "labels": ["ORG"]}}
+    assert entity_texts(text, sentence_from_regions(text, [utf16], "t")) == ["Apple"]  # counted in UTF-16 units
+    wrong = {"type": "labels", "value": {"start": 0, "end": 5, "text": "Banana", "labels": ["ORG"]}}
+    with pytest.raises(CorpusError, match="not the region's text 'Banana'"):
+        sentence_from_regions(text, [wrong], "t")
+    outside = {"type": "labels", "value": {"start": 20, "end": 99, "labels": ["ORG"]}}
+    with pytest.raises(CorpusError, match="outside the text"):
+        sentence_from_regions(text, [outside], "t")
 
 
 def test_format_detection(data_dir):

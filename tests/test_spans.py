@@ -1,7 +1,8 @@
 import pytest
 
-from backend.ner.spans import decode_entities, decode_spans, from_utf16, tags_from_entities, to_utf16
+from backend.ner.spans import decode_entities, decode_spans, tags_from_entities
 from backend.ner.words import split_words
+from tests.lsdata import HARD_TEXTS, hard_regions
 
 
 @pytest.mark.parametrize(
@@ -43,19 +44,20 @@ def test_spans_keep_inner_whitespace_and_score_is_the_mean():
     assert s.score == pytest.approx(0.7)
 
 
-def test_utf16_offsets_count_surrogate_pairs():
-    text = "😀 Ana and 👩‍👩‍👧 Bo"
-    start = text.index("Bo")
-    s16, e16 = to_utf16(text, start, start + 2)
-    assert text.encode("utf-16-le")[2 * s16 : 2 * e16].decode("utf-16-le") == "Bo"
-    assert s16 - start == 4  # 😀 and the two women and the girl are outside the BMP; ZWJ is not
-    assert from_utf16(text, s16, e16) == (start, start + 2)
-    assert to_utf16("abc", 1, 2) == (1, 2)
-
-
-def test_from_utf16_rejects_offsets_inside_a_character():
-    with pytest.raises(ValueError):
-        from_utf16("😀a", 1, 3)
+@pytest.mark.parametrize("text, entities", HARD_TEXTS)
+def test_spans_are_code_point_slices_of_hard_texts(text, entities):
+    """Emoji, flags, combining accents, CJK, \\r\\n, tabs and runs of spaces: offsets are str indices."""
+    words = split_words(text)
+    ranges = []
+    for region in hard_regions(text, entities):
+        value = region["value"]
+        first = next(i for i, w in enumerate(words) if w.start == value["start"])
+        stop = next(i for i, w in enumerate(words) if w.end == value["end"]) + 1
+        ranges.append((first, stop, "loc"))
+    spans = decode_spans(text, words, tags_from_entities(len(words), ranges), [0.9] * len(words))
+    assert [s.text for s in spans] == entities
+    assert [(s.start, s.end) for s in spans] == [(r["value"]["start"], r["value"]["end"]) for r in hard_regions(text, entities)]
+    assert all(text[s.start : s.end] == s.text for s in spans)
 
 
 @pytest.mark.parametrize(

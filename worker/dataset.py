@@ -43,7 +43,7 @@ def _sentences(ann: Annotation, controls: list[NerControl]) -> list[Sentence]:
     if not controls:  # config unknown: the task's text field, every labels region
         return [sentence_from_regions(data_text(ann.data, where), ann.result, where)]
     out = []
-    for control in controls:
+    for control in (c for c in controls if c.supported):  # others' regions are not character offsets
         text = ann.data.get(control.data_key)
         if not isinstance(text, str):
             continue
@@ -67,7 +67,7 @@ def project_data(annotations: list[Annotation], controls: list[NerControl]) -> P
             continue
         if sentences:
             by_task[ann.task_id] = sentences
-    types = {label for c in controls for label in c.labels}
+    types = {label for c in controls if c.supported for label in c.labels}
     types |= {t[2:] for ss in by_task.values() for s in ss for t in s.tags if t != "O"}
     return ProjectData(by_task, LabelSet.from_types(types), skipped)
 

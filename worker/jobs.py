@@ -12,7 +12,7 @@ from rq import get_current_job
 
 from backend.config import Settings
 from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistory, utc_now
-from backend.labelconfig import LabelConfigError, parse_label_config
+from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner.checkpoint import ModelFolderError, load_model, save_model
 from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
@@ -98,10 +98,14 @@ def _controls(store: AnnotationStore, project: str):
     if not config:
         return []
     try:
-        return parse_label_config(config)
+        controls = parse_label_config(config)
     except LabelConfigError as exc:
         log.warning("project %s: stored labeling config unusable (%s); labels come from the data", project, exc)
         return []
+    refusal = unsupported_message(controls)
+    if refusal:
+        log.warning("project %s: %s; their annotations are not trained on", project, refusal)
+    return controls
 
 
 def _train(project: str, settings: Settings, store: AnnotationStore, registry: ModelRegistry, record: Training) -> None:

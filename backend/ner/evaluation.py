@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from seqeval.metrics import classification_report
 
 from .readers import Sentence
@@ -21,8 +23,9 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     macro = report.pop("macro avg", {})
     report.pop("weighted avg", None)
 
-    def r(x) -> float:
-        return round(float(x), 4)
+    def r(x) -> float | None:
+        x = float(x)  # seqeval's macro average over no label at all is NaN: no figure, not a number
+        return round(x, 4) if math.isfinite(x) else None
 
     return {
         "precision": r(micro.get("precision", 0.0)),

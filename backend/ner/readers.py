@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .labels import LabelError, entity_type
-from .spans import from_utf16, tags_from_entities
+from .spans import tags_from_entities
 from .words import split_words
 
 FORMATS = ("gmb", "conll", "labelstudio")
@@ -116,23 +116,37 @@ def read_conll(path: Path, limit: int | None = None) -> list[Sentence]:
 
 
 def _char_range(text: str, value: dict, where: str) -> tuple[int, int]:
-    """Python offsets of an LS region, whose start/end count UTF-16 code units."""
+    """Python offsets of an LS region: its start/end count code points, as Python does.
+
+    When the region also quotes its text and the offsets do not cut exactly that text (an export
+    edited by hand, or made by a tool that counted UTF-16 units or bytes), the quote's occurrence
+    nearest to `start` is taken; with no occurrence at all the region is an error.
+    """
     try:
-        s16, e16 = int(value["start"]), int(value["end"])
+        start, end = int(value["start"]), int(value["end"])
     except (KeyError, TypeError, ValueError):
         raise CorpusError(f"{where}: region without integer start/end") from None
-    try:
-        start, end = from_utf16(text, s16, e16)
-    except ValueError as exc:
-        raise CorpusError(f"{where}: {exc}") from None
+    if not 0 <= start <= end <= len(text):
+        raise CorpusError(f"{where}: offsets {start}-{end} fall outside the text ({len(text)} characters)")
     quoted = value.get("text")
-    if quoted is not None and text[start:end] != quoted and text[s16:e16] == quoted:
-        start, end = s16, e16  # exported by a tool that counted Python characters
-    return start, end
+    if not isinstance(quoted, str) or not quoted or text[start:end] == quoted:
+        return start, end
+    found = list(_occurrences(text, quoted))
+    if not found:
+        raise CorpusError(f"{where}: offsets {start}-{end} cut {text[start:end]!r}, not the region's text {quoted!r}")
+    best = min(found, key=lambda i: abs(i - start))
+    return best, best + len(quoted)
+
+
+def _occurrences(text: str, piece: str):
+    i = text.find(piece)
+    while i >= 0:
+        yield i
+        i = text.find(piece, i + 1)
 
 
 def sentence_from_regions(text: str, regions: list[dict], where: str) -> Sentence:
-    """Words + BIO tags for `text` from Label Studio `labels` regions (UTF-16 offsets).
+    """Words + BIO tags for `text` from Label Studio `labels` regions (offsets in code points).
 
     Whitespace at a region's edges is trimmed; a region that starts or ends inside a word, or
     overlaps another region, is an error naming `where`.

@@ -1,4 +1,4 @@
-"""Span decoding: per-word BIO tags -> character-exact entity spans (with repair), and UTF-16 offsets."""
+"""Span decoding: per-word BIO tags -> character-exact entity spans (with repair), in code points."""
 
 from __future__ import annotations
 
@@ -105,25 +105,3 @@ def tags_from_entities(n_words: int, entities: list[tuple[int, int, str]]) -> li
             tags[i] = "I-" + kind
     return tags
 
-
-def utf16_index(text: str) -> list[int]:
-    """UTF-16 code-unit offset of every Python index of `text` (length len(text) + 1)."""
-    out = [0] * (len(text) + 1)
-    for i, ch in enumerate(text):
-        out[i + 1] = out[i] + (2 if ord(ch) > 0xFFFF else 1)
-    return out
-
-
-def to_utf16(text: str, start: int, end: int) -> tuple[int, int]:
-    """Python str offsets -> UTF-16 code-unit offsets (what Label Studio's front end counts)."""
-    index = utf16_index(text[:end])
-    return index[start], index[end]
-
-
-def from_utf16(text: str, start16: int, end16: int) -> tuple[int, int]:
-    """UTF-16 code-unit offsets -> Python str offsets; raises ValueError inside a surrogate pair."""
-    index = utf16_index(text)
-    lookup = {u: i for i, u in enumerate(index)}
-    if start16 not in lookup or end16 not in lookup:
-        raise ValueError(f"UTF-16 offsets {start16}-{end16} fall outside the text or inside a character")
-    return lookup[start16], lookup[end16]
