@@ -50,3 +50,52 @@ def learning_curve_svg(points: list[tuple[int, float]], title: str) -> str:
         parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no scored training yet</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+
+
+def series_svg(panels: list[tuple[str, dict[str, list[tuple[float, float]]]]], title: str,
+               xlabel: str = "annotated tasks") -> str:
+    """Side-by-side line charts sharing one legend: each panel is (y label, {series: [(x, y)]})."""
+    names = sorted({name for _, series in panels for name in series})
+    xs = sorted({x for _, series in panels for pts in series.values() for x, _ in pts}) or [0, 1]
+    ys = [y for _, series in panels for pts in series.values() for _, y in pts]
+    y_lo = min(0.0, min(ys, default=0.0))
+    width, height = WIDTH * len(panels), HEIGHT + 24 * len(names)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{width / 2}" y="14" text-anchor="middle" font-size="13">{escape(title)}</text>']
+    for p, (ylabel, series) in enumerate(panels):
+        left = p * WIDTH
+
+        def xy(x: float, y: float) -> tuple[float, float]:
+            return (left + _scale(x, xs[0], xs[-1], PAD, WIDTH - PAD / 2),
+                    _scale(y, y_lo, 1.0, HEIGHT - PAD, PAD / 2 + 10))
+
+        for tick in sorted({y_lo, *(t for t in (0.0, 0.25, 0.5, 0.75, 1.0) if t >= y_lo)}):
+            _, y = xy(xs[0], tick)
+            parts.append(f'<line x1="{left + PAD}" y1="{y:.1f}" x2="{left + WIDTH - PAD / 2}" y2="{y:.1f}" stroke="#ddd"/>')
+            parts.append(f'<text x="{left + PAD - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:.2f}</text>')
+        for x in xs:
+            px, _ = xy(x, y_lo)
+            parts.append(f'<text x="{px:.1f}" y="{HEIGHT - PAD + 16}" text-anchor="middle">{x:g}</text>')
+        parts.append(f'<text x="{left + WIDTH / 2}" y="{HEIGHT - 10}" text-anchor="middle">{escape(xlabel)}</text>')
+        parts.append(f'<text x="{left + 12}" y="{HEIGHT / 2}" transform="rotate(-90 {left + 12} {HEIGHT / 2})" '
+                     f'text-anchor="middle">{escape(ylabel)}</text>')
+        for name, pts in series.items():
+            colour = COLOURS[names.index(name) % len(COLOURS)]
+            path = " ".join(f"{a:.1f},{b:.1f}" for a, b in (xy(x, y) for x, y in sorted(pts)))
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            for x, y in pts:
+                cx, cy = xy(x, y)
+                parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="{colour}">'
+                             f'<title>{escape(name)}: {x:g} tasks, {escape(ylabel)} {y:.3f}</title></circle>')
+    for i, name in enumerate(names):  # the legend, under the panels
+        y = HEIGHT + 12 + 24 * i
+        colour = COLOURS[i % len(COLOURS)]
+        parts.append(f'<line x1="{PAD}" y1="{y}" x2="{PAD + 24}" y2="{y}" stroke="{colour}" stroke-width="3"/>')
+        parts.append(f'<text x="{PAD + 30}" y="{y + 4}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-from backend.ner.readers import Sentence
-from backend.ner.spans import decode_entities
+from backend.ner.readers import Sentence, text_and_regions  # noqa: F401  (LS-shaped gold, shared)
 
 from backend.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB types as LS labels)
-
-
-def text_and_regions(sentence: Sentence) -> tuple[str, list[dict]]:
-    """The words joined by spaces, and one region per entity (offsets in code points)."""
-    starts, pos = [], 0
-    for word in sentence.words:
-        starts.append(pos)
-        pos += len(word) + 1
-    text = " ".join(sentence.words)
-    regions = []
-    for n, (first, stop, kind) in enumerate(decode_entities(sentence.tags)):
-        a, b = starts[first], starts[stop - 1] + len(sentence.words[stop - 1])
-        regions.append({"id": f"r{n}", "from_name": "label", "to_name": "text", "type": "labels",
-                        "value": {"start": a, "end": b, "text": text[a:b], "labels": [kind]}})
-    return text, regions
 
 
 # Texts where code points, UTF-16 units and what an editor shows part ways, each with the entity

@@ -6,26 +6,24 @@ import subprocess
 import sys
 
 from backend.config import Settings
-from backend.history import Training
-from worker.jobs import _rejection, epochs_for
+from worker.recipe import MAX_EPOCHS, epochs_for, rejection
 
 
-def test_auto_epochs_aim_at_about_200_steps_within_3_to_15():
+def test_auto_epochs_aim_at_about_400_steps_within_3_to_200():
     auto = Settings(train_epochs=0, train_batch_size=16)
-    assert epochs_for(40, auto) == 15  # 3 steps an epoch: capped
-    assert epochs_for(800, auto) == 4  # 50 steps an epoch
+    assert epochs_for(40, auto) == 134  # 3 steps an epoch
+    assert epochs_for(800, auto) == 8  # 50 steps an epoch
     assert epochs_for(100_000, auto) == 3
+    assert epochs_for(1, auto) == MAX_EPOCHS
     assert epochs_for(40, Settings(train_epochs=2)) == 2
 
 
 def test_promotion_gate_compares_on_the_same_dev_tasks():
     settings = Settings(max_f1_drop=0.05)
-    record = Training("j", dev={"f1": 0.70}, previous_dev_f1=0.74)
-    assert _rejection(record, settings) is None  # within the margin
-    record.previous_dev_f1 = 0.80
-    assert "MAX_F1_DROP" in _rejection(record, settings)
-    assert _rejection(Training("j", dev=None, previous_dev_f1=0.8), settings) is None  # nothing to compare
-    assert _rejection(record, Settings(max_f1_drop=1.0)) is None
+    assert rejection(0.70, 0.74, settings) is None  # within the margin
+    assert "MAX_F1_DROP" in rejection(0.70, 0.80, settings)
+    assert rejection(None, 0.80, settings) is None  # nothing to compare
+    assert rejection(0.70, 0.80, Settings(max_f1_drop=1.0)) is None
 
 
 def test_service_never_imports_training_and_worker_never_imports_flask():

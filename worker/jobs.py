@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 
@@ -14,31 +13,21 @@ from backend.config import Settings
 from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistory, utc_now
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner.checkpoint import ModelFolderError, load_model, save_model
-from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry
 from backend.store import AnnotationStore
 from backend.trainqueue import LEASE_S, TrainingQueue
 from worker.dataset import ProjectData, project_data, split_dev
 from worker.resync import resync_project
-from worker.training import TrainConfig, TrainResult, config_dict, fine_tune
+from worker.recipe import Current, train_candidate
+from worker.training import TrainConfig, TrainResult, config_dict
 
 log = logging.getLogger(__name__)
-TARGET_STEPS = 200  # optimiser steps a training aims for when TRAIN_EPOCHS is 0 (auto)
 SMOKE_TEXT = "Angela Merkel met officials of the United Nations in New York on Tuesday ."
 
 
 class TrainingError(RuntimeError):
     """A training that cannot run on the project's data (recorded, then raised to RQ)."""
-
-
-def epochs_for(train_sentences: int, settings: Settings) -> int:
-    """TRAIN_EPOCHS, or (auto) enough epochs for about TARGET_STEPS steps, within 3..15: a few
-    dozen sentences need many passes to learn anything, a thousand need few."""
-    if settings.train_epochs > 0:
-        return settings.train_epochs
-    steps_per_epoch = math.ceil(train_sentences / max(1, settings.train_batch_size))
-    return max(3, min(15, math.ceil(TARGET_STEPS / max(1, steps_per_epoch))))
 
 
 def train_project(project: str) -> dict:
@@ -118,71 +107,39 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     if not train:
         raise TrainingError(f"no usable annotated task ({len(data.skipped)} skipped)")
     record.train_sentences, record.dev_sentences = len(train), len(dev)
-    config = TrainConfig(
-        epochs=epochs_for(len(train), settings), learning_rate=settings.train_lr,
-        batch_size=settings.train_batch_size, precision=settings.precision,
-    )
-    record.epochs = config.epochs
-    current = registry.current(project)
-    init, base, record.warm_start = _starting_point(project, registry, current, data, settings)
-    result = fine_tune(train, config, base_model=base, labels=data.labels, init=init, progress=False)
-
-    new = Predictor(result.model, result.tokenizer, data.labels, precision=settings.precision,
-                    transitions=result.transitions)
-    record.dev = evaluate_model(new, dev) if dev else None
-    record.previous_dev_f1 = _current_f1(registry, project, current, dev, settings)
+    current = _current(project, registry)
+    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings)
+    record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
+    record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
+    result = candidate.result
     record.version, path = registry.new_version(project)
-    save_model(result.model, result.tokenizer, data.labels, _metrics(project, record, result, config, settings, data), path,
-               result.transitions)
+    save_model(result.model, result.tokenizer, data.labels, _metrics(project, record, result, candidate.config, settings, data),
+               path, result.transitions)
     # Promote only what loads back from disk and predicts.
     Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
-    reason = _rejection(record, settings)
-    if reason:
-        record.status, record.reason = REJECTED, reason
+    if candidate.reason:
+        record.status, record.reason = REJECTED, candidate.reason
         registry.discard(project, record.version)
-        log.warning("project %s: %s not promoted: %s", project, record.version, reason)
+        log.warning("project %s: %s not promoted: %s", project, record.version, candidate.reason)
         return
     registry.promote(project, record.version)
     record.status = PROMOTED
     log.info("project %s: promoted %s (dev F1 %s)", project, record.version, record.f1)
 
 
-def _starting_point(project, registry, current, data: ProjectData, settings: Settings):
-    """(init, base_model, description): the current model when its labels are unchanged, else the
-    bootstrap model's encoder when configured, else the base model."""
-    if current:
-        try:
-            loaded = load_model(registry.path(project, current))
-        except ModelFolderError as exc:
-            log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
-        else:
-            if loaded.labels == data.labels:
-                return (loaded.model, loaded.tokenizer), None, f"current:{current}"
-            log.info("project %s: labels changed (%s -> %s); starting over", project, loaded.labels.types,
-                     data.labels.types)
-    if settings.bootstrap_model:
-        return None, settings.bootstrap_model, "bootstrap"
-    return None, settings.base_model or None, "base"
-
-
-def _current_f1(registry, project, current, dev, settings: Settings) -> float | None:
-    """The serving version's micro-F1 on this training's dev split (None without one, or when
-    that model's labels differ)."""
-    if not current or not dev:
+def _current(project: str, registry: ModelRegistry) -> Current | None:
+    """The project's serving version, loaded from its folder (None when there is none or it is
+    unreadable: then the recipe starts from the encoder)."""
+    version = registry.current(project)
+    if not version:
         return None
-    predictor = Predictor.from_folder(registry.path(project, current), precision=settings.precision)
-    if set(t for s in dev for t in s.tags) - set(predictor.labels.labels):
+    try:
+        loaded = load_model(registry.path(project, version))
+    except ModelFolderError as exc:
+        log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
         return None
-    return evaluate_model(predictor, dev)["f1"]
-
-
-def _rejection(record: Training, settings: Settings) -> str | None:
-    if record.f1 is None or record.previous_dev_f1 is None:
-        return None
-    if record.f1 < record.previous_dev_f1 - settings.max_f1_drop:
-        return (f"dev F1 {record.f1:.4f} is more than MAX_F1_DROP={settings.max_f1_drop} below the serving "
-                f"version's {record.previous_dev_f1:.4f} on the same dev tasks")
-    return None
+    return Current(version, loaded.model, loaded.tokenizer, loaded.labels, loaded.transitions,
+                   int(loaded.metrics.get("annotations") or 0))
 
 
 def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings, data: ProjectData) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .labels import LabelError, entity_type
-from .spans import tags_from_entities
+from .spans import decode_entities, tags_from_entities
 from .words import split_words
 
 FORMATS = ("gmb", "conll", "labelstudio")
@@ -179,6 +179,22 @@ def sentence_from_regions(text: str, regions: list[dict], where: str) -> Sentenc
                               f"{words[a2].start}-{words[b2 - 1].end} cannot be written as BIO")
     tags = tags_from_entities(len(words), entities)
     return Sentence([w.text for w in words], tags, source=where, text=text)
+
+
+def text_and_regions(sentence: Sentence, from_name: str = "label", to_name: str = "text") -> tuple[str, list[dict]]:
+    """A corpus sentence as Label Studio would hold it: its words joined by single spaces, and one
+    `labels` region per entity (offsets in code points), the inverse of `sentence_from_regions`."""
+    starts, pos = [], 0
+    for word in sentence.words:
+        starts.append(pos)
+        pos += len(word) + 1
+    text = " ".join(sentence.words)
+    regions = []
+    for n, (first, stop, kind) in enumerate(decode_entities(sentence.tags)):
+        a, b = starts[first], starts[stop - 1] + len(sentence.words[stop - 1])
+        regions.append({"id": f"r{n}", "from_name": from_name, "to_name": to_name, "type": "labels",
+                        "value": {"start": a, "end": b, "text": text[a:b], "labels": [kind]}})
+    return text, regions
 
 
 def data_text(data: dict, where: str, text_key: str | None = None) -> str:

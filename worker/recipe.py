@@ -1,0 +1,110 @@
+"""The one training recipe (how long to train, where to start from, whether to promote), shared by
+the RQ job, the CLI trainer and the simulator, so that what the simulator measures is what users get."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+from backend.config import Settings
+from backend.ner.evaluation import evaluate_model
+from backend.ner.labels import LabelSet
+from backend.ner.predictor import Predictor
+from backend.ner.readers import Sentence
+from worker.training import TrainConfig, TrainResult, fine_tune
+
+# Optimiser steps a training aims for when TRAIN_EPOCHS is 0 (auto). Few tasks need many passes:
+# on 50 GMB sentences, 60 steps gave held-out F1 0.49 and 400 steps 0.63 (docs/benchmarks.md).
+TARGET_STEPS = 400
+MIN_EPOCHS, MAX_EPOCHS = 3, 200
+# Warm-start from the serving model only while it has seen most of today's tasks: a model fitted to
+# a handful of tasks is a worse start than the encoder once the data has grown well past it.
+WARM_START_SHARE = 2 / 3
+
+
+def epochs_for(train_sentences: int, settings: Settings) -> int:
+    """TRAIN_EPOCHS, or (auto) enough epochs for about TARGET_STEPS steps, within MIN..MAX_EPOCHS."""
+    if settings.train_epochs > 0:
+        return settings.train_epochs
+    steps_per_epoch = math.ceil(train_sentences / max(1, settings.train_batch_size))
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS / max(1, steps_per_epoch))))
+
+
+def train_config(train_sentences: int, settings: Settings, seed: int = 42) -> TrainConfig:
+    return TrainConfig(epochs=epochs_for(train_sentences, settings), learning_rate=settings.train_lr,
+                       batch_size=settings.train_batch_size, precision=settings.precision, seed=seed)
+
+
+@dataclass
+class Current:
+    """The serving model of a project, as the recipe needs it."""
+
+    version: str
+    model: object
+    tokenizer: object
+    labels: LabelSet
+    transitions: list | None
+    tasks: int  # annotated tasks its training read (train + dev); 0 when unknown
+
+    def predictor(self, settings: Settings) -> Predictor:
+        return Predictor(self.model, self.tokenizer, self.labels, precision=settings.precision,
+                         transitions=self.transitions)
+
+
+@dataclass
+class Candidate:
+    """A trained model and what the gate needs to decide on it."""
+
+    result: TrainResult
+    config: TrainConfig
+    warm_start: str  # "current:<version>", "bootstrap" or "base"
+    dev: dict | None  # seqeval figures of the new model on the dev split
+    previous_dev_f1: float | None  # the serving model's micro-F1 on the same dev split
+    reason: str | None = None  # why it must not be promoted; None: promote
+
+    @property
+    def f1(self) -> float | None:
+        return self.dev["f1"] if self.dev else None
+
+
+def starting_point(current: Current | None, tasks: int, labels: LabelSet, settings: Settings):
+    """(init, base_model, description): a copy of the current model when its labels are unchanged
+    and it saw at least WARM_START_SHARE of the `tasks` annotated now; else the bootstrap model's
+    encoder when configured; else the base model."""
+    if current is not None and current.labels == labels and current.tasks >= WARM_START_SHARE * tasks:
+        return (copy.deepcopy(current.model), current.tokenizer), None, f"current:{current.version}"
+    if settings.bootstrap_model:
+        return None, settings.bootstrap_model, "bootstrap"
+    return None, settings.base_model or None, "base"
+
+
+def dev_f1(current: Current | None, dev: list[Sentence], settings: Settings) -> float | None:
+    """The serving model's micro-F1 on `dev` (None without one, or when its labels differ)."""
+    if current is None or not dev or set(t for s in dev for t in s.tags) - set(current.labels.labels):
+        return None
+    return evaluate_model(current.predictor(settings), dev)["f1"]
+
+
+def rejection(f1: float | None, previous: float | None, settings: Settings) -> str | None:
+    """Why a new version must not replace the serving one (None: promote it)."""
+    if f1 is None or previous is None or f1 >= previous - settings.max_f1_drop:
+        return None
+    return (f"dev F1 {f1:.4f} is more than MAX_F1_DROP={settings.max_f1_drop} below the serving "
+            f"version's {previous:.4f} on the same dev tasks")
+
+
+def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
+                    current: Current | None, settings: Settings, seed: int = 42,
+                    progress: bool = False) -> Candidate:
+    """Train a new version on `train` as the recipe says, score it and the serving one on `dev`."""
+    config = train_config(len(train), settings, seed)
+    init, base, warm = starting_point(current, tasks, labels, settings)
+    result = fine_tune(train, config, base_model=base, labels=labels, init=init, progress=progress)
+    new = Predictor(result.model, result.tokenizer, labels, precision=settings.precision,
+                    transitions=result.transitions)
+    scores = evaluate_model(new, dev) if dev else None
+    previous = dev_f1(current, dev, settings)
+    candidate = Candidate(result, config, warm, scores, previous)
+    candidate.reason = rejection(candidate.f1, previous, settings)
+    return candidate

@@ -1,0 +1,152 @@
+"""The simulated annotator: replay a gold corpus into a project round by round, train exactly as
+the worker does (worker.recipe, worker.dataset), and measure what annotators would get."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from statistics import fmean
+from typing import Callable
+
+from backend.config import Settings
+from backend.labelconfig import parse_label_config
+from backend.ner.effort import Effort, effort
+from backend.ner.evaluation import predict_corpus_tags, score
+from backend.ner.readers import Sentence, text_and_regions
+from backend.ner.spans import decode_entities
+from backend.store import Annotation
+from worker.dataset import project_data, split_dev
+from worker.recipe import Current, train_candidate
+
+STRATEGIES = ("random",)
+
+
+class SimulationError(ValueError):
+    """Options the simulator cannot run with (said in one line)."""
+
+
+@dataclass
+class Round:
+    """What annotators would have after `annotations` tasks: the served model's figures on the
+    test set, and what the training of this round did."""
+
+    strategy: str
+    seed: int
+    annotations: int
+    precision: float
+    recall: float
+    f1: float
+    edits_per_task: float
+    effort_saved: float | None
+    train_seconds: float
+    epochs: int
+    warm_start: str
+    promoted: bool
+    version: str | None  # the version served after this round ("v<n>"), None while untrained
+    dev_f1: float | None = None
+    reason: str | None = None
+    per_label: dict = field(default_factory=dict)
+    effort: dict = field(default_factory=dict)  # deletes, creates, relabels, gold over the test set
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def project_config(types: list[str]) -> str:
+    """A labeling config with one <Labels> over one <Text>, holding every entity type."""
+    labels = "".join(f'<Label value="{t}"/>' for t in types)
+    return f'<View><Labels name="label" toName="text">{labels}</Labels><Text name="text" value="$text"/></View>'
+
+
+def as_annotation(sentence: Sentence, task_id: int) -> Annotation:
+    """The gold annotation an annotator would submit for `sentence`, as the webhook stores it."""
+    text, regions = text_and_regions(sentence)
+    return Annotation(task_id=task_id, annotation_id=task_id, data={"text": text}, result=regions)
+
+
+def measure(current: Current | None, test: list[Sentence], settings: Settings) -> tuple[dict, Effort]:
+    """seqeval figures and summed effort of the served model on `test` (nothing predicted while
+    no version is served)."""
+    gold = [s.tags for s in test]
+    predicted = predict_corpus_tags(current.predictor(settings), test) if current else [["O"] * len(t) for t in gold]
+    total = Effort()
+    for g, p in zip(gold, predicted):
+        total += effort(decode_entities(p), decode_entities(g))
+    return score(gold, predicted), total
+
+
+def _check(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise SimulationError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
+    if not rounds or any(n <= 0 for n in rounds) or sorted(set(rounds)) != rounds:
+        raise SimulationError(f"--rounds must be increasing positive task counts, got {rounds}")
+    if rounds[-1] > len(pool):
+        raise SimulationError(f"the pool has {len(pool)} sentences; --rounds asks for {rounds[-1]}")
+
+
+def _order(pool: list[Sentence], strategy: str, seed: int) -> list[int]:
+    """The order annotators take the pool's tasks in (random: a seeded shuffle)."""
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
+             seed: int = 0, settings: Settings | None = None,
+             progress: Callable[[str], None] | None = None) -> list[Round]:
+    """Annotate the pool up to each round's count, train as the worker would, score on `test`."""
+    settings = settings or Settings()
+    _check(pool, rounds, strategy)
+    types = sorted({t[2:] for s in pool + test for t in s.tags if t != "O"})
+    controls = parse_label_config(project_config(types))
+    order = _order(pool, strategy, seed)
+    annotations: list[Annotation] = []
+    current: Current | None = None
+    out: list[Round] = []
+    for n, target in enumerate(rounds, 1):
+        annotations += [as_annotation(pool[i], i + 1) for i in order[len(annotations):target]]
+        if progress:
+            progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
+        data = project_data(annotations, controls)
+        train, dev = split_dev(data, settings.dev_fraction)
+        started = time.monotonic()
+        candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, seed=seed,
+                                    progress=progress is not None)
+        seconds = time.monotonic() - started
+        if candidate.reason is None:
+            result = candidate.result
+            current = Current(f"v{n}", result.model, result.tokenizer, data.labels, result.transitions, data.tasks)
+        figures, spent = measure(current, test, settings)
+        out.append(Round(
+            strategy=strategy, seed=seed, annotations=target, precision=figures["precision"],
+            recall=figures["recall"], f1=figures["f1"], edits_per_task=round(spent.edits / max(1, len(test)), 4),
+            effort_saved=None if spent.saved is None else round(spent.saved, 4), train_seconds=round(seconds, 1),
+            epochs=candidate.config.epochs, warm_start=candidate.warm_start, promoted=candidate.reason is None,
+            version=current.version if current else None, dev_f1=candidate.f1, reason=candidate.reason,
+            per_label={k: v["f1"] for k, v in figures["per_label"].items()},
+            effort={"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels, "gold": spent.gold},
+        ))
+        if progress:
+            r = out[-1]
+            progress(f"round {n}/{len(rounds)}: F1 {r.f1:.3f}, {r.edits_per_task:.2f} edits a task, "
+                     f"effort saved {r.effort_saved}, trained {r.train_seconds:.0f} s ({r.warm_start})")
+    return out
+
+
+def mean_by_strategy(rows: list[Round], key: str) -> dict[str, list[tuple[int, float]]]:
+    """{strategy: [(annotations, mean of `key` over seeds)]}, for plots and tables."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        value = getattr(r, key)
+        if value is not None:
+            groups.setdefault((r.strategy, r.annotations), []).append(value)
+    out: dict[str, list[tuple[int, float]]] = {}
+    for (strategy, n), values in sorted(groups.items()):
+        out.setdefault(strategy, []).append((n, fmean(values)))
+    return out
+
+
+def stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
