@@ -1,8 +1,8 @@
-"""The Label Studio ML-backend routes: /health, /setup, /predict, /versions, /webhook, /metrics, /."""
+"""The Label Studio ML-backend routes and the JSON API: /health, /setup, /predict, /versions, /webhook,
+/projects/<id>/..., /metrics."""
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import socket
@@ -97,12 +97,23 @@ def setup():
         except redis.RedisError as exc:
             log.warning("could not save project %s's labeling config: %s", req.project, exc)
     served = _server().for_project(req.project, wait=FIRST_LOAD_WAIT_S)
-    metrics.MODEL_VERSION.labels(req.project, served.version).set(1)
     return jsonify(model_version=served.version)
 
 
+def _stored_config(project: str | None) -> str | None:
+    """The project's config as /setup or a webhook saved it in Redis: every serving process finds
+    it, not only the one that answered /setup."""
+    if project is None:
+        return None
+    try:
+        return _store().config(project)
+    except redis.RedisError as exc:
+        log.warning("could not read project %s's labeling config: %s", project, exc)
+        return None
+
+
 def _controls(req: PredictRequest) -> list[NerControl]:
-    config = req.label_config or _server().project_schema(req.project)
+    config = req.label_config or _server().project_schema(req.project) or _stored_config(req.project)
     if not config:
         log.warning("predict for project %s without a labeling config: empty results", req.project)
         return []
@@ -142,7 +153,7 @@ def predict():
     server = _server()
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = predict_tasks(req, served, _controls(req), server.explicit_label_map)
-    metrics.PREDICTED_TASKS.labels(req.project or "none").inc(len(results))
+    metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
     return jsonify(results=results, model_version=served.version)
 
 
@@ -209,51 +220,9 @@ def learning_curve(raw: str):
 
 @bp.get("/metrics")
 def metrics_page():
-    text, content_type = metrics.render()
-    return Response(text, content_type=content_type)
-
-
-def _training_rows(records) -> str:
-    cells = []
-    for t in records[-5:]:
-        f1 = f"{t.f1:.3f}" if t.f1 is not None else "-"
-        note = t.error or t.reason or ""
-        cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            t.started, t.status, t.version or "-", t.annotations, f1, f"{t.duration_s or 0:.0f} s", note)) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("started", "status", "version", "annotations", "dev F1", "took", "note"))
-    return f"<table border=1 cellpadding=3><tr>{head}</tr>{''.join(cells)}</table>"
-
-
-@bp.get("/")
-def status_page():
-    """Projects, the versions they serve, their labels and latest trainings, with learning curves."""
-    server = _server()
     try:
         current = _registry().all_current()
     except redis.RedisError:
         current = {}
-    controls = server.projects()
-    sections = []
-    for project in sorted(set(controls) | set(current), key=int):
-        served = server.serving(project)
-        labels = "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, []))
-        try:
-            records = _history().all(project)
-        except redis.RedisError:
-            records = []
-        p = html.escape(project)
-        sections.append(
-            f"<h2>Project {p}</h2><p>current version <b>{html.escape(current.get(project, 'none'))}</b>; "
-            f"this process serves <b>{html.escape(served.version)}</b>; labels: {html.escape(labels or '-')}</p>"
-            + (_training_rows(records) + f'<p><img alt="learning curve" src="projects/{p}/learning-curve.svg">'
-               f' <a href="projects/{p}/trainings">trainings as JSON</a></p>' if records else "<p>no training yet</p>")
-        )
-    boot = server.bootstrap()
-    body = (
-        "<!doctype html><meta charset=utf-8><title>ner-backend</title>"
-        "<h1>ner-backend</h1>"
-        f"<p>Bootstrap model: <b>{html.escape(boot.version)}</b> "
-        f"({html.escape(', '.join(boot.types) or 'no labels')})</p>"
-        + ("".join(sections) or "<p>no project has called /setup or been trained yet</p>")
-    )
-    return Response(body, content_type="text/html; charset=utf-8")
+    text, content_type = metrics.render(current)
+    return Response(text, content_type=content_type)

@@ -38,17 +38,23 @@ class StrictJSONProvider(DefaultJSONProvider):
             return super().dumps(finite(obj), **kwargs)
 
 
+def start_serving(app: Flask) -> Flask:
+    """What a serving process does once, after gunicorn's fork: load the bootstrap model now, so
+    that no request waits for it (LS gives /setup 3 seconds), and start the watcher that swaps in
+    newly promoted versions. `create_app` itself stays cheap (tests build apps freely)."""
+    server: ModelServer = app.extensions["ner"]
+    server.bootstrap()
+    server.start_watching()
+    return app
+
+
 def create_app(settings: Settings | None = None, server: ModelServer | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.json = StrictJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    store = AnnotationStore.from_url(settings.redis_url)
-    server = server or ModelServer(settings, ModelRegistry(settings.model_dir, store.r))
-    # Load the bootstrap model now, in this (post-fork) worker, so that no request ever waits for
-    # it (LS gives /setup 3 seconds); then watch the registry for new project versions.
-    server.bootstrap()
-    server.start_watching()
+    store = AnnotationStore.from_url(settings.redis_url)  # connects on first use
+    server = server or ModelServer(settings, ModelRegistry(settings.model_dir, store.r))  # loads lazily
     app.extensions["ner"] = server
     app.extensions["ner_settings"] = settings
     app.extensions["ner_store"] = store
@@ -91,6 +97,8 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         return jsonify(error=f"internal error: {type(exc).__name__}"), 500
 
     from .api import bp
+    from .status import bp as status_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(status_bp)
     return app

@@ -24,6 +24,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return _number(env, name, default, int, "an integer")
 
 
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """The environment, parsed. See README.md's configuration table for what each does."""
@@ -56,6 +63,7 @@ class Settings:
     train_batch_size: int = 16
     dev_fraction: float = 0.2  # tasks held out to score each training (only with >= 10 tasks)
     max_f1_drop: float = 0.05  # a new version is not promoted if its dev F1 is lower than the current's by more
+    gazetteer: str = "auto"  # auto: also label annotated strings where they recur, while dev F1 says it helps; off
     train_timeout: int = 7200  # seconds before RQ stops a training job
     queue_name: str = "ner-training"
     worker_nice: int = 10  # CPU priority the training worker gives up to serving (0: none)
@@ -93,6 +101,7 @@ class Settings:
             train_batch_size=_int(env, "TRAIN_BATCH_SIZE", cls.train_batch_size),
             dev_fraction=_float(env, "DEV_FRACTION", cls.dev_fraction),
             max_f1_drop=_float(env, "MAX_F1_DROP", cls.max_f1_drop),
+            gazetteer=_choice(env, "GAZETTEER", cls.gazetteer, ("auto", "off")),
             train_timeout=_int(env, "TRAIN_TIMEOUT", cls.train_timeout),
             queue_name=env.get("QUEUE_NAME", cls.queue_name).strip() or cls.queue_name,
             worker_nice=_int(env, "WORKER_NICE", cls.worker_nice),

@@ -36,6 +36,7 @@ class Training:
     epochs: int = 0
     dev: dict | None = None  # seqeval figures of the new model on the dev split
     previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
+    gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)
     reason: str | None = None  # why a model was not promoted
     error: str | None = None
 

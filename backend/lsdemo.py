@@ -33,26 +33,27 @@ def ensure_venv(venv: Path) -> Path:
     return venv
 
 
-def ls_environment(data_dir: Path) -> dict[str, str]:
-    """What LS 1.23 needs to call a backend on loopback or a private network, and to accept the
-    legacy token this demo hands to the backend."""
+def ls_environment(data_dir: Path, password: str, token: str) -> dict[str, str]:
+    """What LS 1.23 needs to call a backend on loopback or a private network and to accept the
+    legacy token this demo hands to the backend, and the admin user it creates on first start.
+    The password and token travel in the environment, which only the owner can read, never on
+    the command line, which every local user sees in the process list."""
     return {
         **os.environ,
         "ML_BLOCK_LOCAL_IP": "false",
         "SSRF_PROTECTION_ENABLED": "false",
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "LABEL_STUDIO_USERNAME": USERNAME,
+        "LABEL_STUDIO_PASSWORD": password,
+        "LABEL_STUDIO_USER_TOKEN": token,
     }
 
 
-def command(venv: Path, port: int, password: str, token: str) -> list[str]:
-    """`label-studio start` on 127.0.0.1:`port` with an admin user and a fixed API token.
-
-    Values are attached with "=": a random password may start with "-", which argparse would
-    otherwise take for an option and refuse ("--password: expected one argument")."""
+def command(venv: Path, port: int) -> list[str]:
+    """`label-studio start` on 127.0.0.1:`port`; the admin user comes from `ls_environment`."""
     return [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
-            "--internal-host", "127.0.0.1", "-p", str(port),
-            f"--username={USERNAME}", f"--password={password}", f"--user-token={token}"]
+            "--internal-host", "127.0.0.1", "-p", str(port)]
 
 
 def credentials(folder: Path) -> dict[str, str]:

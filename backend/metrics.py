@@ -1,10 +1,16 @@
-"""Prometheus metrics of the service (shared across gunicorn workers via PROMETHEUS_MULTIPROC_DIR)."""
+"""Prometheus metrics of the service (shared across gunicorn workers via PROMETHEUS_MULTIPROC_DIR),
+with a bounded set of project labels."""
 
 from __future__ import annotations
 
 import os
+import threading
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+MAX_PROJECT_LABELS = 50  # projects with series of their own; the rest are counted as "other"
+OTHER = "other"
 
 REQUESTS = Counter("ner_requests_total", "HTTP requests answered", ["endpoint", "status"])
 LATENCY = Histogram(
@@ -14,18 +20,50 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 100),
 )
 PREDICTED_TASKS = Counter("ner_predicted_tasks_total", "Tasks answered by /predict", ["project"])
-MODEL_VERSION = Gauge(
-    "ner_model_version_info", "Model version served per project (value 1)", ["project", "version"],
-    multiprocess_mode="livemax",
-)
+
+_labelled: set[str] = set()
+_lock = threading.Lock()
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text; in multi-process mode, the sum over every live worker."""
+def project_label(project: str | None) -> str:
+    """The project's own label for its first MAX_PROJECT_LABELS projects in this process, then
+    "other": a backend serving thousands of projects must not grow thousands of series."""
+    if project is None:
+        return "none"
+    with _lock:
+        if project in _labelled or len(_labelled) < MAX_PROJECT_LABELS:
+            _labelled.add(project)
+            return project
+    return OTHER
+
+
+class _Versions:
+    """`ner_model_version_info{project, version} 1` for the versions served now, read from the
+    registry at scrape time: a version no longer served has no series left behind."""
+
+    def __init__(self, current: dict[str, str]) -> None:
+        self.current = current
+
+    def collect(self):
+        family = GaugeMetricFamily("ner_model_version_info", "Model version served per project (value 1)",
+                                   labels=["project", "version"])
+        newest = sorted(self.current.items(), key=lambda kv: kv[1].split("-", 1)[-1], reverse=True)
+        for project, version in newest[:MAX_PROJECT_LABELS]:
+            family.add_metric([project, version], 1)
+        yield family
+
+
+def render(current: dict[str, str]) -> tuple[bytes, str]:
+    """The exposition text (in multi-process mode, the sum over every live worker), then the
+    current version of the most recently promoted projects."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        text = generate_latest(registry)
+    else:
+        text = generate_latest()
+    versions = CollectorRegistry()
+    versions.register(_Versions(current))
+    return text + generate_latest(versions), CONTENT_TYPE_LATEST

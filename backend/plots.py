@@ -70,7 +70,7 @@ def series_svg(panels: list[tuple[str, dict[str, list[tuple[float, float]]]]], t
     for p, (ylabel, series) in enumerate(panels):
         left = p * WIDTH
 
-        def xy(x: float, y: float) -> tuple[float, float]:
+        def xy(x: float, y: float, left: float = left) -> tuple[float, float]:
             return (left + _scale(x, xs[0], xs[-1], PAD, WIDTH - PAD / 2),
                     _scale(y, y_lo, 1.0, HEIGHT - PAD, PAD / 2 + 10))
 

@@ -58,9 +58,9 @@ class GunicornServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from .app import create_app
+        from .app import create_app, start_serving
 
-        return create_app(self.settings)
+        return start_serving(create_app(self.settings))
 
 
 def serve(settings: Settings) -> None:

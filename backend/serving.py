@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from .registry import ModelRegistry
 log = logging.getLogger(__name__)
 
 UNTRAINED = "untrained"
+RETRY_MAX_S = 300.0  # the longest wait between two tries to load a version that failed to load
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class ModelServer:
         self._served: dict[str, ServedModel] = {}
         self._wanted: OrderedDict[str, threading.Event] = OrderedDict()  # most recently asked last
         self._lock = threading.Lock()
-        self._broken: set[tuple[str, str]] = set()
+        self._broken: set[tuple[str, str]] = set()  # failed the integrity check: never retried
+        self._retry: dict[tuple[str, str], tuple[int, float]] = {}  # failed to load: (failures, next try)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._started = False
@@ -213,7 +216,11 @@ class ModelServer:
             wanted = list(self._wanted)[-self._capacity():]
             if preload and len(wanted) < self._capacity():
                 newest = sorted(current, key=lambda p: current[p].split("-", 1)[-1], reverse=True)
-                wanted += [p for p in newest if p not in wanted][: self._capacity() - len(wanted)]
+                extra = [p for p in newest if p not in wanted][: self._capacity() - len(wanted)]
+                for project in reversed(extra):  # wanted from now on, as if asked (the newest last)
+                    self._wanted[project] = threading.Event()
+                    self._wanted.move_to_end(project, last=False)
+                wanted = extra + wanted
             for project in list(self._served):
                 if project not in wanted:  # out of the memory bound: back to bootstrap until asked again
                     self._drop(project)
@@ -226,17 +233,29 @@ class ModelServer:
 
     def _swap(self, project: str, version: str | None) -> bool:
         served = self._served.get(project)
-        if version is None or (served and served.version == version) or (project, version) in self._broken:
+        key = (project, version)
+        if version is None or (served and served.version == version) or key in self._broken:
             return False
+        failures, next_try = self._retry.get(key, (0, 0.0))
+        if time.monotonic() < next_try:
+            return False
+        keeping = served.version if served else "bootstrap"
         try:
             path = self.registry.path(project, version)
             labels = check_folder(path)
-            predictor = self.cache.get(path)  # loads and runs a warm-up prediction: it works
-        except Exception as exc:  # a broken folder never replaces a working model
-            log.error("project %s: version %s cannot be served, keeping %s: %s",
-                      project, version, served.version if served else "bootstrap", exc)
-            self._broken.add((project, version))
+        except Exception as exc:  # incomplete or damaged on disk: it will not get better
+            log.error("project %s: version %s fails its integrity check, keeping %s: %s", project, version, keeping, exc)
+            self._broken.add(key)
             return False
+        try:
+            predictor = self.cache.get(path)  # loads and runs a warm-up prediction: it works
+        except Exception as exc:  # e.g. MemoryError while two models are in memory: try again later
+            delay = min(RETRY_MAX_S, self.settings.swap_poll_seconds * 2 ** failures)
+            self._retry[key] = (failures + 1, time.monotonic() + delay)
+            log.error("project %s: version %s did not load (%s: %s), keeping %s; retrying in %.0f s",
+                      project, version, type(exc).__name__, exc, keeping, delay)
+            return False
+        self._retry.pop(key, None)
         self._served[project] = ServedModel(version, predictor, labels)
         if served is not None:
             self.cache.discard(self.registry.path(project, served.version))

@@ -121,6 +121,9 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
     def terminate(signum, frame):  # SIGTERM behaves like Ctrl-C
         raise KeyboardInterrupt
 
+    # Our own handlers for both: a job started in the background (`nohup ... &`) inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt, so `up` would not stop on Ctrl-C.
+    signal.signal(signal.SIGINT, terminate)
     signal.signal(signal.SIGTERM, terminate)
     try:
         if "REDIS_URL" not in os.environ:
@@ -184,8 +187,9 @@ class _LocalLabelStudio:
         venv = self.lsdemo.ensure_venv(Path(os.environ.get("LS_VENV") or self.folder / "venv"))
         log_file = open(self.folder / "labelstudio.log", "ab")
         self.proc = subprocess.Popen(
-            self.lsdemo.command(venv, self.port, self.creds["password"], self.creds["token"]), cwd=self.folder,
-            env=self.lsdemo.ls_environment(self.folder), stdout=log_file, stderr=subprocess.STDOUT,
+            self.lsdemo.command(venv, self.port), cwd=self.folder,
+            env=self.lsdemo.ls_environment(self.folder, self.creds["password"], self.creds["token"]),
+            stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True)
         return Child("label-studio", self.proc)
 

@@ -25,10 +25,9 @@ from backend.ner.evaluation import evaluate_model  # noqa: E402
 from backend.ner.predictor import Predictor  # noqa: E402
 from backend.ner.readers import read_gmb  # noqa: E402
 from backend.plots import learning_curve_svg  # noqa: E402
-from tests.conftest import redis_binary  # noqa: E402
+from backend.stack import redis_server_binary  # noqa: E402
 from tests.lsdata import GMB_CONFIG, annotation_event, text_and_regions  # noqa: E402
-from tests.servers import Service, call, free_port  # noqa: E402
-from tests.test_loop import Worker  # noqa: E402
+from tests.servers import Service, Worker, call, free_port  # noqa: E402
 
 
 def predict_version(url: str, project: int, text: str) -> str:
@@ -67,7 +66,7 @@ def main() -> None:
     heldout = corpus[39000 : 39000 + args.heldout]
     work = Path(tempfile.mkdtemp(prefix="ner-loop-bench-"))
     port = free_port()
-    redis_proc = subprocess.Popen([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+    redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
     base_env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
                 "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000"}
@@ -89,7 +88,8 @@ def main() -> None:
     finally:
         redis_proc.terminate()
     print(f"\n{os.cpu_count()} CPU cores; held-out: {len(heldout)} GMB sentences from 39001\n")
-    print("| annotated sentences | epochs | webhook -> first new prediction | of which the job | dev F1 (dev size) | held-out F1 |")
+    print("| annotated sentences | epochs | webhook -> first new prediction | of which the job "
+          "| dev F1 (dev size) | held-out F1 |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         dev = f"{r['dev_f1']:.3f} ({r['dev_sentences']})" if r["dev_f1"] is not None else "-"

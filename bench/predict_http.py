@@ -22,7 +22,7 @@ from backend.ner.predictor import Predictor  # noqa: E402
 from backend.ner.readers import read_corpus  # noqa: E402
 from backend.stack import start_redis, wait_for_redis  # noqa: E402
 from tests.servers import Service, call, free_port  # noqa: E402
-from tests.test_service import ls_predict_body  # noqa: E402
+from tests.lsdata import ls_predict_body  # noqa: E402
 
 
 def http_batches(url: str, texts: list[str], size: int) -> float:

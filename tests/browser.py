@@ -4,9 +4,10 @@ and the few things the tests do in Label Studio's editor with it."""
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
+
+from tests.servers import wait_until
 
 # What the editor shows of each region: its text in the DOM, and the offsets Label Studio kept.
 HIGHLIGHTS_JS = """
@@ -50,18 +51,6 @@ def chrome():
                 "--disable-gpu", "--lang=en-US"):
         options.add_argument(arg)
     return webdriver.Chrome(service=ChromeService(driver), options=options)
-
-
-def wait_until(what: str, check, timeout: float = 30.0, every: float = 0.2):
-    """Poll `check()` until it returns something truthy, and return that; fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 def log_in(driver, ls) -> None:

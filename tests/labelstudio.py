@@ -23,8 +23,8 @@ class LabelStudio(LoopbackProcess):
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(20)  # 40 characters, a legacy API token
         self.username, self.password = lsdemo.USERNAME, "Passw0rd!23"
-        cmd = lsdemo.command(venv, self.port, self.password, self.token)
-        self._launch(cmd, lsdemo.ls_environment(data_dir), data_dir, log_path, timeout=300)  # first start migrates: ~40 s
+        env = lsdemo.ls_environment(data_dir, self.password, self.token)
+        self._launch(lsdemo.command(venv, self.port), env, data_dir, log_path, timeout=300)  # first start migrates: ~40 s
 
     def api(self, method: str, path: str, body=None):
         """Call LS's REST API with the legacy token; raises on a non-2xx answer."""

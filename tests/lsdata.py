@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from backend.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB types as LS labels)
 from backend.ner.readers import Sentence, text_and_regions  # noqa: F401  (LS-shaped gold, shared)
 
-from backend.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB types as LS labels)
+# A project config with aliases (TIME is "tim" to the model), as the service tests use it.
+
+CONFIG = """<View>
+  <Labels name="label" toName="text">
+    <Label value="LOC" background="green"/><Label value="PER"/><Label value="TIME" alias="tim"/>
+  </Labels>
+  <Text name="text" value="$text"/>
+</View>"""
+
+
+def ls_predict_body(tasks, project="3.1795679909", config=CONFIG, context=None):
+    """Shaped like what Label Studio 1.23 sends (see the protocol doc)."""
+    return {
+        "tasks": [
+            {"id": i + 1, "data": data, "meta": {}, "annotations": [], "predictions": [], "project": 3}
+            for i, data in enumerate(tasks)
+        ],
+        "project": project,
+        "label_config": config,
+        "params": {"login": None, "password": None, "context": context},
+    }
 
 
 # Texts where code points, UTF-16 units and what an editor shows part ways, each with the entity
@@ -12,7 +33,8 @@ from backend.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB typ
 HARD_TEXTS = [
     ("🐱 Warning: This is a test text", ["test"]),  # Label Studio's own emoji test: 21-25
     ("🇩🇪 Angela Merkel met 🇫🇷 Emmanuel Macron in 🇧🇪 Brussels", ["Angela Merkel", "Emmanuel Macron", "Brussels"]),
-    ("Jose\u0301 Garci\u0301a flew from Bogota\u0301 to Zu\u0308rich", ["Jose\u0301 Garci\u0301a", "Bogota\u0301", "Zu\u0308rich"]),
+    ("Jose\u0301 Garci\u0301a flew from Bogota\u0301 to Zu\u0308rich",
+     ["Jose\u0301 Garci\u0301a", "Bogota\u0301", "Zu\u0308rich"]),
     ("习近平在北京会见了 Angela Merkel 😀 和 Olaf", ["北京", "Angela Merkel", "Olaf"]),
     ("Paris\r\nBerlin and\r\n\r\nRome 👩‍👩‍👧 Baghdad", ["Berlin", "Rome", "Baghdad"]),
     ("Name:\tAngela\tMerkel\tfrom\tHamburg", ["Angela\tMerkel", "Hamburg"]),

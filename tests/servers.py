@@ -15,7 +15,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+# Services and workers in tests check plumbing (webhooks, queues, swaps), not learning: a short
+# training unless a test says otherwise. What the recipe learns is measured by `simulate`.
+PLUMBING = {"TRAIN_EPOCHS": "15"}  # what the old auto rule gave projects of under ~200 tasks
 
 
 def free_port() -> int:
@@ -92,6 +97,37 @@ def version_number(version: str) -> int:
     return int(version[1:].split("-")[0]) if version.startswith("v") else 0
 
 
+def wait_until(what: str, check, timeout: float = 30.0, every: float = 0.2):
+    """Poll `check()` until it returns something truthy, and return that; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def trainings(service, project: int) -> list[dict]:
+    status, reply, _ = call("GET", f"{service.url}/projects/{project}/trainings")
+    assert status == 200, reply
+    return reply["trainings"]
+
+
+def wait_for_training(service, project: int, count: int, timeout: float = 300, done=None) -> list[dict]:
+    """The project's training records once at least `count` exist, none is running and, when given,
+    `done(records)` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = trainings(service, project)
+        if len(records) >= count and all(r["status"] != "running" for r in records):
+            if done is None or done(records):
+                return records
+        time.sleep(1)
+    pytest.fail(f"project {project}: {count} training(s) did not finish as expected in {timeout:.0f} s: {records}")
+
+
 class LoopbackProcess:
     """A server subprocess on a free loopback port, ready once its GET /health answers 200."""
 
@@ -129,7 +165,7 @@ class Service(LoopbackProcess):
     def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        full_env = {**os.environ, **PLUMBING, **env, "PYTHONUNBUFFERED": "1"}
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         cmd = [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port), "--workers", str(workers)]
         self._launch(cmd, full_env, ROOT, log_path, timeout=90)
@@ -142,7 +178,7 @@ class Worker:
         self.name = name or f"w-{uuid.uuid4().hex[:8]}"
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--name", self.name], cwd=ROOT,
-                                     env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                                     env={**os.environ, **PLUMBING, **env, "PYTHONUNBUFFERED": "1"},
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self, wait_for_job: bool = True) -> None:

@@ -13,7 +13,7 @@ from backend.history import TrainingHistory
 from backend.ner.evaluation import score
 from backend.store import AnnotationStore
 from tests.lsdata import HARD_TEXTS, hard_regions
-from tests.test_service import CONFIG, ls_predict_body
+from tests.lsdata import CONFIG, ls_predict_body
 from worker.dataset import project_data
 
 HYPERTEXT_CONFIG = ('<View><Labels name="label" toName="html"><Label value="LOC"/></Labels>'
@@ -122,3 +122,56 @@ def test_scores_without_entities_are_null_not_nan():
     figures = score([["O", "O"]], [["O", "O"]])
     assert figures["macro_f1"] is None and figures["f1"] == 0.0
     json.dumps(figures, allow_nan=False)
+
+
+def test_a_process_that_never_saw_setup_predicts_with_the_stored_config(client, app):
+    from backend.app import create_app
+
+    project = "815"
+    assert client.post("/setup", json={"project": project, "schema": CONFIG}).status_code == 200
+    other = create_app(app.extensions["ner_settings"])  # another gunicorn worker: its own memory, same Redis
+    try:
+        body = ls_predict_body([{"text": "Iraqi officials met U.S. envoys in Baghdad ."}], project=project, config=None)
+        (item,) = strict_json(other.test_client().post("/predict", json=body))["results"]
+        assert ("Baghdad", ["LOC"]) in [(r["value"]["text"], r["value"]["labels"]) for r in item["result"]]
+    finally:
+        other.extensions["ner"].stop_watching()
+
+
+def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, redis_url):
+    from backend.history import Training
+
+    project = "816"
+    hostile = '<script>alert("x")</script>'
+    config = CONFIG.replace('value="PER"', 'value="PER&lt;b&gt;"')
+    assert client.post("/setup", json={"project": project, "schema": config}).status_code == 200
+    TrainingHistory(redis.Redis.from_url(redis_url)).save(project, Training("train-816-1", status="failed", error=hostile))
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "bootstrap-" in page and f"Project {project}" in page
+    assert hostile not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert "PER<b>" not in page and "PER&lt;b&gt;" in page
+
+
+def test_metrics_bound_project_labels_and_show_only_served_versions(client, app, trained_folder):
+    import re
+    import shutil
+
+    from backend import metrics
+
+    for n in range(metrics.MAX_PROJECT_LABELS + 10):
+        client.post("/predict", json=ls_predict_body([{"text": ""}], project=str(9000 + n)))
+    text = client.get("/metrics").get_data(as_text=True)
+    labels = set(re.findall(r'ner_predicted_tasks_total\{project="([^"]+)"\}', text))
+    assert metrics.OTHER in labels and len(labels) <= metrics.MAX_PROJECT_LABELS + 1
+    registry = app.extensions["ner"].registry
+    versions = []
+    for _ in range(2):
+        version, path = registry.new_version("8999")
+        shutil.copytree(trained_folder, path)
+        registry.promote("8999", version)
+        versions.append(version)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert f'ner_model_version_info{{project="8999",version="{versions[1]}"}} 1.0' in text
+    assert versions[0] not in text  # a version no longer served leaves no series behind

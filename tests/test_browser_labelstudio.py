@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from backend.store import AnnotationStore
-from tests.browser import chrome, highlights, label_with_mouse, log_in, open_task, submit, wait_until
-from tests.servers import Service, call
-from tests.test_service import CONFIG
+from tests.browser import chrome, highlights, label_with_mouse, log_in, open_task, submit
+from tests.servers import Service, wait_until
+from tests.lsdata import CONFIG
 
 pytestmark = pytest.mark.slow
 

@@ -66,6 +66,11 @@ def test_errors_print_one_line_and_exit_non_zero(tmp_path, data_dir, args, messa
     assert r.stderr.strip().count("\n") == 0 and message in r.stderr, r.stderr
 
 
-def test_evaluate_rejects_labels_the_model_does_not_know(trained_folder, data_dir):
-    r = run_cli("evaluate", "--model", trained_folder, "--data", data_dir / "conll4_sample.conll")
-    assert r.returncode == 1 and "unknown label 'B-PER'" in r.stderr, r.stderr
+def test_evaluate_counts_labels_the_model_does_not_know_as_misses(trained_folder, data_dir):
+    r = run_cli("evaluate", "--model", trained_folder, "--data", data_dir / "conll4_sample.conll", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "does not know the label(s) LOC, ORG, PER" in r.stderr and "count as misses" in r.stderr
+    figures = json.loads(r.stdout)
+    for label in ("LOC", "ORG", "PER"):
+        assert figures["per_label"][label]["recall"] == 0.0 and figures["per_label"][label]["support"] > 0
+    assert figures["recall"] == 0.0 and figures["support"] == sum(v["support"] for v in figures["per_label"].values())

@@ -12,8 +12,8 @@ import redis
 from backend.store import AnnotationStore
 from tests.lsdata import GMB_CONFIG, text_and_regions
 from tests.servers import Service, Worker, call
-from tests.test_loop import trainings, wait_for_training
-from tests.test_service import CONFIG
+from tests.servers import trainings, wait_for_training
+from tests.lsdata import CONFIG
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,12 @@ import time
 import uuid
 
 import pytest
+import redis
+
+from backend.store import project_key
 
 from tests.lsdata import GMB_CONFIG, annotation_event
-from tests.servers import Service, Worker, call, descendants, rss_mb, version_number
+from tests.servers import Service, Worker, call, descendants, rss_mb, version_number, wait_until
 
 CLIENTS = 50
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
@@ -91,15 +94,17 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
     threads += [threading.Thread(target=feed), threading.Thread(target=watch_memory)]
     try:
-        # The first training starts 8 s before the load (alone it takes ~15 s; under this load a
-        # few times that): its end, the promotion and every swap happen under the load.
+        # The first training is under way before the load starts (alone it takes ~15 s; under this
+        # load a few times that): its end, the promotion and every swap happen under the load.
         for i, sentence in enumerate(gmb_train[:12]):
             assert call("POST", service.url + "/webhook", annotation_event(PROJECT, 1 + i, sentence))[0] == 200
         deadline = time.monotonic() + 60
         while not [t for t in call("GET", f"{service.url}/projects/{PROJECT}/trainings")[1]["trainings"]]:
             assert time.monotonic() < deadline, "the first training did not start"
             time.sleep(0.2)
-        time.sleep(8)
+        client = redis.Redis.from_url(redis_url)
+        wait_until("the first training's job to be running", lambda: client.exists(project_key(str(PROJECT), "job-alive")),
+                   timeout=60)
         start = time.monotonic()
         for t in threads:
             t.start()

@@ -14,7 +14,7 @@ from backend.registry import ModelRegistry
 from backend.stack import start_redis, wait_for_redis
 from backend.store import AnnotationStore
 from tests.lsdata import GMB_CONFIG, annotation_event
-from tests.servers import Service, call, free_port, send_webhooks
+from tests.servers import Service, call, free_port, send_webhooks, wait_until
 
 PROJECT = 31
 
@@ -90,6 +90,14 @@ def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_fold
         redis_proc.wait(timeout=10)
 
 
+def answers(url: str) -> bool:
+    """Whether the service answers within 0.2 s (a busy single thread does not)."""
+    try:
+        return call("GET", url, timeout=0.2)[0] == 200
+    except OSError:
+        return False
+
+
 def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path):
     """LS waits 1 s for a webhook. When every serving thread is busy predicting, it gives up, but
     the request has already been delivered: the backend still stores the annotation."""
@@ -101,7 +109,7 @@ def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_
     try:
         with ThreadPoolExecutor(1) as pool:
             predicting = pool.submit(call, "POST", service.url + "/predict", busy)
-            time.sleep(0.5)  # the only thread is now busy for several seconds
+            wait_until("the only thread to be busy predicting", lambda: not answers(service.url + "/health"))
             body = annotation_event(33, 1, gmb_train[0])
             started = time.monotonic()
             try:

@@ -44,7 +44,8 @@ def test_labelstudio_export(data_dir):
     by_task = {s.source.split("task ")[1]: s for s in sents}
     assert sorted(by_task) == ["1", "2", "3", "5"]  # task 4 has no annotation
     s1 = by_task["1"]
-    assert [(s1.words[a], k) for a, _, k in decode_entities(s1.tags)] == [("Angela", "PER"), ("Emmanuel", "PER"), ("Paris", "LOC")]
+    assert [(s1.words[a], k) for a, _, k in decode_entities(s1.tags)] == \
+        [("Angela", "PER"), ("Emmanuel", "PER"), ("Paris", "LOC")]
     # task 2: the latest non-cancelled annotation wins; offsets after the emoji count code points
     s2 = by_task["2"]
     assert [(" ".join(s2.words[a:b]), k) for a, b, k in decode_entities(s2.tags)] == [("Apple", "ORG"), ("Tōkyō", "LOC")]

@@ -7,14 +7,8 @@ import json
 
 import pytest
 
+from tests.lsdata import CONFIG, ls_predict_body
 from tests.servers import Service, call
-
-CONFIG = """<View>
-  <Labels name="label" toName="text">
-    <Label value="LOC" background="green"/><Label value="PER"/><Label value="TIME" alias="tim"/>
-  </Labels>
-  <Text name="text" value="$text"/>
-</View>"""
 
 TEXTS = [
     "Iraqi officials met U.S. envoys in Baghdad on Sunday .",
@@ -22,19 +16,6 @@ TEXTS = [
     "nothing to see",
     "",
 ]
-
-
-def ls_predict_body(tasks, project="3.1795679909", config=CONFIG, context=None):
-    """Shaped like what Label Studio 1.23 sends (see the protocol doc)."""
-    return {
-        "tasks": [
-            {"id": i + 1, "data": data, "meta": {}, "annotations": [], "predictions": [], "project": 3}
-            for i, data in enumerate(tasks)
-        ],
-        "project": project,
-        "label_config": config,
-        "params": {"login": None, "password": None, "context": context},
-    }
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from backend.ner.effort import Effort, effort
-from tests.servers import ROOT
+from tests.servers import ROOT, Service, Worker
 
 KEYS = {"strategy", "annotations", "f1", "precision", "recall", "edits_per_task", "effort_saved", "train_seconds"}
 
@@ -68,3 +70,28 @@ def test_effort_counts_deletes_creates_and_relabels():
     assert effort(gold, gold).saved == 1.0 and effort([], gold).saved == 0.0
     assert effort([(1, 2, "x")], []).saved is None and effort([(1, 2, "x")], []).deletes == 1
     assert effort([], gold) + effort(gold, gold) == Effort(creates=4, gold=8)
+
+
+@pytest.mark.slow
+def test_through_the_real_service_webhooks_worker_and_hot_swap(data_dir, redis_url, tmp_path):
+    env = {"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "TRAIN_EPOCHS": "2", "BOOTSTRAP_MODEL": "",
+           "SWAP_POLL_SECONDS": "0.5", "MIN_ANNOTATIONS": "100000", "QUEUE_NAME": "simulate-test"}
+    service = Service(env, log_path=tmp_path / "service.log")
+    worker = Worker(env, tmp_path / "worker.log")
+    try:
+        done = run("--pool", str(data_dir / "gmb_train.csv"), "--test", str(data_dir / "gmb_eval.csv"),
+                   "--limit-pool", "40", "--limit-test", "20", "--rounds", "12,16", "--json",
+                   "--service", service.url, "--project", "7001")
+    finally:
+        worker.stop()
+        service.stop()
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["annotations"] for r in rows] == [12, 16]
+    for r in rows:
+        assert KEYS <= set(r) and 0.0 <= r["f1"] <= 1.0 and r["epochs"] == 2 and r["train_seconds"] > 0
+        spent = r["effort"]
+        assert r["edits_per_task"] == round((spent["deletes"] + spent["creates"] + spent["relabels"]) / 20, 4)
+    # the service trained twice and every process swapped to what it promoted
+    assert rows[0]["version"].startswith("v1-") and rows[1]["warm_start"].startswith("current:v1-")
+    assert rows[1]["version"].startswith("v2-") or not rows[1]["promoted"]

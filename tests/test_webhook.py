@@ -7,7 +7,7 @@ import redis
 
 from backend.store import AnnotationStore
 from tests.servers import Service, call, free_port
-from tests.test_service import CONFIG
+from tests.lsdata import CONFIG
 
 PROJECT = {"id": 7, "title": "p", "label_config": CONFIG}
 

@@ -111,12 +111,14 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings)
     record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
+    record.gazetteer = len(candidate.gazetteer or ())
     result = candidate.result
     record.version, path = registry.new_version(project)
     save_model(result.model, result.tokenizer, data.labels, _metrics(project, record, result, candidate.config, settings, data),
-               path, result.transitions)
+               path, result.transitions, candidate.gazetteer)
     # Promote only what loads back from disk and predicts.
     Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
+    record.reason = candidate.note
     if candidate.reason:
         record.status, record.reason = REJECTED, candidate.reason
         registry.discard(project, record.version)
@@ -139,10 +141,11 @@ def _current(project: str, registry: ModelRegistry) -> Current | None:
         log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
         return None
     return Current(version, loaded.model, loaded.tokenizer, loaded.labels, loaded.transitions,
-                   int(loaded.metrics.get("annotations") or 0))
+                   int(loaded.metrics.get("annotations") or 0), loaded.gazetteer)
 
 
-def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings, data: ProjectData) -> dict:
+def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,
+             data: ProjectData) -> dict:
     return {
         "project": project,
         "version": record.version,
@@ -155,5 +158,6 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "warm_start": record.warm_start,
         "base_model": settings.base_model or "minilm",
         "dev": record.dev,
+        "gazetteer": record.gazetteer,
         "train": {**result.summary(), "config": config_dict(config)},
     }

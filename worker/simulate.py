@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
-from typing import Callable
+from typing import Callable, Iterator
 
 from backend.config import Settings
 from backend.labelconfig import parse_label_config
@@ -46,6 +46,9 @@ class Round:
     promoted: bool
     version: str | None  # the version served after this round ("v<n>"), None while untrained
     dev_f1: float | None = None
+    gazetteer: int = 0  # annotated strings the served version labels wherever they recur
+    model_only_f1: float | None = None  # test F1 of this round's model alone ...
+    with_strings_f1: float | None = None  # ... and with the annotated strings, served or not
     reason: str | None = None
     per_label: dict = field(default_factory=dict)
     effort: dict = field(default_factory=dict)  # deletes, creates, relabels, gold over the test set
@@ -77,7 +80,7 @@ def measure(current: Current | None, test: list[Sentence], settings: Settings) -
     return score(gold, predicted), total
 
 
-def _check(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
+def check_options(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
     if strategy not in STRATEGIES:
         raise SimulationError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
     if not rounds or any(n <= 0 for n in rounds) or sorted(set(rounds)) != rounds:
@@ -86,7 +89,7 @@ def _check(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
         raise SimulationError(f"the pool has {len(pool)} sentences; --rounds asks for {rounds[-1]}")
 
 
-def _order(pool: list[Sentence], strategy: str, seed: int) -> list[int]:
+def order(pool: list[Sentence], strategy: str, seed: int) -> list[int]:
     """The order annotators take the pool's tasks in (random: a seeded shuffle)."""
     order = list(range(len(pool)))
     random.Random(seed).shuffle(order)
@@ -95,18 +98,18 @@ def _order(pool: list[Sentence], strategy: str, seed: int) -> list[int]:
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
              seed: int = 0, settings: Settings | None = None,
-             progress: Callable[[str], None] | None = None) -> list[Round]:
-    """Annotate the pool up to each round's count, train as the worker would, score on `test`."""
+             progress: Callable[[str], None] | None = None) -> Iterator[Round]:
+    """Annotate the pool up to each round's count, train as the worker would, score on `test`;
+    yields each round as soon as it is measured."""
     settings = settings or Settings()
-    _check(pool, rounds, strategy)
+    check_options(pool, rounds, strategy)
     types = sorted({t[2:] for s in pool + test for t in s.tags if t != "O"})
     controls = parse_label_config(project_config(types))
-    order = _order(pool, strategy, seed)
+    sequence = order(pool, strategy, seed)
     annotations: list[Annotation] = []
     current: Current | None = None
-    out: list[Round] = []
     for n, target in enumerate(rounds, 1):
-        annotations += [as_annotation(pool[i], i + 1) for i in order[len(annotations):target]]
+        annotations += [as_annotation(pool[i], i + 1) for i in sequence[len(annotations):target]]
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
         data = project_data(annotations, controls)
@@ -117,22 +120,30 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         seconds = time.monotonic() - started
         if candidate.reason is None:
             result = candidate.result
-            current = Current(f"v{n}", result.model, result.tokenizer, data.labels, result.transitions, data.tasks)
+            current = Current(f"v{n}", result.model, result.tokenizer, data.labels, result.transitions, data.tasks,
+                              candidate.gazetteer)
         figures, spent = measure(current, test, settings)
-        out.append(Round(
+        model_only = with_strings = None
+        if candidate.tried:  # both ways on the test set, whichever the dev split chose
+            fresh = Current("", candidate.result.model, candidate.result.tokenizer, data.labels,
+                            candidate.result.transitions, data.tasks)
+            model_only = measure(fresh, test, settings)[0]["f1"]
+            with_strings = measure(replace(fresh, gazetteer=candidate.tried), test, settings)[0]["f1"]
+        row = Round(
             strategy=strategy, seed=seed, annotations=target, precision=figures["precision"],
             recall=figures["recall"], f1=figures["f1"], edits_per_task=round(spent.edits / max(1, len(test)), 4),
             effort_saved=None if spent.saved is None else round(spent.saved, 4), train_seconds=round(seconds, 1),
             epochs=candidate.config.epochs, warm_start=candidate.warm_start, promoted=candidate.reason is None,
-            version=current.version if current else None, dev_f1=candidate.f1, reason=candidate.reason,
+            version=current.version if current else None, dev_f1=candidate.f1, reason=candidate.reason or candidate.note,
+            gazetteer=len(current.gazetteer or ()) if current else 0, model_only_f1=model_only,
+            with_strings_f1=with_strings,
             per_label={k: v["f1"] for k, v in figures["per_label"].items()},
             effort={"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels, "gold": spent.gold},
-        ))
+        )
         if progress:
-            r = out[-1]
-            progress(f"round {n}/{len(rounds)}: F1 {r.f1:.3f}, {r.edits_per_task:.2f} edits a task, "
-                     f"effort saved {r.effort_saved}, trained {r.train_seconds:.0f} s ({r.warm_start})")
-    return out
+            progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "
+                     f"effort saved {row.effort_saved}, trained {row.train_seconds:.0f} s ({row.warm_start})")
+        yield row
 
 
 def mean_by_strategy(rows: list[Round], key: str) -> dict[str, list[tuple[int, float]]]:

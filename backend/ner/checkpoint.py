@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .basemodel import quiet_transformers
+from .gazetteer import Gazetteer
 from .labels import LabelSet
 from .transitions import check_transitions
 
@@ -33,6 +34,7 @@ class LoadedModel:
     metrics: dict
     path: Path
     transitions: list[list[float]] | None = None  # tag bigram log-probs for Viterbi decoding
+    gazetteer: Gazetteer | None = None  # annotated strings to label wherever they occur again
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -43,7 +45,8 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def save_model(
-    model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike, transitions=None
+    model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike, transitions=None,
+    gazetteer: Gazetteer | None = None,
 ) -> Path:
     """Write the model to `out` atomically: a reader sees the old folder or the complete new one.
 
@@ -62,6 +65,8 @@ def save_model(
             label_map["transitions"] = [list(map(float, row)) for row in transitions]
         (tmp / LABELS_FILE).write_text(json.dumps(label_map))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        if gazetteer is not None:
+            gazetteer.save(tmp)
         _fsync_tree(tmp)
         check_folder(tmp)
         old = None
@@ -142,4 +147,4 @@ def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
     if device is not None:
         model.to(device)
     model.eval()
-    return LoadedModel(model, tokenizer, labels, read_metrics(path), path, transitions)
+    return LoadedModel(model, tokenizer, labels, read_metrics(path), path, transitions, Gazetteer.load(path))

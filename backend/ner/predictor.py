@@ -10,6 +10,7 @@ import torch
 from .alignment import Affixes, case_types, uses_case_feature
 from .batching import pad_batch
 from .checkpoint import LoadedModel, load_model
+from .gazetteer import Gazetteer
 from .device import autocast, pick_device, resolve_precision
 from .labels import LabelSet
 from .spans import Prediction, decode_spans
@@ -83,6 +84,7 @@ class Predictor:
         stride: int = 128,
         batch_size: int = 16,
         transitions=None,
+        gazetteer: Gazetteer | None = None,
     ) -> None:
         self.device = device or next(model.parameters()).device
         self.model = model.to(self.device).eval()
@@ -97,10 +99,12 @@ class Predictor:
         self.batch_size = batch_size
         self.case_feature = uses_case_feature(model)
         self.transitions = None if transitions is None else check_transitions(transitions, labels)
+        self.gazetteer = gazetteer
 
     @classmethod
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
         loaded: LoadedModel = load_model(path, pick_device(device))
+        options.setdefault("gazetteer", loaded.gazetteer)
         return cls(loaded.model, loaded.tokenizer, loaded.labels, transitions=loaded.transitions, **options)
 
     # ---- words -> tags ---------------------------------------------------------------------
@@ -132,7 +136,22 @@ class Predictor:
             for r, probs in zip(batch, self._forward(batch)):
                 dists[r.doc].take(r.window, probs, len(self.affixes.prefix))
         self._decode(dists, [results[doc] for doc in nonempty])
+        if self.gazetteer:
+            for doc, d in zip(nonempty, dists):
+                self._fill(docs[doc], results[doc], d)
         return results
+
+    def _fill(self, words: list[str], out: WordTags, dists: "_WordDists") -> None:
+        """Label annotated strings where they occur again and the model saw nothing there. Each such
+        word's score is the model's own probability of its new tag, so LS shows how unsure it is."""
+        changed = self.gazetteer.fill(words, out.tags)
+        if not changed:
+            return
+        row_of = {w: r for r, w in enumerate(dists.words)}
+        index = {name: i for i, name in enumerate(self.labels.labels)}
+        for w in changed:
+            r, tag = row_of.get(w), index.get(out.tags[w])
+            out.scores[w] = round(float(dists.probs[r, tag]), 6) if r is not None and tag is not None else None
 
     def _decode(self, dists: list["_WordDists"], outs: list[WordTags]) -> None:
         """Choose a tag per tokenized word, all documents at once (words the tokenizer dropped

@@ -1,0 +1,36 @@
+"""The status page: projects, the versions they serve, their labels and latest trainings (HTML)."""
+
+from __future__ import annotations
+
+import redis
+from flask import Blueprint, current_app, render_template
+
+bp = Blueprint("status", __name__)
+
+
+def _project(project: str, current: dict[str, str], controls: dict) -> dict:
+    server, history = current_app.extensions["ner"], current_app.extensions["ner_history"]
+    try:
+        records = history.all(project)[-5:]
+    except redis.RedisError:
+        records = []
+    return {
+        "id": project,
+        "current": current.get(project),
+        "served": server.serving(project).version,
+        "labels": "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, [])),
+        "trainings": records,
+    }
+
+
+@bp.get("/")
+def status_page():
+    """Jinja2 escapes every value (project labels and training errors come from outside)."""
+    server = current_app.extensions["ner"]
+    try:
+        current = server.registry.all_current() if server.registry else {}
+    except redis.RedisError:
+        current = {}
+    controls = server.projects()
+    projects = [_project(p, current, controls) for p in sorted(set(controls) | set(current), key=int)]
+    return render_template("status.html", bootstrap=server.bootstrap(), projects=projects)

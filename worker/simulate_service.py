@@ -1,0 +1,124 @@
+"""The simulated annotator against a running backend: annotations go in as Label Studio webhooks,
+the service's own workers train and hot-swap, and every test task is predicted over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Callable, Iterator
+
+from backend.ner.effort import Effort, effort
+from backend.ner.evaluation import score
+from backend.ner.readers import Sentence, text_and_regions
+from backend.ner.spans import decode_entities
+from worker.simulate import Round, SimulationError, check_options, order, project_config
+
+BATCH = 64  # test tasks per /predict call
+
+
+def _call(url: str, body: dict | None = None, timeout: float = 600) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return json.loads(reply.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SimulationError(f"the service at {url.rsplit('/', 1)[0]} did not answer: {exc}") from None
+
+
+def webhook_body(project: int, task_id: int, sentence: Sentence, config: str) -> dict:
+    """ANNOTATION_CREATED as Label Studio 1.23 sends it for an annotator's gold annotation."""
+    text, regions = text_and_regions(sentence)
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"action": "ANNOTATION_CREATED",
+            "annotation": {"id": task_id, "task": task_id, "project": project, "result": regions,
+                           "was_cancelled": False, "completed_by": 1, "created_at": when, "updated_at": when},
+            "task": {"id": task_id, "data": {"text": text}, "project": project},
+            "project": {"id": project, "label_config": config}}
+
+
+def word_tags(sentence: Sentence, regions: list[dict]) -> list[str]:
+    """Predicted regions (character offsets into the words joined by spaces) as tags on the words."""
+    starts, pos = [], 0
+    for word in sentence.words:
+        starts.append(pos)
+        pos += len(word) + 1
+    tags = ["O"] * len(sentence.words)
+    for region in regions:
+        value = region["value"]
+        inside = [i for i, s in enumerate(starts) if s < value["end"] and s + len(sentence.words[i]) > value["start"]]
+        for n, i in enumerate(inside):
+            tags[i] = ("B-" if n == 0 else "I-") + value["labels"][0]
+    return tags
+
+
+def _trained(url: str, project: int, annotations: int, timeout: float) -> dict:
+    """The record of the training that read `annotations` tasks, once no training is running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = _call(f"{url}/projects/{project}/trainings")["trainings"]
+        done = [r for r in records if r["annotations"] >= annotations and r["status"] != "running"]
+        if done and all(r["status"] != "running" for r in records):
+            return done[-1]
+        time.sleep(1)
+    raise SimulationError(f"project {project}: no training on {annotations} tasks finished in {timeout:.0f} s")
+
+
+def _served(url: str, project: int, config: str, version: str | None, timeout: float) -> str:
+    """The version /setup reports, once it is `version` (every process swaps within a poll)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        served = _call(f"{url}/setup", {"project": str(project), "schema": config})["model_version"]
+        if version is None or served == version or time.monotonic() > deadline:
+            return served
+        time.sleep(0.5)
+
+
+def simulate_via_service(url: str, project: int, pool: list[Sentence], test: list[Sentence], rounds: list[int],
+                         strategy: str = "random", seed: int = 0,
+                         progress: Callable[[str], None] | None = None, timeout: float = 3600) -> Iterator[Round]:
+    """As `simulate`, through the real service at `url` (its Redis, workers and registry) in
+    project `project`, which should be new: its trainings are read back from the service."""
+    check_options(pool, rounds, strategy)
+    url = url.rstrip("/")
+    types = sorted({t[2:] for s in pool + test for t in s.tags if t != "O"})
+    config = project_config(types)
+    sequence, sent = order(pool, strategy, seed), 0
+    for n, target in enumerate(rounds, 1):
+        if progress:
+            progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}, via {url}): {target} annotated tasks")
+        for i in sequence[sent:target]:
+            _call(f"{url}/webhook", webhook_body(project, i + 1, pool[i], config))
+        sent = target
+        _call(f"{url}/webhook", {"action": "START_TRAINING", "project": {"id": project, "label_config": config}})
+        record = _trained(url, project, target, timeout)
+        served = _served(url, project, config, record["version"] if record["status"] == "promoted" else None, 60)
+        gold = [s.tags for s in test]
+        predicted: list[list[str]] = []
+        for k in range(0, len(test), BATCH):
+            chunk = test[k:k + BATCH]
+            body = {"project": f"{project}.0", "label_config": config,
+                    "tasks": [{"id": j, "data": {"text": text_and_regions(s)[0]}} for j, s in enumerate(chunk)]}
+            results = _call(f"{url}/predict", body)["results"]
+            predicted += [word_tags(s, item["result"]) for s, item in zip(chunk, results)]
+        figures = score(gold, predicted)
+        spent = Effort()
+        for g, p in zip(gold, predicted):
+            spent += effort(decode_entities(p), decode_entities(g))
+        row = Round(
+            strategy=strategy, seed=seed, annotations=target, precision=figures["precision"], recall=figures["recall"],
+            f1=figures["f1"], edits_per_task=round(spent.edits / max(1, len(test)), 4),
+            effort_saved=None if spent.saved is None else round(spent.saved, 4),
+            train_seconds=record.get("duration_s") or 0.0, epochs=record.get("epochs") or 0,
+            warm_start=record.get("warm_start") or "", promoted=record["status"] == "promoted", version=served,
+            dev_f1=(record.get("dev") or {}).get("f1"), gazetteer=record.get("gazetteer") or 0,
+            reason=record.get("reason") or record.get("error"),
+            per_label={k: v["f1"] for k, v in figures["per_label"].items()},
+            effort={"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels, "gold": spent.gold},
+        )
+        if progress:
+            progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f} served by {served}")
+        yield row
