@@ -15,7 +15,8 @@ def sentence(words: str, tags: str) -> Sentence:
 GAZ = Gazetteer.from_sentences([
     sentence("Acme Corp hired New York lawyers", "B-org I-org O B-geo I-geo O"),
     sentence("New York and York", "B-geo I-geo O B-per"),
-    sentence("York again and A .", "B-geo O O B-per O"),  # York: geo twice, per once
+    sentence("York again and A .", "B-geo O O B-per O"),
+    sentence("York once more", "B-geo O O"),  # York: geo twice, per once
 ])
 
 
@@ -36,16 +37,16 @@ def test_the_model_s_own_spans_win():
 
 
 def test_a_saved_version_serves_its_gazetteer(trained, tmp_path):
-    gazetteer = Gazetteer({("zorblax", "mill"): "org"})
+    gazetteer = Gazetteer({("river", "bank"): "org"})
     folder = save_model(trained.model, trained.tokenizer, trained.labels, {}, tmp_path / "v", trained.transitions,
                         gazetteer)
     loaded = load_model(folder)
     assert loaded.gazetteer.entries == gazetteer.entries
-    text = "shares of the zorblax mill fell ."
+    text = "prices at the river bank fell ."
     served = Predictor.from_folder(folder, precision="fp32").predict([text])[0]
     plain = Predictor(trained.model, trained.tokenizer, trained.labels, precision="fp32",
                       transitions=trained.transitions).predict([text])[0]
-    assert not any(s.text == "zorblax mill" for s in plain.spans)
-    (span,) = [s for s in served.spans if s.text == "zorblax mill"]
+    assert not any(s.text == "river bank" for s in plain.spans)
+    (span,) = [s for s in served.spans if s.text == "river bank"]
     # scored with the model's own (low) probability of the new tag, so LS shows it as unsure
     assert span.label == "org" and text[span.start:span.end] == span.text and 0.0 <= span.score < 0.5

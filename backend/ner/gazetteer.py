@@ -45,7 +45,7 @@ class Gazetteer:
         lengths = sorted({len(k) for k in self.entries}, reverse=True)
         found, i = [], 0
         while i < len(words):
-            for n in lengths:
+            for n in (n for n in lengths if i + n <= len(words)):
                 kind = self.entries.get(tuple(words[i:i + n]))
                 if kind is not None:
                     found.append((i, i + n, kind))
