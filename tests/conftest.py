@@ -89,13 +89,14 @@ def label_studio(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(trained_folder, redis_url, tmp_path_factory):
-    """The Flask app itself (no gunicorn): real Redis, the small trained model as bootstrap."""
-    from backend.app import create_app
+    """The Flask app itself (no gunicorn), as a serving process runs it (bootstrap model loaded,
+    registry watcher started): real Redis, the small trained model as bootstrap."""
+    from backend.app import create_app, start_serving
     from backend.config import Settings
 
     settings = Settings(redis_url=redis_url, model_dir=str(tmp_path_factory.mktemp("app-models")),
                         bootstrap_model=str(trained_folder), label_map="geo=LOC,gpe=LOC")
-    application = create_app(settings)
+    application = start_serving(create_app(settings))
     yield application
     application.extensions["ner"].stop_watching()
 

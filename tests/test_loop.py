@@ -147,6 +147,7 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
     assert f"Project {project}" in page and version in page and "learning-curve.svg" in page
 
 
+@pytest.mark.slow  # a reliability run (~1 min): the full suite runs it
 def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train):
     """Every task of three projects re-annotated 34 times (2,040 webhooks, the projects interleaved):
     each webhook answered within LS's 1 s, every final annotation stored, at most two trainings per
@@ -218,6 +219,7 @@ def test_project_ids_from_urls_are_digits_only(loop, path):
     assert status in (400, 404) and "error" in reply
 
 
+@pytest.mark.slow  # waits out a 15 s lease: the full suite runs it
 def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redis_url, tmp_path):
     service, store = loop
     project = 104
