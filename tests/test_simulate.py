@@ -45,19 +45,21 @@ def test_two_tiny_rounds_print_json_and_draw_the_plot(data_dir, tmp_path):
     assert "round 1/2" in done.stderr and "round 2/2" in done.stderr  # progress on stderr, not stdout
 
 
-def test_bad_options_get_one_clear_line(data_dir):
+def test_bad_options_get_one_clear_line(data_dir, capsys):
+    from backend.cli import main
+
     pool, test = str(data_dir / "gmb_train.csv"), str(data_dir / "gmb_eval.csv")
     cases = [
         (["--strategy", "psychic"], "unknown strategy psychic"),
         (["--rounds", "20,10"], "--rounds must be increasing"),
         (["--rounds", "10,x"], "--rounds must be comma-separated integers"),
         (["--limit-pool", "5", "--rounds", "10"], "the pool has 5 sentences"),
+        (["--pool", str(data_dir / "missing.csv")], "no such file"),
     ]
     for extra, message in cases:
-        done = run("--pool", pool, "--test", test, *extra)
-        assert done.returncode == 1 and message in done.stderr and not done.stdout, (extra, done.stderr[-500:])
-    done = run("--pool", str(data_dir / "missing.csv"), "--test", test)
-    assert done.returncode == 1 and "no such file" in done.stderr
+        code = main(["simulate", "--pool", pool, "--test", test, *extra])
+        out, err = capsys.readouterr()
+        assert code == 1 and message in err and err.count("\n") == 1 and not out, (extra, err[-500:])
 
 
 def test_effort_counts_deletes_creates_and_relabels():
