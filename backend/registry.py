@@ -21,6 +21,27 @@ class RegistryError(ValueError):
     """An unsafe project id or version name, or a folder that may not be promoted."""
 
 
+class StaleVersion(RegistryError):
+    """A version trained on older data than the one already current (two trainings overlapped)."""
+
+
+# Promote only what saw at least as much of the store as the current version did (its change
+# counter when its training read the data), all in one atomic step: a training that overlapped a
+# newer one (a worker cut off from Redis past its lease looks dead and is replaced) cannot put
+# older data back in front. Returns the current version's counter when it refuses, else -1.
+_PROMOTE = """
+if ARGV[2] ~= '' then
+  local seen = tonumber(redis.call('GET', KEYS[4]) or '-1')
+  if tonumber(ARGV[2]) < seen then return seen end
+  redis.call('SET', KEYS[4], ARGV[2])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[1])
+return -1
+"""
+
+
 class ModelRegistry:
     """Folders `MODEL_DIR/projects/<id>/<version>`; Redis holds each project's current version.
 
@@ -48,14 +69,19 @@ class ModelRegistry:
         version = f"v{n}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
         return version, self.path(project, version)
 
-    def promote(self, project: str, version: str) -> None:
-        """Make `version` current, only if its folder is complete (raises ModelFolderError)."""
+    def promote(self, project: str, version: str, changes: int | None = None) -> None:
+        """Make `version` current, only if its folder is complete (raises ModelFolderError) and,
+        given `changes` (the store's change counter when its training read the data), only if no
+        current version saw more (raises StaleVersion); without it (a version put there by hand),
+        unconditionally. The hash CURRENT_KEY, which every serving
+        process polls, changes in the same atomic step."""
         check_folder(self.path(project, version))
-        pipe = self.r.pipeline(transaction=True)
-        pipe.set(project_key(project, "current"), version)
-        pipe.hset(CURRENT_KEY, project, version)  # one read tells a serving process every change
-        pipe.rpush(project_key(project, "versions"), version)
-        pipe.execute()
+        keys = [project_key(project, "current"), CURRENT_KEY, project_key(project, "versions"),
+                project_key(project, "current-changes")]
+        seen = int(self.r.eval(_PROMOTE, len(keys), *keys, version, "" if changes is None else changes, project))
+        if seen >= 0:
+            raise StaleVersion(f"{version} read the store at change {changes}; the current version "
+                               f"{self.current(project)} read it at change {seen}")
 
     def current(self, project: str) -> str | None:
         raw = self.r.get(project_key(project, "current"))

@@ -36,3 +36,26 @@ def test_versions_are_promoted_only_when_complete(registry, trained):
 def test_names_from_requests_never_reach_outside_the_store(registry, project, version):
     with pytest.raises(RegistryError):
         registry.path(project, version)
+
+
+def test_promotion_is_monotonic_in_the_data_a_version_saw(registry, trained_folder):
+    import shutil
+
+    from backend.registry import CURRENT_KEY, StaleVersion
+
+    project = "46"
+    made = []
+    for _ in range(3):
+        version, path = registry.new_version(project)
+        shutil.copytree(trained_folder, path)
+        made.append(version)
+    older, newer, same = made
+    # two trainings overlapped: the one that read the store at change 20 is promoted first ...
+    registry.promote(project, newer, changes=20)
+    # ... and the one that read it at change 12 finishes later: it must not go back in front
+    with pytest.raises(StaleVersion, match="change 12.*change 20"):
+        registry.promote(project, older, changes=12)
+    assert registry.current(project) == newer and registry.versions(project) == [newer]
+    assert registry.r.hget(CURRENT_KEY, project).decode() == newer  # what serving processes poll
+    registry.promote(project, same, changes=20)  # a retraining on the same data may replace it
+    assert registry.current(project) == same

@@ -14,7 +14,7 @@ from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistor
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner.checkpoint import ModelFolderError, load_model, save_model
 from backend.ner.predictor import Predictor
-from backend.registry import ModelRegistry
+from backend.registry import ModelRegistry, StaleVersion
 from backend.store import AnnotationStore
 from backend.trainqueue import LEASE_S, TrainingQueue
 from worker.dataset import ProjectData, project_data, split_dev
@@ -124,7 +124,13 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
         registry.discard(project, record.version)
         log.warning("project %s: %s not promoted: %s", project, record.version, candidate.reason)
         return
-    registry.promote(project, record.version)
+    try:
+        registry.promote(project, record.version, record.changes)
+    except StaleVersion as exc:  # an overlapping training on newer data was promoted first
+        record.status, record.reason = REJECTED, str(exc)
+        registry.discard(project, record.version)
+        log.warning("project %s: %s not promoted: %s", project, record.version, exc)
+        return
     record.status = PROMOTED
     log.info("project %s: promoted %s (dev F1 %s)", project, record.version, record.f1)
 
