@@ -107,9 +107,7 @@ def _split(sentences: list, fraction: float, seed: int) -> tuple[list, list]:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from dataclasses import replace
-
-    from worker.recipe import epochs_for
+    from worker.recipe import auto_epochs
     from worker.training import TrainConfig, config_dict, fine_tune
 
     from .ner.basemodel import DEFAULT_BASE
@@ -119,7 +117,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     train, dev = _split(sentences, args.dev_fraction, args.seed)
     base = args.base_model or settings.base_model or DEFAULT_BASE
     config = TrainConfig(
-        epochs=args.epochs or epochs_for(len(train), replace(settings, train_epochs=0, train_batch_size=args.batch_size)),
+        epochs=args.epochs or auto_epochs(len(train), args.batch_size),
         learning_rate=args.lr,
         batch_size=args.batch_size,
         max_length=args.max_length,

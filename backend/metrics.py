@@ -9,6 +9,8 @@ import threading
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from .registry import newest_first
+
 MAX_PROJECT_LABELS = 50  # projects with series of their own; the rest are counted as "other"
 OTHER = "other"
 
@@ -47,9 +49,8 @@ class _Versions:
     def collect(self):
         family = GaugeMetricFamily("ner_model_version_info", "Model version served per project (value 1)",
                                    labels=["project", "version"])
-        newest = sorted(self.current.items(), key=lambda kv: kv[1].split("-", 1)[-1], reverse=True)
-        for project, version in newest[:MAX_PROJECT_LABELS]:
-            family.add_metric([project, version], 1)
+        for project in newest_first(self.current)[:MAX_PROJECT_LABELS]:
+            family.add_metric([project, self.current[project]], 1)
         yield family
 
 

@@ -42,6 +42,12 @@ return -1
 """
 
 
+def newest_first(current: dict[str, str]) -> list[str]:
+    """Projects of an `all_current()` answer, the most recently promoted version first (version
+    names end in their UTC creation time)."""
+    return sorted(current, key=lambda p: current[p].split("-", 1)[-1], reverse=True)
+
+
 class ModelRegistry:
     """Folders `MODEL_DIR/projects/<id>/<version>`; Redis holds each project's current version.
 
@@ -73,8 +79,8 @@ class ModelRegistry:
         """Make `version` current, only if its folder is complete (raises ModelFolderError) and,
         given `changes` (the store's change counter when its training read the data), only if no
         current version saw more (raises StaleVersion); without it (a version put there by hand),
-        unconditionally. The hash CURRENT_KEY, which every serving
-        process polls, changes in the same atomic step."""
+        unconditionally. The hash CURRENT_KEY, which every serving process polls, changes in the
+        same atomic step."""
         check_folder(self.path(project, version))
         keys = [project_key(project, "current"), CURRENT_KEY, project_key(project, "versions"),
                 project_key(project, "current-changes")]

@@ -17,7 +17,7 @@ from .labelconfig import NerControl
 from .labelmap import parse_label_map
 from .ner.checkpoint import METRICS_FILE, ModelFolderError, check_folder
 from .ner.labels import LabelSet
-from .registry import ModelRegistry
+from .registry import ModelRegistry, newest_first
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,7 @@ class ModelServer:
         with self._lock:
             wanted = list(self._wanted)[-self._capacity():]
             if preload and len(wanted) < self._capacity():
-                newest = sorted(current, key=lambda p: current[p].split("-", 1)[-1], reverse=True)
-                extra = [p for p in newest if p not in wanted][: self._capacity() - len(wanted)]
+                extra = [p for p in newest_first(current) if p not in wanted][: self._capacity() - len(wanted)]
                 for project in reversed(extra):  # wanted from now on, as if asked (the newest last)
                     self._wanted[project] = threading.Event()
                     self._wanted.move_to_end(project, last=False)

@@ -118,20 +118,18 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
                path, result.transitions, candidate.gazetteer)
     # Promote only what loads back from disk and predicts.
     Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
-    record.reason = candidate.note
-    if candidate.reason:
-        record.status, record.reason = REJECTED, candidate.reason
+    reason = candidate.reason
+    if reason is None:
+        try:
+            registry.promote(project, record.version, record.changes)
+        except StaleVersion as exc:  # an overlapping training on newer data was promoted first
+            reason = str(exc)
+    if reason:
+        record.status, record.reason = REJECTED, reason
         registry.discard(project, record.version)
-        log.warning("project %s: %s not promoted: %s", project, record.version, candidate.reason)
+        log.warning("project %s: %s not promoted: %s", project, record.version, reason)
         return
-    try:
-        registry.promote(project, record.version, record.changes)
-    except StaleVersion as exc:  # an overlapping training on newer data was promoted first
-        record.status, record.reason = REJECTED, str(exc)
-        registry.discard(project, record.version)
-        log.warning("project %s: %s not promoted: %s", project, record.version, exc)
-        return
-    record.status = PROMOTED
+    record.status, record.reason = PROMOTED, candidate.note
     log.info("project %s: promoted %s (dev F1 %s)", project, record.version, record.f1)
 
 

@@ -29,12 +29,15 @@ WARM_START_SHARE = 2 / 3
 MIN_GATE_ENTITIES = 50
 
 
-def epochs_for(train_sentences: int, settings: Settings) -> int:
-    """TRAIN_EPOCHS, or (auto) enough epochs for about TARGET_STEPS steps, within MIN..MAX_EPOCHS."""
-    if settings.train_epochs > 0:
-        return settings.train_epochs
-    steps_per_epoch = math.ceil(train_sentences / max(1, settings.train_batch_size))
+def auto_epochs(train_sentences: int, batch_size: int) -> int:
+    """Enough epochs for about TARGET_STEPS optimiser steps, within MIN..MAX_EPOCHS."""
+    steps_per_epoch = math.ceil(train_sentences / max(1, batch_size))
     return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS / max(1, steps_per_epoch))))
+
+
+def epochs_for(train_sentences: int, settings: Settings) -> int:
+    """TRAIN_EPOCHS, or (auto) `auto_epochs` at TRAIN_BATCH_SIZE."""
+    return settings.train_epochs if settings.train_epochs > 0 else auto_epochs(train_sentences, settings.train_batch_size)
 
 
 def train_config(train_sentences: int, settings: Settings, seed: int = 42) -> TrainConfig:

@@ -69,15 +69,36 @@ def as_annotation(sentence: Sentence, task_id: int) -> Annotation:
     return Annotation(task_id=task_id, annotation_id=task_id, data={"text": text}, result=regions)
 
 
-def measure(current: Current | None, test: list[Sentence], settings: Settings) -> tuple[dict, Effort]:
-    """seqeval figures and summed effort of the served model on `test` (nothing predicted while
-    no version is served)."""
+def corpus_config(pool: list[Sentence], test: list[Sentence]) -> str:
+    """The simulated project's labeling config: every entity type of both corpora."""
+    return project_config(sorted({t[2:] for s in pool + test for t in s.tags if t != "O"}))
+
+
+def scored(test: list[Sentence], predicted: list[list[str]]) -> tuple[dict, Effort]:
+    """seqeval figures and summed annotator effort of `predicted` tags against `test`'s gold."""
     gold = [s.tags for s in test]
-    predicted = predict_corpus_tags(current.predictor(settings), test) if current else [["O"] * len(t) for t in gold]
     total = Effort()
     for g, p in zip(gold, predicted):
         total += effort(decode_entities(p), decode_entities(g))
     return score(gold, predicted), total
+
+
+def test_figures(figures: dict, spent: Effort, tasks: int) -> dict:
+    """The test-set fields of a Round."""
+    return {"precision": figures["precision"], "recall": figures["recall"], "f1": figures["f1"],
+            "edits_per_task": round(spent.edits / max(1, tasks), 4),
+            "effort_saved": None if spent.saved is None else round(spent.saved, 4),
+            "per_label": {k: v["f1"] for k, v in figures["per_label"].items()},
+            "effort": {"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels,
+                       "gold": spent.gold}}
+
+
+def measure(current: Current | None, test: list[Sentence], settings: Settings) -> tuple[dict, Effort]:
+    """seqeval figures and summed effort of the served model on `test` (nothing predicted while
+    no version is served)."""
+    if current is None:
+        return scored(test, [["O"] * len(s.tags) for s in test])
+    return scored(test, predict_corpus_tags(current.predictor(settings), test))
 
 
 def check_options(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
@@ -103,8 +124,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     yields each round as soon as it is measured."""
     settings = settings or Settings()
     check_options(pool, rounds, strategy)
-    types = sorted({t[2:] for s in pool + test for t in s.tags if t != "O"})
-    controls = parse_label_config(project_config(types))
+    controls = parse_label_config(corpus_config(pool, test))
     sequence = order(pool, strategy, seed)
     annotations: list[Annotation] = []
     current: Current | None = None
@@ -130,15 +150,11 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             model_only = measure(fresh, test, settings)[0]["f1"]
             with_strings = measure(replace(fresh, gazetteer=candidate.tried), test, settings)[0]["f1"]
         row = Round(
-            strategy=strategy, seed=seed, annotations=target, precision=figures["precision"],
-            recall=figures["recall"], f1=figures["f1"], edits_per_task=round(spent.edits / max(1, len(test)), 4),
-            effort_saved=None if spent.saved is None else round(spent.saved, 4), train_seconds=round(seconds, 1),
-            epochs=candidate.config.epochs, warm_start=candidate.warm_start, promoted=candidate.reason is None,
-            version=current.version if current else None, dev_f1=candidate.f1, reason=candidate.reason or candidate.note,
-            gazetteer=len(current.gazetteer or ()) if current else 0, model_only_f1=model_only,
-            with_strings_f1=with_strings,
-            per_label={k: v["f1"] for k, v in figures["per_label"].items()},
-            effort={"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels, "gold": spent.gold},
+            strategy=strategy, seed=seed, annotations=target, **test_figures(figures, spent, len(test)),
+            train_seconds=round(seconds, 1), epochs=candidate.config.epochs, warm_start=candidate.warm_start,
+            promoted=candidate.reason is None, version=current.version if current else None, dev_f1=candidate.f1,
+            reason=candidate.reason or candidate.note, gazetteer=len(current.gazetteer or ()) if current else 0,
+            model_only_f1=model_only, with_strings_f1=with_strings,
         )
         if progress:
             progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "

@@ -9,11 +9,8 @@ import urllib.error
 import urllib.request
 from typing import Callable, Iterator
 
-from backend.ner.effort import Effort, effort
-from backend.ner.evaluation import score
-from backend.ner.readers import Sentence, text_and_regions
-from backend.ner.spans import decode_entities
-from worker.simulate import Round, SimulationError, check_options, order, project_config
+from backend.ner.readers import Sentence, join_words, text_and_regions
+from worker.simulate import Round, SimulationError, check_options, corpus_config, order, scored, test_figures
 
 BATCH = 64  # test tasks per /predict call
 
@@ -42,10 +39,7 @@ def webhook_body(project: int, task_id: int, sentence: Sentence, config: str) ->
 
 def word_tags(sentence: Sentence, regions: list[dict]) -> list[str]:
     """Predicted regions (character offsets into the words joined by spaces) as tags on the words."""
-    starts, pos = [], 0
-    for word in sentence.words:
-        starts.append(pos)
-        pos += len(word) + 1
+    _, starts = join_words(sentence.words)
     tags = ["O"] * len(sentence.words)
     for region in regions:
         value = region["value"]
@@ -84,8 +78,7 @@ def simulate_via_service(url: str, project: int, pool: list[Sentence], test: lis
     project `project`, which should be new: its trainings are read back from the service."""
     check_options(pool, rounds, strategy)
     url = url.rstrip("/")
-    types = sorted({t[2:] for s in pool + test for t in s.tags if t != "O"})
-    config = project_config(types)
+    config = corpus_config(pool, test)
     sequence, sent = order(pool, strategy, seed), 0
     for n, target in enumerate(rounds, 1):
         if progress:
@@ -96,28 +89,20 @@ def simulate_via_service(url: str, project: int, pool: list[Sentence], test: lis
         _call(f"{url}/webhook", {"action": "START_TRAINING", "project": {"id": project, "label_config": config}})
         record = _trained(url, project, target, timeout)
         served = _served(url, project, config, record["version"] if record["status"] == "promoted" else None, 60)
-        gold = [s.tags for s in test]
         predicted: list[list[str]] = []
         for k in range(0, len(test), BATCH):
             chunk = test[k:k + BATCH]
             body = {"project": f"{project}.0", "label_config": config,
-                    "tasks": [{"id": j, "data": {"text": text_and_regions(s)[0]}} for j, s in enumerate(chunk)]}
+                    "tasks": [{"id": j, "data": {"text": join_words(s.words)[0]}} for j, s in enumerate(chunk)]}
             results = _call(f"{url}/predict", body)["results"]
             predicted += [word_tags(s, item["result"]) for s, item in zip(chunk, results)]
-        figures = score(gold, predicted)
-        spent = Effort()
-        for g, p in zip(gold, predicted):
-            spent += effort(decode_entities(p), decode_entities(g))
+        figures, spent = scored(test, predicted)
         row = Round(
-            strategy=strategy, seed=seed, annotations=target, precision=figures["precision"], recall=figures["recall"],
-            f1=figures["f1"], edits_per_task=round(spent.edits / max(1, len(test)), 4),
-            effort_saved=None if spent.saved is None else round(spent.saved, 4),
+            strategy=strategy, seed=seed, annotations=target, **test_figures(figures, spent, len(test)),
             train_seconds=record.get("duration_s") or 0.0, epochs=record.get("epochs") or 0,
             warm_start=record.get("warm_start") or "", promoted=record["status"] == "promoted", version=served,
             dev_f1=(record.get("dev") or {}).get("f1"), gazetteer=record.get("gazetteer") or 0,
             reason=record.get("reason") or record.get("error"),
-            per_label={k: v["f1"] for k, v in figures["per_label"].items()},
-            effort={"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels, "gold": spent.gold},
         )
         if progress:
             progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f} served by {served}")

@@ -148,7 +148,7 @@ class Predictor:
         if not changed:
             return
         row_of = {w: r for r, w in enumerate(dists.words)}
-        index = {name: i for i, name in enumerate(self.labels.labels)}
+        index = self.labels.label2id
         for w in changed:
             r, tag = row_of.get(w), index.get(out.tags[w])
             out.scores[w] = round(float(dists.probs[r, tag]), 6) if r is not None and tag is not None else None

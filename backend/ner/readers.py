@@ -181,14 +181,19 @@ def sentence_from_regions(text: str, regions: list[dict], where: str) -> Sentenc
     return Sentence([w.text for w in words], tags, source=where, text=text)
 
 
+def join_words(words: list[str]) -> tuple[str, list[int]]:
+    """Corpus words as a task text (joined by single spaces) and where each word starts in it."""
+    starts, pos = [], 0
+    for word in words:
+        starts.append(pos)
+        pos += len(word) + 1
+    return " ".join(words), starts
+
+
 def text_and_regions(sentence: Sentence, from_name: str = "label", to_name: str = "text") -> tuple[str, list[dict]]:
     """A corpus sentence as Label Studio would hold it: its words joined by single spaces, and one
     `labels` region per entity (offsets in code points), the inverse of `sentence_from_regions`."""
-    starts, pos = [], 0
-    for word in sentence.words:
-        starts.append(pos)
-        pos += len(word) + 1
-    text = " ".join(sentence.words)
+    text, starts = join_words(sentence.words)
     regions = []
     for n, (first, stop, kind) in enumerate(decode_entities(sentence.tags)):
         a, b = starts[first], starts[stop - 1] + len(sentence.words[stop - 1])
