@@ -15,7 +15,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from . import metrics
 from .labelconfig import LabelConfigError, NerControl, parse_label_config, unsupported_message
-from .labelmap import map_types
 from .protocol import (
     DELETE_ACTION,
     STORE_ACTIONS,
@@ -26,13 +25,13 @@ from .protocol import (
     parse_predict,
     parse_setup,
     parse_webhook,
-    regions,
-    task_text,
+    task_results,
 )
 from .history import TrainingHistory
+from .quality import QualityLog
 from .plots import learning_curve_svg
 from .registry import ModelRegistry, RegistryError
-from .serving import ModelServer, ServedModel
+from .serving import ModelServer
 from .store import AnnotationStore
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,10 @@ def _registry() -> ModelRegistry:
 
 def _history() -> TrainingHistory:
     return current_app.extensions["ner_history"]
+
+
+def _quality() -> QualityLog:
+    return current_app.extensions["ner_quality"]
 
 
 def _body():
@@ -124,37 +127,26 @@ def _controls(req: PredictRequest) -> list[NerControl]:
         return []
 
 
-def predict_tasks(req: PredictRequest, served: ServedModel, controls: list[NerControl], explicit: dict) -> list[dict]:
-    """One LS result per task, in order; every text of every task goes through one batched call."""
-    jobs = []  # (task index, control, label map, text)
-    for control in controls:
-        if not control.supported:
-            log.warning("project %s: %s gets no predictions: only <Text> offsets are produced",
-                        req.project, control.describe())
-            continue
-        label_map = map_types(served.types, control, explicit)
-        for i, task in enumerate(req.tasks):
-            text = task_text(task, control)
-            if text is None:
-                log.info("task %s has no text in data[%r]: empty result", task.id, control.data_key)
-            elif text and label_map and served.predictor is not None:
-                jobs.append((i, control, label_map, text))
-    predictions = served.predictor.predict([j[3] for j in jobs]) if jobs else []
-    results = [{"result": [], "score": 1.0, "model_version": served.version} for _ in req.tasks]
-    for (i, control, label_map, _), prediction in zip(jobs, predictions):
-        results[i]["result"].extend(regions(prediction, control, label_map))
-        results[i]["score"] = round(min(results[i]["score"], prediction.confidence), 6)
-    return results
-
-
 @bp.post("/predict")
 def predict():
     req = parse_predict(_body())
     server = _server()
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
-    results = predict_tasks(req, served, _controls(req), server.explicit_label_map)
+    results = task_results(req.tasks, req.project, served, _controls(req), server.explicit_label_map)
+    _remember_served(req, served.version if served.predictor is not None else None, results)
     metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
     return jsonify(results=results, model_version=served.version)
+
+
+def _remember_served(req: PredictRequest, version: str | None, results: list[dict]) -> None:
+    """Record what each task was shown, to compare with its annotation (never fails a prediction)."""
+    if req.project is None or version is None:
+        return
+    shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if isinstance(t.id, int) and not isinstance(t.id, bool)}
+    try:
+        _quality().record_served(req.project, version, shown)
+    except redis.RedisError as exc:
+        log.warning("project %s: could not record the predictions served: %s", req.project, exc)
 
 
 @bp.get("/versions")
@@ -178,10 +170,15 @@ def webhook():
         store.save_config(event.project, event.label_config)
     if event.action in STORE_ACTIONS and event.cancelled:
         changed = store.delete_annotations(event.project, [event.annotation.annotation_id])
+        _compare(event.project, "forget", [event.annotation.annotation_id])
     elif event.action in STORE_ACTIONS:
         changed = int(store.upsert(event.project, event.annotation))
+        ann = event.annotation
+        if changed:  # a stale re-delivery must not replace the comparison of the newer annotation
+            _compare(event.project, "record_annotation", ann.task_id, ann.annotation_id, ann.result)
     elif event.action == DELETE_ACTION:
         changed = store.delete_annotations(event.project, list(event.deleted_ids))
+        _compare(event.project, "forget", list(event.deleted_ids))
     queue = current_app.extensions["ner_queue"]
     training = None
     if event.action == TRAIN_ACTION:
@@ -192,6 +189,15 @@ def webhook():
     if training is not None:
         reply["training"] = {"job_id": training.job_id, "coalesced": training.coalesced}
     return jsonify(reply)
+
+
+def _compare(project: str, what: str, *args) -> None:
+    """Update the pre-annotation figures; the annotation is stored already, so a Redis failure
+    here is logged, not answered with an error."""
+    try:
+        getattr(_quality(), what)(project, *args)
+    except redis.RedisError as exc:
+        log.warning("project %s: pre-annotation figures not updated (%s): %s", project, what, exc)
 
 
 def _project_arg(raw: str) -> str:
@@ -208,6 +214,13 @@ def trainings(raw: str):
     project = _project_arg(raw)
     records = [asdict(t) for t in _history().all(project)]
     return jsonify(project=project, current=_registry().current(project), trainings=records)
+
+
+@bp.get("/projects/<raw>/quality")
+def quality(raw: str):
+    """What each version's pre-annotations saved the annotators, in total and per label."""
+    project = _project_arg(raw)
+    return jsonify(project=project, current=_registry().current(project), versions=_quality().summary(project))
 
 
 @bp.get("/projects/<raw>/learning-curve.svg")

@@ -15,6 +15,7 @@ from .config import Settings
 from .jsonvalues import finite
 from .protocol import ProtocolError
 from .history import TrainingHistory
+from .quality import QualityLog
 from .registry import ModelRegistry
 from .serving import ModelServer
 from .store import AnnotationStore
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     app.extensions["ner_store"] = store
     app.extensions["ner_queue"] = TrainingQueue(store.r, settings)
     app.extensions["ner_history"] = TrainingHistory(store.r)
+    app.extensions["ner_quality"] = QualityLog(store.r)
 
     @app.before_request
     def _auth():

@@ -58,6 +58,7 @@ class Settings:
     train_every: int = 10  # new, changed or deleted annotations that trigger the next training
     label_studio_url: str = ""  # with the key: START_TRAINING first re-syncs annotations from LS
     label_studio_api_key: str = field(default="", repr=False)  # a personal access token (or legacy token)
+    push_limit: int = 20_000  # with LS configured: unlabelled tasks predicted and written to LS after a promotion (0: off)
     train_epochs: int = 0  # 0: about 400 optimiser steps, between 3 and 200 epochs (see recipe.epochs_for)
     train_lr: float = 2e-4
     train_batch_size: int = 16
@@ -96,6 +97,7 @@ class Settings:
             train_every=_int(env, "TRAIN_EVERY", cls.train_every),
             label_studio_url=env.get("LABEL_STUDIO_URL", "").strip().rstrip("/"),
             label_studio_api_key=env.get("LABEL_STUDIO_API_KEY", "").strip(),
+            push_limit=_int(env, "PUSH_LIMIT", cls.push_limit),
             train_epochs=_int(env, "TRAIN_EPOCHS", cls.train_epochs),
             train_lr=_float(env, "TRAIN_LR", cls.train_lr),
             train_batch_size=_int(env, "TRAIN_BATCH_SIZE", cls.train_batch_size),

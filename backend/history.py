@@ -39,6 +39,7 @@ class Training:
     gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)
     reason: str | None = None  # why a model was not promoted
     error: str | None = None
+    push: dict | None = None  # the promoted version's predictions written to LS: status, tasks, pushed, error
 
     @property
     def f1(self) -> float | None:
@@ -65,6 +66,10 @@ class TrainingHistory:
         ids = self.r.lrange(order, 0, -1)
         raws = self.r.hmget(records, ids) if ids else []
         return [Training(**json.loads(raw)) for raw in raws if raw]
+
+    def get(self, project: str, job_id: str) -> Training | None:
+        raw = self.r.hget(self._keys(project)[1], job_id)
+        return Training(**json.loads(raw)) if raw else None
 
     def abandon_running(self, project: str, keep: str) -> int:
         """Mark records still `running` (their worker died) as abandoned; jobs of one project never

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 
 from .labelconfig import NerControl
+from .labelmap import map_types
 from .ner.spans import Prediction
 
 _PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
+log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
 
 
@@ -222,3 +225,28 @@ def parse_webhook(body) -> WebhookEvent:
         ids = tuple(_int_id(a.get("id") if isinstance(a, dict) else None, "annotation id") for a in items)
         return WebhookEvent(action, project, deleted_ids=ids, label_config=config)
     return WebhookEvent(action, project, label_config=config)
+
+
+def task_results(tasks: list[Task], project: str | None, served, controls: list[NerControl], explicit: dict) -> list[dict]:
+    """One LS result per task, in order, from `served` (a serving.ServedModel: version, predictor,
+    types); every text of every task goes through one batched call. /predict answers with these and
+    the worker pushes them to LS after a promotion."""
+    jobs = []  # (task index, control, label map, text)
+    for control in controls:
+        if not control.supported:
+            log.warning("project %s: %s gets no predictions: only <Text> offsets are produced",
+                        project, control.describe())
+            continue
+        label_map = map_types(served.types, control, explicit)
+        for i, task in enumerate(tasks):
+            text = task_text(task, control)
+            if text is None:
+                log.info("task %s has no text in data[%r]: empty result", task.id, control.data_key)
+            elif text and label_map and served.predictor is not None:
+                jobs.append((i, control, label_map, text))
+    predictions = served.predictor.predict([j[3] for j in jobs]) if jobs else []
+    results = [{"result": [], "score": 1.0, "model_version": served.version} for _ in tasks]
+    for (i, control, label_map, _), prediction in zip(jobs, predictions):
+        results[i]["result"].extend(regions(prediction, control, label_map))
+        results[i]["score"] = round(min(results[i]["score"], prediction.confidence), 6)
+    return results

@@ -17,6 +17,7 @@ from .store import AnnotationStore, project_key
 log = logging.getLogger(__name__)
 
 JOB_FUNCTION = "worker.jobs.train_project"  # by name: the web service never imports the worker
+PUSH_FUNCTION = "worker.push.push_predictions"
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 LEASE_S = 15  # a started job whose lease is this old is dead (its worker was killed)
 DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
@@ -85,6 +86,14 @@ class TrainingQueue:
             self.r.set(project_key(project, "job-last"), job_id)
             log.info("project %s: training job %s enqueued%s", project, job_id, f" after {last.id}" if depends else "")
             return Request(job_id, False)
+
+    def push(self, project: str, version: str, training_job: str) -> str:
+        """Enqueue writing `version`'s predictions to Label Studio (after its training's record is saved)."""
+        job = self.queue.enqueue(PUSH_FUNCTION, project, version, training_job, job_id=f"push-{training_job}",
+                                 job_timeout=self.settings.train_timeout, result_ttl=7 * 86400,
+                                 failure_ttl=30 * 86400, description=f"push {version} of project {project} to LS")
+        log.info("project %s: %s enqueued", project, job.id)
+        return job.id
 
     def _job(self, raw: bytes | None) -> Job | None:
         if raw is None:

@@ -3,7 +3,9 @@ back; annotate through the SDK, let the worker train, and see LS re-predict with
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -133,3 +135,43 @@ def test_annotations_in_label_studio_train_a_model_it_then_uses(label_studio, le
         time.sleep(0.5)
     _retrieve_until(client, project, tasks, second["version"])
     assert len(trainings(learning_backend, project)) == 2
+
+
+def test_a_promotion_writes_predictions_for_every_unlabelled_task_and_the_data_manager_sorts_by_them(
+        label_studio, learning_backend, gmb_train):
+    """Nobody opens a task or asks for predictions: the push after the promotion puts the new
+    version's prediction on every unlabelled task, and the Data Manager's order by prediction
+    score is the order of our task scores."""
+    from label_studio_sdk.client import LabelStudio as SDK
+
+    client = SDK(base_url=label_studio.url, api_key=label_studio.token)
+    sentences = gmb_train[20:52]
+    project = client.projects.create(title="ner push", label_config=GMB_CONFIG).id
+    client.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
+    tasks = sorted(t.id for t in client.tasks.list(project=project))
+    client.ml.create(project=project, url=learning_backend.url, title="ner-backend", is_interactive=False)
+    for task, sentence in zip(tasks[:12], sentences):
+        client.annotations.create(id=task, result=text_and_regions(sentence)[1])
+    records = wait_for_training(learning_backend, project, 1, done=lambda rs: (rs[-1].get("push") or {}).get(
+        "status") in ("done", "failed"))
+    record = records[-1]
+    assert record["status"] == "promoted", record
+    assert record["push"] == {"version": record["version"], "status": "done", "tasks": 20, "pushed": 20,
+                              "error": None}, record
+
+    assert client.projects.get(id=project).model_version == record["version"]
+    unlabelled = tasks[12:]
+    scores = {}
+    for task in unlabelled:
+        (prediction,) = [p for p in client.predictions.list(task=task) if p.model_version == record["version"]]
+        scores[task] = prediction.score
+    assert len(set(scores.values())) > 5, scores  # the order below is not a tie
+    query = {"ordering": ["tasks:predictions_score"], "filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:total_annotations", "operator": "equal", "type": "Number", "value": 0}]}}
+    listed = label_studio.api("GET", f"/api/tasks?project={project}&page_size=100&fields=task_only&query="
+                              + urllib.parse.quote(json.dumps(query)))
+    listed = listed["tasks"] if isinstance(listed, dict) else listed
+    order = [t["id"] for t in listed]
+    assert sorted(order) == unlabelled
+    in_order = [scores[t] for t in order]
+    assert in_order == sorted(in_order), list(zip(order, in_order, [t.get("predictions_score") for t in listed]))

@@ -61,6 +61,8 @@ def train_project(project: str) -> dict:
         queue.release(project, record.job_id)
         record.finished, record.duration_s = utc_now(), round(time.monotonic() - started, 2)
         history.save(project, record)
+    if record.status == PROMOTED and settings.label_studio_url and settings.label_studio_api_key and settings.push_limit > 0:
+        queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
     return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
 
 

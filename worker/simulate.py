@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 from backend.config import Settings
 from backend.labelconfig import parse_label_config
+from backend.ner.acquisition import STRATEGIES, confidence, pick
 from backend.ner.effort import Effort, effort
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
@@ -20,7 +21,6 @@ from backend.store import Annotation
 from worker.dataset import project_data, split_dev
 from worker.recipe import Current, train_candidate
 
-STRATEGIES = ("random",)
 
 
 class SimulationError(ValueError):
@@ -50,6 +50,9 @@ class Round:
     model_only_f1: float | None = None  # test F1 of this round's model alone ...
     with_strings_f1: float | None = None  # ... and with the annotated strings, served or not
     reason: str | None = None
+    choose_seconds: float = 0.0  # scoring the pool to choose this round's batch
+    words_per_task: float = 0.0  # of the batch added this round: what a task costs to read ...
+    entities_per_task: float = 0.0  # ... and to annotate
     per_label: dict = field(default_factory=dict)
     effort: dict = field(default_factory=dict)  # deletes, creates, relabels, gold over the test set
 
@@ -110,11 +113,26 @@ def check_options(pool: list[Sentence], rounds: list[int], strategy: str) -> Non
         raise SimulationError(f"the pool has {len(pool)} sentences; --rounds asks for {rounds[-1]}")
 
 
-def order(pool: list[Sentence], strategy: str, seed: int) -> list[int]:
-    """The order annotators take the pool's tasks in (random: a seeded shuffle)."""
+def shuffled(pool: list[Sentence], seed: int) -> list[int]:
+    """The random order of the pool's tasks (every strategy's first round takes its head)."""
     order = list(range(len(pool)))
     random.Random(seed).shuffle(order)
     return order
+
+
+def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str, seed_order: list[int],
+               current: Current | None, settings: Settings) -> list[int]:
+    """The next `size` tasks: random takes the shuffle's next ones; the others rank what is left by
+    the served model's task confidence (random while nothing is served)."""
+    done = set(taken)
+    left = [i for i in seed_order if i not in done]
+    if strategy == "random" or current is None:
+        return left[:size]
+    predictor = current.predictor(settings)
+    tagged = predictor.tag_words([pool[i].words for i in left])
+    n_labels = len(current.labels.labels)
+    confidences = [confidence(t, strategy, n_labels) for t in tagged]
+    return pick(left, confidences, size, strategy, lambda i: pool[i].words)
 
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
@@ -125,11 +143,16 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     settings = settings or Settings()
     check_options(pool, rounds, strategy)
     controls = parse_label_config(corpus_config(pool, test))
-    sequence = order(pool, strategy, seed)
+    seed_order = shuffled(pool, seed)
+    taken: list[int] = []
     annotations: list[Annotation] = []
     current: Current | None = None
     for n, target in enumerate(rounds, 1):
-        annotations += [as_annotation(pool[i], i + 1) for i in sequence[len(annotations):target]]
+        started = time.monotonic()
+        batch = next_batch(pool, taken, target - len(taken), strategy, seed_order, current, settings)
+        choose_seconds = time.monotonic() - started
+        taken += batch
+        annotations += [as_annotation(pool[i], i + 1) for i in batch]
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
         data = project_data(annotations, controls)
@@ -154,7 +177,9 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             train_seconds=round(seconds, 1), epochs=candidate.config.epochs, warm_start=candidate.warm_start,
             promoted=candidate.reason is None, version=current.version if current else None, dev_f1=candidate.f1,
             reason=candidate.reason or candidate.note, gazetteer=len(current.gazetteer or ()) if current else 0,
-            model_only_f1=model_only, with_strings_f1=with_strings,
+            model_only_f1=model_only, with_strings_f1=with_strings, choose_seconds=round(choose_seconds, 1),
+            words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),
+            entities_per_task=round(fmean(len(decode_entities(pool[i].tags)) for i in batch), 3),
         )
         if progress:
             progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "

@@ -10,7 +10,7 @@ import urllib.request
 from typing import Callable, Iterator
 
 from backend.ner.readers import Sentence, join_words, text_and_regions
-from worker.simulate import Round, SimulationError, check_options, corpus_config, order, scored, test_figures
+from worker.simulate import Round, SimulationError, check_options, corpus_config, scored, shuffled, test_figures
 
 BATCH = 64  # test tasks per /predict call
 
@@ -77,9 +77,11 @@ def simulate_via_service(url: str, project: int, pool: list[Sentence], test: lis
     """As `simulate`, through the real service at `url` (its Redis, workers and registry) in
     project `project`, which should be new: its trainings are read back from the service."""
     check_options(pool, rounds, strategy)
+    if strategy != "random":
+        raise SimulationError("--service runs the random order only: the other strategies score the pool in-process")
     url = url.rstrip("/")
     config = corpus_config(pool, test)
-    sequence, sent = order(pool, strategy, seed), 0
+    sequence, sent = shuffled(pool, seed), 0
     for n, target in enumerate(rounds, 1):
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}, via {url}): {target} annotated tasks")

@@ -34,14 +34,41 @@ class Effort:
                       self.relabels + other.relabels, self.gold + other.gold)
 
 
-def effort(predicted: list[Entity], gold: list[Entity]) -> Effort:
-    """The fewest edits from `predicted` to `gold` under the rules of `Effort`."""
+@dataclass(frozen=True)
+class Edits:
+    """The spans of a pre-annotation matched against the annotation: kept as they are, relabelled
+    (same boundaries; pairs of predicted and final span), deleted, created."""
+
+    kept: list[Entity]
+    relabelled: list[tuple[Entity, Entity]]
+    deleted: list[Entity]
+    created: list[Entity]
+
+
+def edits(predicted: list[Entity], gold: list[Entity]) -> Edits:
+    """The fewest edits from `predicted` to `gold` under the rules of `Effort`, span by span."""
     pred, want = Counter(predicted), Counter(gold)
     exact = pred & want
-    pred, want = pred - exact, want - exact
+    left_pred = sorted((pred - exact).elements())
+    left_want = sorted((want - exact).elements())
     # what is left with the same boundaries on both sides needs only its label changed
-    pred_ranges = Counter((s, e) for (s, e, _), n in pred.items() for _ in range(n))
-    want_ranges = Counter((s, e) for (s, e, _), n in want.items() for _ in range(n))
-    relabels = sum((pred_ranges & want_ranges).values())
-    return Effort(deletes=sum(pred.values()) - relabels, creates=sum(want.values()) - relabels,
-                  relabels=relabels, gold=len(gold))
+    relabelled = []
+    by_range: dict[tuple[int, int], list[Entity]] = {}
+    for span in left_want:
+        by_range.setdefault(span[:2], []).append(span)
+    deleted = []
+    for span in left_pred:
+        waiting = by_range.get(span[:2])
+        if waiting:
+            relabelled.append((span, waiting.pop(0)))
+        else:
+            deleted.append(span)
+    created = [s for spans in by_range.values() for s in spans]
+    return Edits(sorted(exact.elements()), relabelled, deleted, sorted(created))
+
+
+def effort(predicted: list[Entity], gold: list[Entity]) -> Effort:
+    """The fewest edits from `predicted` to `gold` under the rules of `Effort`."""
+    done = edits(predicted, gold)
+    return Effort(deletes=len(done.deleted), creates=len(done.created), relabels=len(done.relabelled),
+                  gold=len(gold))

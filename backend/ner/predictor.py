@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from .acquisition import TASK_SCORE, confidence
 from .alignment import Affixes, case_types, uses_case_feature
 from .batching import pad_batch
 from .checkpoint import LoadedModel, load_model
@@ -21,10 +22,12 @@ from .words import split_words, tokenizable
 
 @dataclass(frozen=True)
 class WordTags:
-    """The chosen tag and its probability for each word (None: the tokenizer dropped the word)."""
+    """The chosen tag and its probability for each word (None: the tokenizer dropped the word),
+    and the entropy (nats) of the model's tag distribution for the word."""
 
     tags: list[str]
     scores: list[float | None]
+    entropies: list[float | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,11 @@ class _WordDists:
         rows = np.arange(lo, hi)[better]
         self.probs[rows] = token_probs[tokens[better] + prefix - window.start]
         self.centrality[rows] = centrality[better]
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Entropy in nats of each row of a (words x labels) probability matrix."""
+    return -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
 
 
 class Predictor:
@@ -117,7 +125,7 @@ class Predictor:
         overlapping windows takes it from the window where it sits farther from an edge. Tags are
         then the per-word argmax, or the Viterbi path when the model has tag transitions.
         """
-        results = [WordTags(["O"] * len(d), [None] * len(d)) for d in docs]
+        results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d)) for d in docs]
         nonempty = [i for i, d in enumerate(docs) if d]
         if not nonempty:
             return results
@@ -163,9 +171,11 @@ class Predictor:
         names = self.labels.labels
         for d, out, tags in zip(dists, outs, chosen):
             scores = d.probs[np.arange(len(tags)), tags].tolist()
-            for w, tag, score in zip(d.words, tags, scores):
+            entropies = entropy(d.probs).tolist()
+            for w, tag, score, h in zip(d.words, tags, scores, entropies):
                 out.tags[w] = names[tag]
                 out.scores[w] = round(score, 6)
+                out.entropies[w] = round(h, 6)
 
     def _batches(self, rows: list[_Row]):
         ordered = sorted(rows, key=lambda r: len(r.inputs["input_ids"]))
@@ -188,7 +198,6 @@ class Predictor:
         out = []
         for text, ws, wt in zip(texts, words, tagged):
             spans = decode_spans(text, ws, wt.tags, wt.scores)
-            scored = [s for s in wt.scores if s is not None]
-            uncertainty = round(1.0 - min(scored), 6) if scored else 0.0
+            uncertainty = round(1.0 - confidence(wt, TASK_SCORE, len(self.labels.labels)), 6)
             out.append(Prediction(spans, uncertainty))
         return out

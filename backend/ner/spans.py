@@ -27,7 +27,7 @@ class Prediction:
     """The entities found in one text and how unsure the model was about the text as a whole."""
 
     spans: list[Span]
-    uncertainty: float  # least-confidence: 1 - the lowest chosen-tag probability over its words
+    uncertainty: float  # 1 - the task confidence of acquisition.TASK_SCORE: higher = annotate sooner
 
     @property
     def confidence(self) -> float:
