@@ -235,7 +235,8 @@ def learning_curve(raw: str):
 def metrics_page():
     try:
         current = _registry().all_current()
+        quality = _quality().newest(_store().projects()[:metrics.MAX_PROJECT_LABELS])
     except redis.RedisError:
-        current = {}
-    text, content_type = metrics.render(current)
+        current, quality = {}, {}
+    text, content_type = metrics.render(current, quality)
     return Response(text, content_type=content_type)

@@ -54,9 +54,35 @@ class _Versions:
         yield family
 
 
-def render(current: dict[str, str]) -> tuple[bytes, str]:
+class _Preannotations:
+    """What the newest version with annotated pre-annotations saved, per project and label ("all":
+    every label): `quality` is {project: (version, QualityLog figures of that version)}."""
+
+    def __init__(self, quality: dict[str, tuple[str, dict]]) -> None:
+        self.quality = quality
+
+    def collect(self):
+        names = {"effort_saved": "Share of from-scratch span edits the pre-annotations saved",
+                 "kept_share": "Share of pre-annotated spans the annotators kept",
+                 "preannotated_share": "Share of the annotated spans that were pre-annotated"}
+        families = {k: GaugeMetricFamily(f"ner_preannotation_{k}_ratio", text, labels=["project", "version", "label"])
+                    for k, text in names.items()}
+        tasks = GaugeMetricFamily("ner_preannotation_tasks", "Annotated tasks compared with their pre-annotations",
+                                  labels=["project", "version"])
+        for project in sorted(self.quality, key=int)[:MAX_PROJECT_LABELS]:
+            version, figures = self.quality[project]
+            tasks.add_metric([project, version], figures["tasks"])
+            for label, numbers in [("all", figures), *figures["labels"].items()]:
+                for key, family in families.items():
+                    if numbers[key] is not None:
+                        family.add_metric([project, version, label], numbers[key])
+        yield from families.values()
+        yield tasks
+
+
+def render(current: dict[str, str], quality: dict[str, tuple[str, dict]] | None = None) -> tuple[bytes, str]:
     """The exposition text (in multi-process mode, the sum over every live worker), then the
-    current version of the most recently promoted projects."""
+    current version of the most recently promoted projects and what their pre-annotations saved."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -67,4 +93,5 @@ def render(current: dict[str, str]) -> tuple[bytes, str]:
         text = generate_latest()
     versions = CollectorRegistry()
     versions.register(_Versions(current))
+    versions.register(_Preannotations(quality or {}))
     return text + generate_latest(versions), CONTENT_TYPE_LATEST

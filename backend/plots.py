@@ -56,12 +56,13 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 
 
 def series_svg(panels: list[tuple[str, dict[str, list[tuple[float, float]]]]], title: str,
-               xlabel: str = "annotated tasks") -> str:
-    """Side-by-side line charts sharing one legend: each panel is (y label, {series: [(x, y)]})."""
+               xlabel: str = "annotated tasks", y_min: float | None = None) -> str:
+    """Side-by-side line charts sharing one legend: each panel is (y label, {series: [(x, y)]});
+    the y axis runs from `y_min` (default: 0, or below it when a value is) to 1."""
     names = sorted({name for _, series in panels for name in series})
     xs = sorted({x for _, series in panels for pts in series.values() for x, _ in pts}) or [0, 1]
     ys = [y for _, series in panels for pts in series.values() for _, y in pts]
-    y_lo = min(0.0, min(ys, default=0.0))
+    y_lo = min(0.0, min(ys, default=0.0)) if y_min is None else y_min
     width, height = WIDTH * len(panels), HEIGHT + 24 * len(names)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
@@ -74,7 +75,7 @@ def series_svg(panels: list[tuple[str, dict[str, list[tuple[float, float]]]]], t
             return (left + _scale(x, xs[0], xs[-1], PAD, WIDTH - PAD / 2),
                     _scale(y, y_lo, 1.0, HEIGHT - PAD, PAD / 2 + 10))
 
-        for tick in sorted({y_lo, *(t for t in (0.0, 0.25, 0.5, 0.75, 1.0) if t >= y_lo)}):
+        for tick in sorted({y_lo, *(t / 20 for t in range(0, 21, 5 if y_min is None else 1) if t / 20 >= y_lo)}):
             _, y = xy(xs[0], tick)
             parts.append(f'<line x1="{left + PAD}" y1="{y:.1f}" x2="{left + WIDTH - PAD / 2}" y2="{y:.1f}" stroke="#ddd"/>')
             parts.append(f'<text x="{left + PAD - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:.2f}</text>')

@@ -153,5 +153,21 @@ class QualityLog:
         return [json.loads(v) for v in self.r.hvals(self._keys(project)[2])]
 
     def summary(self, project: str) -> dict[str, dict]:
-        """{version: figures}, the figures of `VersionQuality.to_dict`."""
-        return {v: q.to_dict() for v, q in sorted(summarise(self.outcomes(project)).items())}
+        """{version: figures}, oldest version first, the figures of `VersionQuality.to_dict`."""
+        return {v: q.to_dict() for v, q in sorted(summarise(self.outcomes(project)).items(), key=lambda kv: version_order(kv[0]))}
+
+    def newest(self, projects: list[str]) -> dict[str, tuple[str, dict]]:
+        """{project: (version, figures)} of the newest version with compared annotations."""
+        out = {}
+        for project in projects:
+            summary = self.summary(project)
+            if summary:
+                version = list(summary)[-1]
+                out[project] = (version, summary[version])
+        return out
+
+
+def version_order(version: str) -> tuple[int, str]:
+    """Registry versions ("v12-20261127T...") by number; others (a bootstrap model's) first."""
+    head = version.split("-", 1)[0]
+    return (int(head[1:]), version) if head[:1] == "v" and head[1:].isdigit() else (-1, version)

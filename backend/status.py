@@ -1,4 +1,5 @@
-"""The status page: projects, the versions they serve, their labels and latest trainings (HTML)."""
+"""The status page: projects, the versions they serve, their labels, latest trainings and what their
+pre-annotations saved (HTML)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
     server, history = current_app.extensions["ner"], current_app.extensions["ner_history"]
     try:
         records = history.all(project)[-5:]
+        quality = current_app.extensions["ner_quality"].summary(project)
     except redis.RedisError:
-        records = []
+        records, quality = [], {}
     return {
         "id": project,
         "current": current.get(project),
         "served": server.serving(project).version,
         "labels": "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, [])),
         "trainings": records,
+        "quality": list(quality.items())[-5:],
     }
 
 

@@ -95,6 +95,27 @@ class AnnotationStore:
 
         return self._transaction(txn, tasks, owners)
 
+    def delete_unchanged(self, project: str, annotations: list[Annotation]) -> int:
+        """Remove these annotations only where the store still holds them exactly (a webhook that
+        replaced one since it was read wins); returns how many went."""
+        tasks, owners, changes = self._keys(project)
+        fields = [str(a.task_id) for a in annotations]
+
+        def txn(pipe: redis.client.Pipeline) -> int:
+            held = pipe.hmget(tasks, fields) if fields else []
+            pipe.multi()
+            removed = 0
+            for ann, raw in zip(annotations, held):
+                if raw is not None and Annotation.from_json(raw) == ann:
+                    pipe.hdel(tasks, str(ann.task_id))
+                    pipe.hdel(owners, str(ann.annotation_id))
+                    removed += 1
+            if removed:
+                pipe.incrby(changes, removed)
+            return removed
+
+        return self._transaction(txn, tasks, owners)
+
     def _transaction(self, fn, *watch: str):
         result = None
 
@@ -115,6 +136,10 @@ class AnnotationStore:
     def changes(self, project: str) -> int:
         """How many stores and deletions changed this project's data, ever (drives retraining)."""
         return int(self.r.get(self._keys(project)[2]) or 0)
+
+    def projects(self) -> list[str]:
+        """Every project that has stored an annotation, by id."""
+        return sorted((p.decode() for p in self.r.smembers(f"{PREFIX}:projects")), key=int)
 
     def save_config(self, project: str, label_config: str) -> None:
         self.r.set(project_key(project, "label-config"), label_config)

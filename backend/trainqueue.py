@@ -72,7 +72,11 @@ class TrainingQueue:
                 self.r.set(project_key(project, "resync"), 1)
             waiting = self._job(self.r.get(project_key(project, "job-waiting")))
             if waiting and waiting.get_status() in WAITING:
-                return Request(waiting.id, True)
+                if not self._behind_dead(project, waiting):
+                    return Request(waiting.id, True)
+                # RQ would release it only when its cleanup fails the dead job, minutes from now
+                log.warning("project %s: job %s waits on a killed worker's job; replacing it", project, waiting.id)
+                waiting.cancel()
             last = self._job(self.r.get(project_key(project, "job-last")))
             depends = None
             if last and last.get_status() not in DONE and not self._dead(project, last):
@@ -103,6 +107,15 @@ class TrainingQueue:
         except NoSuchJobError:
             return None
 
+    def _behind_dead(self, project: str, job: Job) -> bool:
+        """A deferred job whose dependency is a dead job (see `_dead`)."""
+        if job.get_status() != JobStatus.DEFERRED:
+            return False
+        return any(dep is not None and self._dead(project, dep) for dep in map(self._job_by_id, job.dependency_ids))
+
+    def _job_by_id(self, job_id: str) -> Job | None:
+        return self._job(job_id.encode() if isinstance(job_id, str) else job_id)
+
     def _dead(self, project: str, job: Job) -> bool:
         """A started job whose worker was killed: no lease renewed for LEASE_S (waiting on it
         would wait for RQ's own cleanup, minutes later)."""
@@ -125,3 +138,7 @@ class TrainingQueue:
     def take_resync(self, project: str) -> bool:
         """True once after a START_TRAINING asked for a re-sync (the job that starts next clears it)."""
         return bool(self.r.getdel(project_key(project, "resync")))
+
+    def keep_resync(self, project: str) -> None:
+        """A re-sync that failed stays asked for: the next job tries it again."""
+        self.r.set(project_key(project, "resync"), 1)

@@ -235,16 +235,22 @@ def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redi
     busy = wait_until("a worker to hold the job and its lease", lambda: client.exists(alive) and Job.fetch(
         running[0]["job_id"], connection=client).worker_name, timeout=120)
     doomed = next(w for w in (spare, service.main_worker) if w.name == busy)
+    # a trigger during the training: its successor waits for the job about to die
+    status, reply, _ = call("POST", service.url + "/webhook", {"action": "START_TRAINING", "project": {"id": project}})
+    assert status == 200 and reply["training"]["coalesced"] is False
+    successor = reply["training"]["job_id"]
     for pid in [doomed.proc.pid, *descendants(doomed.proc.pid)]:  # the worker and its work horse
         os.kill(pid, signal.SIGKILL)
     doomed.proc.wait()
     assert setup_call(service, project)[0] == "untrained"  # nothing half-trained is served
 
-    # The next trigger (after the dead job's lease ran out) trains on a live worker and promotes.
+    # The next trigger (after the dead job's lease ran out) is not coalesced into the successor, which
+    # RQ would release only once its cleanup fails the dead job: it trains on a live worker at once.
     wait_until("the dead job's lease to run out", lambda: not client.exists(alive), timeout=LEASE_S + 30)
     status, reply, _ = call("POST", service.url + "/webhook", {"action": "START_TRAINING", "project": {"id": project}})
-    assert status == 200 and reply["training"]["coalesced"] is False
-    records = wait_for_training(service, project, 2)
+    assert status == 200 and reply["training"]["coalesced"] is False and reply["training"]["job_id"] != successor
+    assert Job.fetch(successor, connection=client).get_status() == "canceled"
+    records = wait_for_training(service, project, 2, timeout=90)
     assert [r["status"] for r in records] == ["abandoned", "promoted"], records
     store_dir = Path(loop_env(service)["MODEL_DIR"]) / "projects" / str(project)
     assert sorted(p.name for p in store_dir.iterdir() if not p.name.startswith(".")) == [records[1]["version"]]

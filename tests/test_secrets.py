@@ -9,6 +9,8 @@ import secrets
 import time
 import uuid
 
+import redis
+
 from tests.lsdata import GMB_CONFIG, annotation_event
 from tests.servers import Service, Worker, call, free_port
 
@@ -42,8 +44,9 @@ def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb
             assert ask("POST", "/predict", predict, credentials=wrong)[0] == 401
         for path, raw in [("/predict", b"{oops"), ("/setup", b'{"project": "x"}'), ("/webhook", b'{"action": 5}')]:
             assert ask("POST", path, raw=raw)[0] == 400
-        # START_TRAINING re-syncs from LS with the key first: LS is unreachable here, so the job
-        # fails, and its error is recorded and logged.
+        # START_TRAINING re-syncs from LS with the key first: LS is unreachable here, so the re-sync
+        # fails, its error is recorded and logged, it stays asked for, and the job trains on what
+        # the webhooks stored.
         assert ask("POST", "/webhook", {"action": "START_TRAINING", "project": {"id": PROJECT}})[0] == 200
         deadline = time.monotonic() + 120
         while True:
@@ -53,6 +56,8 @@ def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb
                 break
             assert time.monotonic() < deadline, reply
             time.sleep(1)
+        assert done[0]["resync_error"] and done[0]["status"] == "promoted" and done[0]["annotations"] == 3, done
+        assert redis.Redis.from_url(redis_url).get(f"ner:project:{PROJECT}:resync") == b"1"
         for path in ["/", "/metrics", f"/versions?project={PROJECT}", "/health"]:
             assert ask("GET", path)[0] == 200
     finally:
@@ -60,7 +65,7 @@ def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb
         service.stop()
 
     logs = (tmp_path / "service.log").read_text(errors="replace") + (tmp_path / "worker.log").read_text(errors="replace")
-    assert "START_TRAINING" in logs or "train_project" in logs  # the logs did record the work
+    assert f"train-{PROJECT}-1" in logs and f"push-train-{PROJECT}-1" in logs  # the logs did record the work
     basic = base64.b64encode(f"ls:{password}".encode()).decode()
     for secret in (password, api_key, basic):
         assert not [s for s in seen if secret in s], f"a response carries {secret[:6]}..."

@@ -31,3 +31,16 @@ def test_deletions_remove_only_the_named_annotations(redis_url):
     assert [a.task_id for a in store.annotations(p)] == [1, 3]
     assert store.delete_annotations(p, [102]) == 0  # re-delivered deletion
     assert store.count(p) == 2
+
+
+def test_a_resync_removes_only_what_is_unchanged_since_it_read_the_store(redis_url):
+    store = AnnotationStore(redis.Redis.from_url(redis_url))
+    p = "store-3"
+    for task in range(1, 4):
+        store.upsert(p, _ann(task, 100 + task, "2026-01-01"))
+    read = store.annotations(p)  # what a re-sync saw before listing LS
+    store.upsert(p, _ann(2, 202, "2026-01-02"))  # a webhook during the listing replaces task 2
+    changes = store.changes(p)
+    assert store.delete_unchanged(p, read) == 2  # tasks 1 and 3, deleted in LS; task 2 is newer
+    assert [(a.task_id, a.annotation_id) for a in store.annotations(p)] == [(2, 202)]
+    assert store.changes(p) == changes + 2

@@ -48,7 +48,7 @@ def train_project(project: str) -> dict:
     stop_lease = _keep_lease(queue, project, record.job_id)
     try:
         if queue.take_resync(project) and settings.label_studio_url and settings.label_studio_api_key:
-            resync_project(store, project, settings.label_studio_url, settings.label_studio_api_key)
+            _resync(project, settings, store, queue, record)
         _train(project, settings, store, registry, record)
     except Exception as exc:
         record.status, record.error = FAILED, f"{type(exc).__name__}: {exc}"
@@ -64,6 +64,17 @@ def train_project(project: str) -> dict:
     if record.status == PROMOTED and settings.label_studio_url and settings.label_studio_api_key and settings.push_limit > 0:
         queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
     return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
+
+
+def _resync(project: str, settings: Settings, store: AnnotationStore, queue: TrainingQueue, record: Training) -> None:
+    """Catch the store up with LS. When LS cannot be read, train on what the store has, keep the
+    re-sync asked for (the next job retries it) and say so in the record."""
+    try:
+        resync_project(store, project, settings.label_studio_url, settings.label_studio_api_key)
+    except Exception as exc:  # LS down, a refused token: the webhooks' data is still worth training on
+        queue.keep_resync(project)
+        record.resync_error = f"{type(exc).__name__}: {exc}"
+        log.error("project %s: re-sync from Label Studio failed, kept for the next job: %s", project, exc)
 
 
 def _keep_lease(queue: TrainingQueue, project: str, job_id: str) -> threading.Event:

@@ -33,6 +33,9 @@ def resync_project(store: AnnotationStore, project: str, url: str, api_key: str)
     config = client.projects.get(id=int(project)).label_config
     if config:
         store.save_config(project, config)
+    # What LS lists is as of the listing; a webhook may store an annotation meanwhile. Only what the
+    # store held before the listing began, and still holds unchanged, may be removed as deleted in LS.
+    before = store.annotations(project)
     seen, stored, annotated = 0, 0, set()
     for task in client.tasks.list(project=int(project), fields="all"):
         task = _as_dict(task)
@@ -45,7 +48,7 @@ def resync_project(store: AnnotationStore, project: str, url: str, api_key: str)
             task_id=int(task["id"]), annotation_id=int(ann["id"]), data=task["data"], result=ann.get("result") or [],
             completed_by=ann.get("completed_by"), updated_at=str(ann.get("updated_at") or ann.get("created_at") or ""),
         ))
-    gone = [a.annotation_id for a in store.annotations(project) if a.task_id not in annotated]
-    removed = store.delete_annotations(project, gone) if gone else 0
+    gone = [a for a in before if a.task_id not in annotated]
+    removed = store.delete_unchanged(project, gone) if gone else 0
     log.info("project %s: re-synced from Label Studio: %d tasks, %d stored, %d removed", project, seen, stored, removed)
     return Resync(seen, stored, removed)

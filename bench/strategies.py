@@ -1,0 +1,94 @@
+"""Tables and a plot of active-learning strategies from `ner-backend simulate --json` output:
+mean and spread over seeds of test F1 and effort saved against annotated tasks, and how many
+tasks each strategy needs to reach what `random` has at its largest round.
+
+    .venv/bin/python bench/strategies.py /tmp/sim/*.jsonl --plot docs/active-learning.svg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from statistics import fmean
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backend.plots import series_svg  # noqa: E402
+
+
+def load(paths: list[str]) -> list[dict]:
+    return [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()]
+
+
+def grouped(rows: list[dict], key: str) -> dict[str, dict[int, list[float]]]:
+    """{strategy: {annotations: [value per seed]}}."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for r in rows:
+        if r.get(key) is not None:
+            out.setdefault(r["strategy"], {}).setdefault(r["annotations"], []).append(r[key])
+    return out
+
+
+def cell(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{fmean(values):.3f} ({min(values):.3f}-{max(values):.3f}, {len(values)})"
+
+
+def table(rows: list[dict], key: str, strategies: list[str]) -> str:
+    data = grouped(rows, key)
+    sizes = sorted({n for s in data.values() for n in s})
+    lines = ["| tasks | " + " | ".join(strategies) + " |", "|---:|" + "---:|" * len(strategies)]
+    for n in sizes:
+        lines.append(f"| {n:,} | " + " | ".join(cell(data.get(s, {}).get(n)) for s in strategies) + " |")
+    return "\n".join(lines)
+
+
+def tasks_to_reach(rows: list[dict], strategies: list[str]) -> str:
+    """For each strategy, the first round whose mean F1 reaches random's mean at its largest round."""
+    f1 = grouped(rows, "f1")
+    last = max(f1["random"])
+    target = fmean(f1["random"][last])
+    lines = [f"random's mean test F1 at {last:,} tasks: {target:.4f}", ""]
+    for s in strategies:
+        reached = [n for n in sorted(f1.get(s, {})) if fmean(f1[s][n]) >= target]
+        seeds = max(len(v) for v in f1.get(s, {1: [0]}).values())
+        lines.append(f"- {s} ({seeds} seed{'s' if seeds > 1 else ''}): "
+                     + (f"reaches it at {reached[0]:,} tasks" if reached else "does not reach it in the rounds run"))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--plot", help="write an SVG of mean F1 and effort saved per strategy")
+    args = ap.parse_args()
+    rows = load(args.files)
+    order = ["random", "uncertainty", "mnlp", "entropy", "diverse"]
+    strategies = [s for s in order if any(r["strategy"] == s for r in rows)]
+    print("Test micro-F1, mean (min-max, seeds):\n")
+    print(table(rows, "f1", strategies))
+    print("\nEffort saved on the test set, mean (min-max, seeds):\n")
+    print(table(rows, "effort_saved", strategies))
+    print("\nWords per task of the tasks chosen in each round:\n")
+    print(table(rows, "words_per_task", strategies))
+    print("\nEntities per task of the tasks chosen in each round:\n")
+    print(table(rows, "entities_per_task", strategies))
+    print()
+    print(tasks_to_reach(rows, strategies))
+    if args.plot:
+        means = {k: {s: [(n, fmean(v)) for n, v in sorted(d.items())] for s, d in grouped(rows, k).items()}
+                 for k in ("f1", "effort_saved")}
+        svg = series_svg([("test micro-F1 (mean over seeds)", means["f1"]),
+                          ("effort saved (mean over seeds)", means["effort_saved"])],
+                         "active-learning strategies: GMB pool of 5,000, 1,000 test sentences", y_min=0.4)
+        Path(args.plot).write_text(svg, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
