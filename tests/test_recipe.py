@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend.config import Settings
+from backend.ner.evaluation import evaluate_model
 from backend.ner.labels import LabelSet
 from backend.ner.readers import Sentence
 from worker.recipe import Current, starting_point, train_candidate
@@ -34,3 +35,18 @@ def test_annotated_strings_are_served_only_when_they_beat_the_model_on_dev():
     # a dev split where the strings mean something else: the model alone is kept
     other = [Sentence(["Zorblax", "said", "so", "."], ["B-per", "O", "O", "O"])]
     assert train_candidate(train, other, LABELS, 13, None, settings).gazetteer is None
+
+
+def test_the_gate_compares_on_dev_tasks_the_serving_version_never_trained_on():
+    def s(name: str) -> Sentence:
+        return Sentence(["the", "board", "of", name, "met", "today", "."], ["O", "O", "O", "B-org", "O", "O", "O"])
+
+    settings = Settings(train_epochs=1, precision="fp32", gazetteer="off")
+    train, dev = [s("Zorblax")] * 6 + [s("Quintrel")] * 6, [s("Zorblax"), s("Quintrel")]
+    first = train_candidate(train + dev, [], LABELS, 14, None, settings).result  # before the project had a dev split
+    current = Current("v1", first.model, first.tokenizer, LABELS, first.transitions, 14, trained_on=frozenset(range(1, 15)))
+    skipped = train_candidate(train, dev, LABELS, 14, current, settings, unseen_dev=[])
+    assert skipped.previous_dev_f1 is None and skipped.reason is None
+    assert "gate was skipped" in skipped.note and "v1" in skipped.note
+    part = train_candidate(train, dev, LABELS, 14, current, settings, unseen_dev=dev[:1])
+    assert part.previous_dev_f1 == evaluate_model(current.predictor(settings), dev[:1])["f1"]

@@ -77,16 +77,24 @@ def _rank(task_id: int) -> float:
     return int(hashlib.sha1(f"dev:{task_id}".encode()).hexdigest()[:12], 16) / 16**12
 
 
-def split_dev(data: ProjectData, fraction: float) -> tuple[list[Sentence], list[Sentence]]:
-    """(train, dev) sentences. A task is dev when its hash rank is below `fraction`, so a task
-    never changes sides as tasks come and go: the serving model never trained on the dev tasks it
-    is compared on. At least 2 dev tasks (the lowest ranked); none under MIN_DEV_TASKS tasks."""
+def dev_tasks(data: ProjectData, fraction: float) -> set[int]:
+    """The dev split's task ids. A task is dev when its hash rank is below `fraction`, so a task
+    never changes sides as tasks come and go. At least 2 dev tasks (the lowest ranked); none under
+    MIN_DEV_TASKS tasks (then a later version's dev tasks were trained on by this one: the gate
+    compares on the dev tasks the serving version did not train on, see recipe.train_candidate)."""
     ids = sorted(data.sentences, key=_rank)
     if len(ids) < MIN_DEV_TASKS or fraction <= 0:
-        dev_ids: set[int] = set()
-    else:
-        dev_ids = {t for t in ids if _rank(t) < fraction}
-        dev_ids |= set(ids[: max(0, 2 - len(dev_ids))])
-    train = [s for t in sorted(data.sentences) if t not in dev_ids for s in data.sentences[t]]
-    dev = [s for t in sorted(dev_ids) for s in data.sentences[t]]
-    return train, dev
+        return set()
+    dev_ids = {t for t in ids if _rank(t) < fraction}
+    return dev_ids | set(ids[: max(0, 2 - len(dev_ids))])
+
+
+def split_dev(data: ProjectData, fraction: float) -> tuple[list[Sentence], list[Sentence]]:
+    """(train, dev) sentences of the `dev_tasks` split."""
+    dev_ids = dev_tasks(data, fraction)
+    return sentences_of(data, set(data.sentences) - dev_ids), sentences_of(data, dev_ids)
+
+
+def sentences_of(data: ProjectData, tasks: set[int]) -> list[Sentence]:
+    """The sentences of these tasks, by task id."""
+    return [s for t in sorted(tasks) if t in data.sentences for s in data.sentences[t]]

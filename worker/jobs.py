@@ -17,7 +17,7 @@ from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry, StaleVersion
 from backend.store import AnnotationStore
 from backend.trainqueue import LEASE_S, TrainingQueue
-from worker.dataset import ProjectData, project_data, split_dev
+from worker.dataset import ProjectData, dev_tasks, project_data, sentences_of
 from worker.resync import resync_project
 from worker.recipe import Current, train_candidate
 from worker.training import TrainConfig, TrainResult, config_dict
@@ -116,18 +116,22 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks
-    train, dev = split_dev(data, settings.dev_fraction)
+    dev_ids = dev_tasks(data, settings.dev_fraction)
+    train_ids = set(data.sentences) - dev_ids
+    train, dev = sentences_of(data, train_ids), sentences_of(data, dev_ids)
     if not train:
         raise TrainingError(f"no usable annotated task ({len(data.skipped)} skipped)")
     record.train_sentences, record.dev_sentences = len(train), len(dev)
     current = _current(project, registry)
-    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings)
+    unseen = None if current is None or current.trained_on is None else sentences_of(data, dev_ids - current.trained_on)
+    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, unseen_dev=unseen)
     record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
     record.gazetteer = len(candidate.gazetteer or ())
     result = candidate.result
     record.version, path = registry.new_version(project)
-    save_model(result.model, result.tokenizer, data.labels, _metrics(project, record, result, candidate.config, settings, data),
+    save_model(result.model, result.tokenizer, data.labels,
+               _metrics(project, record, result, candidate.config, settings, data, train_ids),
                path, result.transitions, candidate.gazetteer)
     # Promote only what loads back from disk and predicts.
     Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
@@ -157,12 +161,14 @@ def _current(project: str, registry: ModelRegistry) -> Current | None:
     except ModelFolderError as exc:
         log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
         return None
+    trained_on = loaded.metrics.get("train_tasks")
     return Current(version, loaded.model, loaded.tokenizer, loaded.labels, loaded.transitions,
-                   int(loaded.metrics.get("annotations") or 0), loaded.gazetteer)
+                   int(loaded.metrics.get("annotations") or 0), loaded.gazetteer,
+                   frozenset(trained_on) if isinstance(trained_on, list) else None)
 
 
 def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,
-             data: ProjectData) -> dict:
+             data: ProjectData, train_ids: set[int]) -> dict:
     return {
         "project": project,
         "version": record.version,
@@ -176,5 +182,6 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "base_model": settings.base_model or "minilm",
         "dev": record.dev,
         "gazetteer": record.gazetteer,
+        "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
         "train": {**result.summary(), "config": config_dict(config)},
     }

@@ -56,6 +56,7 @@ class Current:
     transitions: list | None
     tasks: int  # annotated tasks its training read (train + dev); 0 when unknown
     gazetteer: Gazetteer | None = None
+    trained_on: frozenset[int] | None = None  # the task ids it trained on; None when unknown
 
     def predictor(self, settings: Settings) -> Predictor:
         return Predictor(self.model, self.tokenizer, self.labels, precision=settings.precision,
@@ -70,7 +71,7 @@ class Candidate:
     config: TrainConfig
     warm_start: str  # "current:<version>", "bootstrap" or "base"
     dev: dict | None  # seqeval figures of the new model on the dev split
-    previous_dev_f1: float | None  # the serving model's micro-F1 on the same dev split
+    previous_dev_f1: float | None  # the serving model's micro-F1 on the dev tasks it did not train on
     gazetteer: Gazetteer | None = None  # served with the model: it beat the model alone on dev
     tried: Gazetteer | None = None  # the annotated strings that were tried, served or not
     model_only_f1: float | None = None  # dev F1 without the gazetteer, when one was tried
@@ -112,23 +113,33 @@ def rejection(f1: float | None, previous: float | None, settings: Settings, dev_
 
 def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
                     current: Current | None, settings: Settings, seed: int = 42,
-                    progress: bool = False) -> Candidate:
-    """Train a new version on `train` as the recipe says, score it and the serving one on `dev`."""
+                    progress: bool = False, unseen_dev: list[Sentence] | None = None) -> Candidate:
+    """Train a new version on `train` as the recipe says, score it on `dev`, and gate it against
+    the serving one on `unseen_dev`: the dev sentences the serving version did not train on (None:
+    all of `dev`). A version trained before the project had a dev split saw tasks that are dev now."""
     config = train_config(len(train), settings, seed)
     init, base, warm = starting_point(current, tasks, labels, settings)
     result = fine_tune(train, config, base_model=base, labels=labels, init=init, progress=progress)
     new = Predictor(result.model, result.tokenizer, labels, precision=settings.precision,
                     transitions=result.transitions)
     scores = evaluate_model(new, dev) if dev else None
-    candidate = Candidate(result, config, warm, scores, dev_f1(current, dev, settings))
+    gate = dev if unseen_dev is None else unseen_dev
+    candidate = Candidate(result, config, warm, scores, dev_f1(current, gate, settings))
     if settings.gazetteer == "auto":
         _try_gazetteer(candidate, new, train, dev)
-    entities = scores["support"] if scores else None
-    candidate.reason = rejection(candidate.f1, candidate.previous_dev_f1, settings, entities)
-    if candidate.reason is None and rejection(candidate.f1, candidate.previous_dev_f1, settings) is not None:
-        candidate.note = (f"promoted although its dev F1 {candidate.f1:.4f} is below the serving version's "
+    judged = candidate.dev
+    if gate is not dev and gate and candidate.previous_dev_f1 is not None:
+        new.gazetteer = candidate.gazetteer
+        judged = evaluate_model(new, gate)
+    f1, entities = (judged["f1"], judged["support"]) if judged else (None, None)
+    candidate.reason = rejection(f1, candidate.previous_dev_f1, settings, entities)
+    if candidate.reason is None and rejection(f1, candidate.previous_dev_f1, settings) is not None:
+        candidate.note = (f"promoted although its dev F1 {f1:.4f} is below the serving version's "
                           f"{candidate.previous_dev_f1:.4f}: {entities} dev entities cannot tell them apart "
                           f"(the gate needs {MIN_GATE_ENTITIES})")
+    elif current is not None and dev and not gate:
+        candidate.note = (f"the gate was skipped: the serving version {current.version} trained on every "
+                          f"dev task (it was trained before the project had a dev split)")
     return candidate
 
 
