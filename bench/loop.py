@@ -27,7 +27,7 @@ from backend.ner.readers import read_gmb  # noqa: E402
 from backend.plots import learning_curve_svg  # noqa: E402
 from backend.stack import redis_server_binary  # noqa: E402
 from tests.lsdata import GMB_CONFIG, annotation_event, text_and_regions  # noqa: E402
-from tests.servers import Service, Worker, call, free_port  # noqa: E402
+from tests.servers import ROOT, Service, Worker, call, free_port  # noqa: E402
 
 
 def predict_version(url: str, project: int, text: str) -> str:
@@ -56,20 +56,28 @@ def run_size(url: str, project: int, sentences, probe: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("gmb", help="ner_dataset.csv")
+    ap.add_argument("gmb", nargs="?", help="ner_dataset.csv (--quick: the shipped GMB sample)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
     ap.add_argument("--heldout", type=int, default=500, help="GMB sentences 39001.. scored per model")
     ap.add_argument("--svg", help="also draw the learning curve (held-out F1) to this file")
+    ap.add_argument("--quick", action="store_true",
+                    help="12 shipped sentences, 2 epochs, 20 held out: seconds, to prove the bench runs")
     args = ap.parse_args()
 
-    corpus = read_gmb(Path(args.gmb))
-    heldout = corpus[39000 : 39000 + args.heldout]
+    if args.quick:
+        corpus = read_gmb(ROOT / "tests" / "data" / "gmb_train.csv")
+        args.sizes, heldout, extra = [12], read_gmb(ROOT / "tests" / "data" / "gmb_eval.csv")[:20], {"TRAIN_EPOCHS": "2"}
+    elif args.gmb:
+        corpus, extra = read_gmb(Path(args.gmb)), {}
+        heldout = corpus[39000 : 39000 + args.heldout]
+    else:
+        ap.error("give ner_dataset.csv (or --quick)")
     work = Path(tempfile.mkdtemp(prefix="ner-loop-bench-"))
     port = free_port()
     redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
     base_env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
-                "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000"}
+                "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", **extra}
     rows = []
     try:
         for n, size in enumerate(args.sizes):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+QUICK_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_eval.csv"  # the shipped sample
 
 from backend.ner.predictor import Predictor  # noqa: E402
 from backend.ner.readers import read_corpus  # noqa: E402
@@ -35,11 +36,18 @@ def http_batches(url: str, texts: list[str], size: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("gmb_csv")
-    ap.add_argument("--model", required=True)
+    ap.add_argument("gmb_csv", nargs="?", default=str(QUICK_DATA), help="default: the shipped GMB sample")
+    ap.add_argument("--model", help="a model folder (required unless --quick)")
     ap.add_argument("--texts", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true",
+                    help="32 texts, one repeat, an untrained model when --model is not given: proves the bench runs")
     args = ap.parse_args()
+    if args.quick:
+        args.texts, args.repeats = 32, 1
+        args.model = args.model or untrained_folder()
+    if not args.model:
+        ap.error("--model is required (or --quick)")
     texts = [" ".join(s.words) for s in read_corpus(args.gmb_csv, "gmb", limit=args.texts)]
 
     engine = Predictor.from_folder(args.model)
@@ -90,6 +98,17 @@ def main() -> None:
     print(f"| HTTP + decoding overhead over raw engine | {100 * overhead:.0f}% |")
     print(f"| single task over HTTP | p50 {1000 * statistics.median(latencies):.0f} ms, p95 {1000 * q[18]:.0f} ms |")
     print("per round (http, engine, pipeline) s:", [tuple(round(x, 2) for x in r) for r in rounds])
+
+
+def untrained_folder() -> str:
+    """A model folder with a fresh head on the packaged encoder (for --quick: speed, not accuracy)."""
+    from backend.ner.basemodel import init_model, load_tokenizer
+    from backend.ner.checkpoint import save_model
+    from backend.ner.labels import LabelSet
+
+    labels = LabelSet.from_types(["geo", "gpe", "org", "per", "tim"])
+    out = Path(tempfile.mkdtemp(prefix="bench-model-")) / "untrained"
+    return str(save_model(init_model(None, labels), load_tokenizer(None), labels, {"note": "bench --quick"}, out))
 
 
 def _timed(fn) -> float:

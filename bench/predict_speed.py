@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+QUICK_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_eval.csv"  # the shipped sample
 
 from backend.ner.basemodel import init_model, load_tokenizer  # noqa: E402
 from backend.ner.device import pick_device  # noqa: E402
@@ -30,13 +31,16 @@ def timed(fn) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("gmb_csv")
+    ap.add_argument("gmb_csv", nargs="?", default=str(QUICK_DATA), help="default: the shipped GMB sample")
     ap.add_argument("--model", help="a model folder from `ner-backend train`")
     ap.add_argument("--texts", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--quick", action="store_true", help="32 texts, one repeat: seconds, to prove the bench runs")
     args = ap.parse_args()
+    if args.quick:
+        args.texts, args.repeats = 32, 1
 
     sentences = read_corpus(args.gmb_csv, "gmb", limit=args.texts)
     texts = [" ".join(s.words) for s in sentences]
