@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -126,6 +127,24 @@ def wait_for_training(service, project: int, count: int, timeout: float = 300, d
                 return records
         time.sleep(1)
     pytest.fail(f"project {project}: {count} training(s) did not finish as expected in {timeout:.0f} s: {records}")
+
+
+def interrupt_group(proc: subprocess.Popen, timeout: float = 90) -> int:
+    """Ctrl-C to a process started in its own session (its whole group), as a terminal sends it;
+    its exit code. If the group has not stopped within `timeout`, SIGKILL it all, so that nothing a
+    failing test started outlives it, then fail."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        pytest.fail(f"pid {proc.pid} ignored Ctrl-C for {timeout:.0f} s; its process group was killed")
+    finally:
+        try:  # anything of the group left behind (a grandchild that outlived its parent) goes too
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class LoopbackProcess:

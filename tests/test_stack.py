@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import redis
 
 from backend.store import AnnotationStore
 
-from tests.servers import ROOT, LoopbackProcess, call, free_port
+from tests.servers import ROOT, LoopbackProcess, call, free_port, interrupt_group
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +43,10 @@ class Stack(LoopbackProcess):
                      {**full, **env}, ROOT, log_path, timeout=180, start_new_session=True)
 
     def ctrl_c(self) -> int:
-        os.killpg(self.proc.pid, signal.SIGINT)
-        code = self.proc.wait(timeout=90)
-        self.log.close()
-        return code
+        try:
+            return interrupt_group(self.proc)
+        finally:
+            self.log.close()
 
 
 def test_run_command_and_readme_steps(trained_folder, tmp_path):
@@ -122,7 +121,6 @@ def test_up_with_label_studio_gives_a_ready_project(trained_folder, tmp_path):
         client.actions.create(project=project, id="retrieve_tasks_predictions", selected_items={"all": True, "excluded": []})
         assert any(p.result for t in tasks[:10] for p in client.predictions.list(task=t.id))
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=90) == 0
+        assert interrupt_group(proc) == 0
     with pytest.raises(OSError):
         call("GET", f"http://127.0.0.1:{ls_port}/health", timeout=2)
