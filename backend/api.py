@@ -139,14 +139,12 @@ def predict():
 
 
 def _remember_served(req: PredictRequest, version: str | None, results: list[dict]) -> None:
-    """Record what each task was shown, to compare with its annotation (never fails a prediction)."""
+    """Record what each task was shown, to compare with its annotation (in the background: never
+    delays nor fails a prediction)."""
     if req.project is None or version is None:
         return
     shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if isinstance(t.id, int) and not isinstance(t.id, bool)}
-    try:
-        _quality().record_served(req.project, version, shown)
-    except redis.RedisError as exc:
-        log.warning("project %s: could not record the predictions served: %s", req.project, exc)
+    current_app.extensions["ner_served"].record(req.project, version, shown)
 
 
 @bp.get("/versions")

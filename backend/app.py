@@ -15,7 +15,7 @@ from .config import Settings
 from .jsonvalues import finite
 from .protocol import ProtocolError
 from .history import TrainingHistory
-from .quality import QualityLog
+from .quality import QualityLog, ServedRecorder
 from .registry import ModelRegistry
 from .serving import ModelServer
 from .store import AnnotationStore
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     app.extensions["ner_queue"] = TrainingQueue(store.r, settings)
     app.extensions["ner_history"] = TrainingHistory(store.r)
     app.extensions["ner_quality"] = QualityLog(store.r)
+    app.extensions["ner_served"] = ServedRecorder(app.extensions["ner_quality"])
 
     @app.before_request
     def _auth():

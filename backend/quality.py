@@ -4,6 +4,9 @@ compared with the annotation that follows, summed per version and label."""
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -12,6 +15,7 @@ import redis
 from .ner.effort import Effort, Entity, edits
 from .store import project_key
 
+log = logging.getLogger(__name__)
 # Served predictions kept per project: the newest this many tasks. A task annotated after its
 # prediction fell out of the window is not compared (it counts as "unseen" in the figures).
 SERVED_TASKS_KEPT = 50_000
@@ -171,3 +175,52 @@ def version_order(version: str) -> tuple[int, str]:
     """Registry versions ("v12-20261127T...") by number; others (a bootstrap model's) first."""
     head = version.split("-", 1)[0]
     return (int(head[1:]), version) if head[:1] == "v" and head[1:].isdigit() else (-1, version)
+
+
+class ServedRecorder:
+    """Writes what /predict served to a QualityLog from one background thread, so a prediction
+    never waits for Redis (single-task latency is what an annotator feels when opening a task).
+    When Redis is slow and BACKLOG records wait, newer ones are dropped and counted, not queued."""
+
+    BACKLOG = 1000
+
+    def __init__(self, quality: QualityLog) -> None:
+        self.quality = quality
+        self.pending: queue.Queue = queue.Queue(self.BACKLOG)
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, project: str, version: str, results: dict[int, list]) -> None:
+        if not results:
+            return
+        self._start()
+        try:
+            self.pending.put_nowait((project, version, results))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped % 100 == 1:
+                log.warning("pre-annotation records dropped while Redis lags: %d so far", self.dropped)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every record so far is written (tests, shutdown); False on timeout."""
+        done = threading.Event()
+        self.pending.put(done)
+        return done.wait(timeout)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="served-recorder", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.pending.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                self.quality.record_served(*item)
+            except redis.RedisError as exc:
+                log.warning("project %s: could not record the predictions served: %s", item[0], exc)

@@ -8,6 +8,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
 
 from backend.registry import ModelRegistry
@@ -26,6 +27,7 @@ def _predict(service) -> tuple[int, dict]:
     return status, reply
 
 
+@pytest.mark.slow  # kills and restarts redis-server under a live gunicorn
 def test_redis_sigkill_and_restart_loses_no_acknowledged_annotation(trained_folder, gmb_train, tmp_path):
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
@@ -98,6 +100,7 @@ def answers(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow  # a gunicorn made slow on purpose
 def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path):
     """LS waits 1 s for a webhook. When every serving thread is busy predicting, it gives up, but
     the request has already been delivered: the backend still stores the annotation."""

@@ -72,11 +72,12 @@ def test_served_predictions_are_bounded_per_project(redis_url):
     assert log.summary("931")["v1-a"]["kept_spans"] == 1
 
 
-def test_quality_endpoint_follows_annotations_that_keep_fix_and_delete_predictions(client):
+def test_quality_endpoint_follows_annotations_that_keep_fix_and_delete_predictions(client, app):
     project = 917
     assert client.post("/setup", json={"project": f"{project}.1", "schema": CONFIG}).status_code == 200
     reply = client.post("/predict", json=ls_predict_body([{"text": TEXT}, {"text": TEXT}], project=f"{project}.1"))
     assert reply.status_code == 200
+    assert app.extensions["ner_served"].flush()  # recorded off the request path: wait for the write
     version = reply.get_json()["model_version"]
     shown = [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in reply.get_json()["results"][0]["result"]]
     assert len(shown) >= 3, f"the fixture model should find 3+ entities in {TEXT!r}: {shown}"

@@ -9,6 +9,7 @@ import secrets
 import time
 import uuid
 
+import pytest
 import redis
 
 from tests.lsdata import GMB_CONFIG, annotation_event
@@ -17,6 +18,7 @@ from tests.servers import Service, Worker, call, free_port
 PROJECT = 71
 
 
+@pytest.mark.slow  # gunicorn, a worker, a training and a push: the full suite runs it
 def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb_train, tmp_path):
     password, api_key = f"pw-{secrets.token_hex(12)}", f"key-{secrets.token_hex(20)}"
     env = {"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "BOOTSTRAP_MODEL": str(trained_folder),
