@@ -111,6 +111,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from worker.training import TrainConfig, config_dict, fine_tune
 
     from .ner.basemodel import DEFAULT_BASE
+    from .ner import fastpath
     from .ner.checkpoint import save_model
 
     sentences = read_corpus(args.data, args.format, args.limit)
@@ -140,6 +141,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **result.summary(),
     }
+    device = next(result.model.parameters()).device
+    metrics[fastpath.METRICS_KEY] = fastpath.choose(result.model, result.tokenizer, result.labels, result.transitions,
+                                                    dev, settings.precision, device).to_dict()
     out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out, result.transitions)
     dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
     print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "

@@ -39,6 +39,7 @@ class Training:
     gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)
     reason: str | None = None  # why a model was not promoted
     error: str | None = None
+    serving: dict | None = None  # the precision the version is served in, and the dev F1s that chose it
     resync_error: str | None = None  # the re-sync from LS this job was asked for failed (retried next job)
     push: dict | None = None  # the promoted version's predictions written to LS: status, tasks, pushed, error
 

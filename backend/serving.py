@@ -15,7 +15,8 @@ import redis
 from .config import Settings
 from .labelconfig import NerControl
 from .labelmap import parse_label_map
-from .ner.checkpoint import METRICS_FILE, ModelFolderError, check_folder
+from .ner.checkpoint import METRICS_FILE, ModelFolderError, check_folder, read_metrics
+from .ner.fastpath import served_precision
 from .ner.labels import LabelSet
 from .registry import ModelRegistry, newest_first
 
@@ -81,10 +82,13 @@ class ModelCache:
         from .ner.predictor import Predictor
 
         s = self.settings
-        log.info("loading model %s", path)
-        return Predictor.from_folder(
-            path, precision=s.precision, max_length=s.max_length, stride=s.window_stride, batch_size=s.predict_batch_size
+        precision, why = served_precision(read_metrics(path), s.precision)
+        log.info("loading model %s in %s (%s)", path, precision, why)
+        predictor = Predictor.from_folder(
+            path, precision=precision, max_length=s.max_length, stride=s.window_stride, batch_size=s.predict_batch_size
         )
+        predictor.precision_reason = why
+        return predictor
 
     def discard(self, path: Path) -> None:
         """Forget a model (requests still holding it finish on it; then it is freed)."""

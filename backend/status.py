@@ -20,10 +20,20 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         "id": project,
         "current": current.get(project),
         "served": server.serving(project).version,
+        "precision": _precision(server.serving(project)),
         "labels": "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, [])),
         "trainings": records,
         "quality": list(quality.items())[-5:],
     }
+
+
+def _precision(served) -> str:
+    """"bf16 (why)" for the model a process serves; "" without one."""
+    predictor = served.predictor
+    if predictor is None:
+        return ""
+    why = getattr(predictor, "precision_reason", "")
+    return f"{predictor.precision} ({why})" if why else predictor.precision
 
 
 @bp.get("/")
@@ -36,4 +46,5 @@ def status_page():
         current = {}
     controls = server.projects()
     projects = [_project(p, current, controls) for p in sorted(set(controls) | set(current), key=int)]
-    return render_template("status.html", bootstrap=server.bootstrap(), projects=projects)
+    return render_template("status.html", bootstrap=server.bootstrap(), projects=projects,
+                           bootstrap_precision=_precision(server.bootstrap()))

@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,11 +75,7 @@ def main() -> None:
                 _timed(lambda: [engine.predict(texts[i : i + 32]) for i in range(0, len(texts), 32)]),
                 _timed(lambda: [pipe(t) for t in texts]),
             ))
-        latencies = []
-        for t in texts[:100]:
-            started = time.perf_counter()
-            call("POST", svc.url + "/predict", ls_predict_body([{"text": t}]))
-            latencies.append(time.perf_counter() - started)
+        latencies = {clients: single_task_latencies(svc.url, texts[:100], clients) for clients in (1, 4)}
     finally:
         svc.stop()
         redis.proc.terminate()
@@ -88,7 +85,6 @@ def main() -> None:
     http, raw, base = (statistics.median(r[i] for r in rounds) for i in range(3))
     vs_pipeline = statistics.median(b / h for h, _, b in rounds)
     overhead = statistics.median((h - r) / r for h, r, _ in rounds)
-    q = statistics.quantiles(latencies, n=20)
     n = len(texts)
     print(f"{n} GMB sentences, batches of 32, {args.repeats} interleaved repeats (medians)")
     print(f"| /predict over HTTP, batches of 32 | {n / http:.0f} tasks/s |")
@@ -96,7 +92,10 @@ def main() -> None:
     print(f"| pipeline, one call per task | {n / base:.0f} tasks/s |")
     print(f"| HTTP vs pipeline (median of per-round ratios) | {vs_pipeline:.2f}x |")
     print(f"| HTTP + decoding overhead over raw engine | {100 * overhead:.0f}% |")
-    print(f"| single task over HTTP | p50 {1000 * statistics.median(latencies):.0f} ms, p95 {1000 * q[18]:.0f} ms |")
+    for clients, values in latencies.items():
+        q = statistics.quantiles(values, n=20)
+        print(f"| one task per request, {clients} client{'s' if clients > 1 else ''} | "
+              f"p50 {1000 * statistics.median(values):.1f} ms, p95 {1000 * q[18]:.1f} ms |")
     print("per round (http, engine, pipeline) s:", [tuple(round(x, 2) for x in r) for r in rounds])
 
 
@@ -109,6 +108,19 @@ def untrained_folder() -> str:
     labels = LabelSet.from_types(["geo", "gpe", "org", "per", "tim"])
     out = Path(tempfile.mkdtemp(prefix="bench-model-")) / "untrained"
     return str(save_model(init_model(None, labels), load_tokenizer(None), labels, {"note": "bench --quick"}, out))
+
+
+def single_task_latencies(url: str, texts: list[str], clients: int) -> list[float]:
+    """Seconds per request for one task each (what LS sends when an annotator opens a task), with
+    `clients` sending at once, each its share of `texts` (interactive requests, as LS marks them)."""
+    def one(text: str) -> float:
+        started = time.perf_counter()
+        status, _, _ = call("POST", url + "/predict", ls_predict_body([{"text": text}], context={"result": []}))
+        assert status == 200
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(one, texts * clients))
 
 
 def _timed(fn) -> float:

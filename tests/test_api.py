@@ -152,6 +152,7 @@ def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, r
     assert "bootstrap-" in page and f"Project {project}" in page
     assert hostile not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "PER<b>" not in page and "PER&lt;b&gt;" in page
+    assert "served in fp32 (no fast-path check recorded for this version)" in page  # the fixture model has none
 
 
 def test_metrics_bound_project_labels_and_show_only_served_versions(client, app, trained_folder):

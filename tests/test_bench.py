@@ -35,7 +35,7 @@ def test_predict_speed_quick():
 @pytest.mark.slow
 def test_predict_http_quick():
     out = bench("bench/predict_http.py", "--quick")
-    assert "/predict over HTTP" in out and "single task over HTTP" in out
+    assert "/predict over HTTP" in out and "one task per request" in out
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from rq import get_current_job
 from backend.config import Settings
 from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistory, utc_now
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
+from backend.ner import fastpath
 from backend.ner.checkpoint import ModelFolderError, load_model, save_model
 from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry, StaleVersion
@@ -129,6 +130,9 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
     record.gazetteer = len(candidate.gazetteer or ())
     result = candidate.result
+    device = next(result.model.parameters()).device
+    record.serving = fastpath.choose(result.model, result.tokenizer, data.labels, result.transitions, dev,
+                                     settings.precision, device, candidate.gazetteer).to_dict()
     record.version, path = registry.new_version(project)
     save_model(result.model, result.tokenizer, data.labels,
                _metrics(project, record, result, candidate.config, settings, data, train_ids),
@@ -182,6 +186,7 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "base_model": settings.base_model or "minilm",
         "dev": record.dev,
         "gazetteer": record.gazetteer,
+        fastpath.METRICS_KEY: record.serving,
         "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
         "train": {**result.summary(), "config": config_dict(config)},
     }

@@ -99,6 +99,7 @@ class Predictor:
         self.tokenizer = tokenizer
         self.labels = labels
         self.precision = resolve_precision(precision, self.device)
+        self.precision_reason = ""  # why this precision, when a server chose it (see fastpath)
         self.affixes = Affixes.of(tokenizer)
         model_max = getattr(model.config, "max_position_embeddings", max_length)
         self.max_length = min(max_length, model_max)
