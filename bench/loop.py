@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,12 +56,67 @@ def run_size(url: str, project: int, sentences, probe: str) -> dict:
             "dev_f1": record["dev"]["f1"] if record["dev"] else None, "version": version}
 
 
+class Load:
+    """`clients` threads sending one-task /predict requests (what LS sends when a task opens) until
+    stopped; the latencies of each phase."""
+
+    def __init__(self, url: str, project: int, texts: list[str], clients: int) -> None:
+        self.url, self.project, self.texts, self.stop, self.latencies = url, project, texts, threading.Event(), []
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, k: int) -> None:
+        body = {"project": f"{self.project}.1", "label_config": GMB_CONFIG, "params": {"context": {"result": []}}}
+        n = k
+        while not self.stop.is_set():
+            body["tasks"] = [{"id": n, "data": {"text": self.texts[n % len(self.texts)]}}]
+            started = time.perf_counter()
+            call("POST", self.url + "/predict", body)
+            self.latencies.append(time.perf_counter() - started)
+            n += len(self.threads)
+
+    def take(self) -> list[float]:
+        taken, self.latencies = self.latencies, []
+        return taken
+
+    def end(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def percentiles(values: list[float]) -> str:
+    if len(values) < 20:
+        return f"{len(values)} requests"
+    q = statistics.quantiles(values, n=20)
+    return f"p50 {1000 * statistics.median(values):.0f} ms, p95 {1000 * q[18]:.0f} ms ({len(values)} requests)"
+
+
+def under_load(url: str, project: int, served: int, sentences, heldout, clients: int, alone_s: float) -> dict:
+    """The same training (for `project`) while `clients` send one-task requests to project `served`
+    (whose model the first training made): its time against `alone_s`, and the requests' latency
+    before (the load alone) and during the training."""
+    load = Load(url, served, [text_and_regions(s)[0] for s in heldout], clients)
+    try:
+        time.sleep(10)  # the load alone: a baseline measured next to the same server
+        before = load.take()
+        loaded = run_size(url, project, sentences, text_and_regions(heldout[0])[0])
+        during = load.take()
+    finally:
+        load.end()
+    return {"loaded_loop_s": loaded["loop_s"], "slowdown": round(loaded["loop_s"] / alone_s, 2),
+            "predict_alone": percentiles(before), "predict_during_training": percentiles(during)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("gmb", nargs="?", help="ner_dataset.csv (--quick: the shipped GMB sample)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200, 500, 1000])
     ap.add_argument("--heldout", type=int, default=500, help="GMB sentences 39001.. scored per model")
     ap.add_argument("--svg", help="also draw the learning curve (held-out F1) to this file")
+    ap.add_argument("--load", type=int, default=0, metavar="CLIENTS",
+                    help="also train each size again while CLIENTS threads send one-task /predict requests")
     ap.add_argument("--quick", action="store_true",
                     help="12 shipped sentences, 2 epochs, 20 held out: seconds, to prove the bench runs")
     args = ap.parse_args()
@@ -77,7 +134,7 @@ def main() -> None:
     redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
     base_env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
-                "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", **extra}
+                "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", "TRAIN_EPOCHS": "0", **extra}
     rows = []
     try:
         for n, size in enumerate(args.sizes):
@@ -86,6 +143,8 @@ def main() -> None:
             worker = Worker(env, work / f"worker-{size}.log")
             try:
                 row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
+                if args.load:
+                    row.update(under_load(service.url, 950 + n, 900 + n, corpus[:size], heldout, args.load, row["loop_s"]))
             finally:
                 worker.stop()
                 service.stop()
@@ -102,6 +161,13 @@ def main() -> None:
     for r in rows:
         dev = f"{r['dev_f1']:.3f} ({r['dev_sentences']})" if r["dev_f1"] is not None else "-"
         print(f"| {r['annotations']} | {r['epochs']} | {r['loop_s']} s | {r['train_job_s']} s | {dev} | {r['heldout_f1']:.3f} |")
+    if args.load:
+        print(f"\nUnder a load of {args.load} one-task /predict clients:\n")
+        print("| annotated sentences | alone | under load | slowdown | /predict alone | /predict during the training |")
+        print("|---:|---:|---:|---:|---|---|")
+        for r in rows:
+            print(f"| {r['annotations']} | {r['loop_s']} s | {r['loaded_loop_s']} s | {r['slowdown']}x | "
+                  f"{r['predict_alone']} | {r['predict_during_training']} |")
     if args.svg:
         points = [(r["annotations"], r["heldout_f1"]) for r in rows]
         Path(args.svg).write_text(learning_curve_svg(points, f"GMB: held-out F1 ({len(heldout)} sentences) by annotations"))

@@ -40,8 +40,9 @@ def test_predict_http_quick():
 
 @pytest.mark.slow
 def test_loop_quick():
-    out = bench("bench/loop.py", "--quick")
+    out = bench("bench/loop.py", "--quick", "--load", "2")
     assert "| 12 | 2 |" in out  # 12 annotated sentences, 2 epochs, then the timings and F1s
+    assert "Under a load of 2 one-task /predict clients" in out and "p50" in out
 
 
 @pytest.mark.slow
