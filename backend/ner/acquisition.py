@@ -14,7 +14,7 @@ from typing import Callable, Protocol, Sequence
 
 # The strategies the simulator compares (docs/benchmarks.md); TASK_SCORE is the one /predict sends.
 STRATEGIES = ("random", "uncertainty", "mnlp", "entropy", "diverse")
-TASK_SCORE = "mnlp"
+TASK_SCORE = "entropy"
 # "diverse" skips a candidate whose word set overlaps this much (Jaccard) with one already chosen
 # for the same batch: GMB has runs of near-identical sentences ("... killed in a bomb attack in ...").
 DIVERSITY_MAX_OVERLAP = 0.5
