@@ -1,4 +1,5 @@
-"""/webhook through real gunicorn (2 workers) into a real redis-server."""
+"""/webhook through the Flask app (the test client) into a real redis-server; test_loop covers it
+through gunicorn."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import redis
 
 from backend.store import AnnotationStore
-from tests.servers import Service, call, free_port
+from tests.servers import free_port
 from tests.lsdata import CONFIG
 
 PROJECT = {"id": 7, "title": "p", "label_config": CONFIG}
@@ -25,11 +26,9 @@ def event(action, ann_id=11, task_id=5, when="2026-11-01T10:00:00Z", cancelled=F
     }
 
 
-@pytest.fixture(scope="module")
-def service(redis_url, tmp_path_factory):
-    svc = Service({"REDIS_URL": redis_url}, log_path=tmp_path_factory.mktemp("logs") / "webhook.log")
-    yield svc
-    svc.stop()
+@pytest.fixture()
+def service(client):
+    return client
 
 
 @pytest.fixture()
@@ -37,9 +36,9 @@ def store(redis_url):
     return AnnotationStore(redis.Redis.from_url(redis_url))
 
 
-def post(service, body):
-    status, reply, _ = call("POST", service.url + "/webhook", body)
-    return status, reply
+def post(client, body):
+    reply = client.post("/webhook", json=body)
+    return reply.status_code, reply.get_json()
 
 
 def test_created_updated_redelivered_deleted(service, store):
@@ -87,10 +86,10 @@ def test_bad_webhooks_get_a_clear_4xx(service, body, message):
 
 
 def test_store_down_is_a_503_not_a_silent_drop(tmp_path):
-    svc = Service({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, workers=1, log_path=tmp_path / "down.log")
-    try:
-        status, reply = post(svc, event("ANNOTATION_CREATED"))
-        assert status == 503 and "unavailable" in reply["error"]
-        assert call("GET", svc.url + "/health")[0] == 200
-    finally:
-        svc.stop()
+    from backend.app import create_app
+    from backend.config import Settings
+
+    down = create_app(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", model_dir=str(tmp_path / "models")))
+    status, reply = post(down.test_client(), event("ANNOTATION_CREATED"))
+    assert status == 503 and "unavailable" in reply["error"]
+    assert down.test_client().get("/health").status_code == 200
