@@ -152,7 +152,7 @@ def test_a_promotion_writes_predictions_for_every_unlabelled_task_and_the_data_m
     client.ml.create(project=project, url=learning_backend.url, title="ner-backend", is_interactive=False)
     for task, sentence in zip(tasks[:12], sentences):
         client.annotations.create(id=task, result=text_and_regions(sentence)[1])
-    records = wait_for_training(learning_backend, project, 1, done=lambda rs: (rs[-1].get("push") or {}).get(
+    records = wait_for_training(learning_backend, project, 1, timeout=600, done=lambda rs: (rs[-1].get("push") or {}).get(
         "status") in ("done", "failed"))
     record = records[-1]
     assert record["status"] == "promoted", record
