@@ -100,19 +100,25 @@ def _retrieve_until(client, project, tasks, version, timeout=60) -> None:
     pytest.fail(f"LS never stored a prediction of {version}: {_prediction_versions(client, tasks)}")
 
 
-def test_annotations_in_label_studio_train_a_model_it_then_uses(label_studio, learning_backend, gmb_train, redis_url):
+def _connected_project(label_studio, backend, title: str, sentences, annotated: int):
+    """(SDK client, project id, task ids): a new LS project holding `sentences` as tasks, connected
+    to `backend`, with the first `annotated` of them annotated in LS (each a webhook)."""
     from label_studio_sdk.client import LabelStudio as SDK
 
     client = SDK(base_url=label_studio.url, api_key=label_studio.token)
-    sentences = gmb_train[:14]
-    project = client.projects.create(title="ner learning", label_config=GMB_CONFIG).id
+    project = client.projects.create(title=title, label_config=GMB_CONFIG).id
     client.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
     tasks = sorted(t.id for t in client.tasks.list(project=project))
-    client.ml.create(project=project, url=learning_backend.url, title="ner-backend", is_interactive=False)
-
-    # 12 annotations made in LS reach the backend as webhooks; the 12th triggers a training.
-    for task, sentence in zip(tasks[:12], sentences):
+    client.ml.create(project=project, url=backend.url, title="ner-backend", is_interactive=False)
+    for task, sentence in zip(tasks[:annotated], sentences):
         client.annotations.create(id=task, result=text_and_regions(sentence)[1])
+    return client, project, tasks
+
+
+def test_annotations_in_label_studio_train_a_model_it_then_uses(label_studio, learning_backend, gmb_train, redis_url):
+    # 12 annotations made in LS reach the backend as webhooks; the 12th triggers a training.
+    sentences = gmb_train[:14]
+    client, project, tasks = _connected_project(label_studio, learning_backend, "ner learning", sentences, 12)
     (first,) = wait_for_training(learning_backend, project, 1)
     assert first["status"] == "promoted" and first["annotations"] == 12, first
     _retrieve_until(client, project, tasks, first["version"])
@@ -142,16 +148,7 @@ def test_a_promotion_writes_predictions_for_every_unlabelled_task_and_the_data_m
     """Nobody opens a task or asks for predictions: the push after the promotion puts the new
     version's prediction on every unlabelled task, and the Data Manager's order by prediction
     score is the order of our task scores."""
-    from label_studio_sdk.client import LabelStudio as SDK
-
-    client = SDK(base_url=label_studio.url, api_key=label_studio.token)
-    sentences = gmb_train[20:52]
-    project = client.projects.create(title="ner push", label_config=GMB_CONFIG).id
-    client.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
-    tasks = sorted(t.id for t in client.tasks.list(project=project))
-    client.ml.create(project=project, url=learning_backend.url, title="ner-backend", is_interactive=False)
-    for task, sentence in zip(tasks[:12], sentences):
-        client.annotations.create(id=task, result=text_and_regions(sentence)[1])
+    client, project, tasks = _connected_project(label_studio, learning_backend, "ner push", gmb_train[20:52], 12)
     records = wait_for_training(learning_backend, project, 1, timeout=600, done=lambda rs: (rs[-1].get("push") or {}).get(
         "status") in ("done", "failed"))
     record = records[-1]
