@@ -146,6 +146,9 @@ def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, r
     config = CONFIG.replace('value="PER"', 'value="PER&lt;b&gt;"')
     assert client.post("/setup", json={"project": project, "schema": config}).status_code == 200
     TrainingHistory(redis.Redis.from_url(redis_url)).save(project, Training("train-816-1", status="failed", error=hostile))
+    pushed = Training("train-816-2", status="promoted", version="v2-x", serving={"precision": "bf16"},
+                      push={"version": "v2-x", "status": "failed", "tasks": 40, "pushed": 20, "error": hostile})
+    TrainingHistory(redis.Redis.from_url(redis_url)).save(project, pushed)
     response = client.get("/")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/html"
@@ -153,6 +156,7 @@ def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, r
     assert hostile not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "PER<b>" not in page and "PER&lt;b&gt;" in page
     assert "served in fp32 (no fast-path check recorded for this version)" in page  # the fixture model has none
+    assert "<td>bf16</td>" in page and "failed: 20 of 40 (&lt;script&gt;" in page
 
 
 def test_metrics_bound_project_labels_and_show_only_served_versions(client, app, trained_folder):
