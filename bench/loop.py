@@ -143,6 +143,7 @@ def main() -> None:
             worker = Worker(env, work / f"worker-{size}.log")
             try:
                 row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
+                print(json.dumps(row), flush=True)  # before the loaded run: a slow one must not hide it
                 if args.load:
                     row.update(under_load(service.url, 950 + n, 900 + n, corpus[:size], heldout, args.load, row["loop_s"]))
             finally:
