@@ -12,11 +12,10 @@ from backend.config import Settings
 from backend.history import Training, TrainingHistory
 from backend.labelconfig import parse_label_config
 from backend.labelmap import parse_label_map
-from backend.ner.predictor import Predictor
 from backend.protocol import Task, task_results
 from backend.quality import QualityLog
 from backend.registry import ModelRegistry
-from backend.serving import ServedModel
+from backend.serving import ModelCache, ServedModel
 from backend.store import AnnotationStore
 
 log = logging.getLogger(__name__)
@@ -55,8 +54,8 @@ def _push(project: str, version: str, settings: Settings, client: redis.Redis, r
         raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
     controls = parse_label_config(config)
     registry = ModelRegistry(settings.model_dir, client)
-    predictor = Predictor.from_folder(registry.path(project, version), precision=settings.precision,
-                                      batch_size=settings.predict_batch_size)
+    # loaded as every serving process loads it: the precision its fast-path check chose
+    predictor = ModelCache(settings, 1).get(registry.path(project, version))
     served = ServedModel(version, predictor, predictor.labels)
     explicit = parse_label_map(settings.label_map)
     quality = QualityLog(client)
