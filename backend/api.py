@@ -168,15 +168,15 @@ def webhook():
         store.save_config(event.project, event.label_config)
     if event.action in STORE_ACTIONS and event.cancelled:
         changed = store.delete_annotations(event.project, [event.annotation.annotation_id])
-        _compare(event.project, "forget", [event.annotation.annotation_id])
+        _compare(event.project, _quality().forget, [event.annotation.annotation_id])
     elif event.action in STORE_ACTIONS:
         changed = int(store.upsert(event.project, event.annotation))
         ann = event.annotation
         if changed:  # a stale re-delivery must not replace the comparison of the newer annotation
-            _compare(event.project, "record_annotation", ann.task_id, ann.annotation_id, ann.result)
+            _compare(event.project, _quality().record_annotation, ann.task_id, ann.annotation_id, ann.result)
     elif event.action == DELETE_ACTION:
         changed = store.delete_annotations(event.project, list(event.deleted_ids))
-        _compare(event.project, "forget", list(event.deleted_ids))
+        _compare(event.project, _quality().forget, list(event.deleted_ids))
     queue = current_app.extensions["ner_queue"]
     training = None
     if event.action == TRAIN_ACTION:
@@ -189,13 +189,13 @@ def webhook():
     return jsonify(reply)
 
 
-def _compare(project: str, what: str, *args) -> None:
-    """Update the pre-annotation figures; the annotation is stored already, so a Redis failure
+def _compare(project: str, update, *args) -> None:
+    """Run a QualityLog update for `project`; the annotation is stored already, so a Redis failure
     here is logged, not answered with an error."""
     try:
-        getattr(_quality(), what)(project, *args)
+        update(project, *args)
     except redis.RedisError as exc:
-        log.warning("project %s: pre-annotation figures not updated (%s): %s", project, what, exc)
+        log.warning("project %s: pre-annotation figures not updated (%s): %s", project, update.__name__, exc)
 
 
 def _project_arg(raw: str) -> str:

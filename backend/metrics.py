@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 
 from .registry import newest_first
+from .store import project_order
 
 MAX_PROJECT_LABELS = 50  # projects with series of their own; the rest are counted as "other"
 OTHER = "other"
@@ -69,7 +70,7 @@ class _Preannotations:
                     for k, text in names.items()}
         tasks = GaugeMetricFamily("ner_preannotation_tasks", "Annotated tasks compared with their pre-annotations",
                                   labels=["project", "version"])
-        for project in sorted(self.quality, key=int)[:MAX_PROJECT_LABELS]:
+        for project in sorted(self.quality, key=project_order)[:MAX_PROJECT_LABELS]:
             version, figures = self.quality[project]
             tasks.add_metric([project, version], figures["tasks"])
             for label, numbers in [("all", figures), *figures["labels"].items()]:

@@ -32,7 +32,7 @@ def _precision(served) -> str:
     predictor = served.predictor
     if predictor is None:
         return ""
-    why = getattr(predictor, "precision_reason", "")
+    why = predictor.precision_reason
     return f"{predictor.precision} ({why})" if why else predictor.precision
 
 

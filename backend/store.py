@@ -10,6 +10,11 @@ import redis
 PREFIX = "ner"
 
 
+def project_order(project: str) -> tuple[int, str]:
+    """Sort key: digit ids in numeric order, and never an error for any other name."""
+    return len(project), project
+
+
 def project_key(project: str, what: str) -> str:
     """The Redis key of one per-project thing (annotations, versions, jobs, ...)."""
     return f"{PREFIX}:project:{project}:{what}"
@@ -77,44 +82,39 @@ class AnnotationStore:
 
     def delete_annotations(self, project: str, annotation_ids: list[int]) -> int:
         """Remove the tasks' annotations with these ids (others are kept); returns how many went."""
-        tasks, owners, changes = self._keys(project)
+        tasks, owners, _ = self._keys(project)
         ids = [str(i) for i in annotation_ids]
 
         def txn(pipe: redis.client.Pipeline) -> int:
             owned = pipe.hmget(owners, ids) if ids else []
             pipe.multi()
-            removed = 0
-            for annotation_id, task in zip(ids, owned):
-                if task is not None:
-                    pipe.hdel(tasks, task)
-                    pipe.hdel(owners, annotation_id)
-                    removed += 1
-            if removed:
-                pipe.incrby(changes, removed)
-            return removed
+            return self._remove(pipe, project, [(task, a) for a, task in zip(ids, owned) if task is not None])
 
         return self._transaction(txn, tasks, owners)
 
     def delete_unchanged(self, project: str, annotations: list[Annotation]) -> int:
         """Remove these annotations only where the store still holds them exactly (a webhook that
         replaced one since it was read wins); returns how many went."""
-        tasks, owners, changes = self._keys(project)
+        tasks, owners, _ = self._keys(project)
         fields = [str(a.task_id) for a in annotations]
 
         def txn(pipe: redis.client.Pipeline) -> int:
             held = pipe.hmget(tasks, fields) if fields else []
             pipe.multi()
-            removed = 0
-            for ann, raw in zip(annotations, held):
-                if raw is not None and Annotation.from_json(raw) == ann:
-                    pipe.hdel(tasks, str(ann.task_id))
-                    pipe.hdel(owners, str(ann.annotation_id))
-                    removed += 1
-            if removed:
-                pipe.incrby(changes, removed)
-            return removed
+            return self._remove(pipe, project, [(str(a.task_id), str(a.annotation_id)) for a, raw in zip(annotations, held)
+                                                if raw is not None and Annotation.from_json(raw) == a])
 
         return self._transaction(txn, tasks, owners)
+
+    def _remove(self, pipe: redis.client.Pipeline, project: str, pairs: list) -> int:
+        """Queue the removal of (task, annotation id) pairs in a transaction, counted as changes."""
+        tasks, owners, changes = self._keys(project)
+        for task, annotation_id in pairs:
+            pipe.hdel(tasks, task)
+            pipe.hdel(owners, annotation_id)
+        if pairs:
+            pipe.incrby(changes, len(pairs))
+        return len(pairs)
 
     def _transaction(self, fn, *watch: str):
         result = None
@@ -139,7 +139,7 @@ class AnnotationStore:
 
     def projects(self) -> list[str]:
         """Every project that has stored an annotation, by id."""
-        return sorted((p.decode() for p in self.r.smembers(f"{PREFIX}:projects")), key=int)
+        return sorted((p.decode() for p in self.r.smembers(f"{PREFIX}:projects")), key=project_order)
 
     def save_config(self, project: str, label_config: str) -> None:
         self.r.set(project_key(project, "label-config"), label_config)

@@ -100,10 +100,12 @@ class TrainingQueue:
         return job.id
 
     def _job(self, raw: bytes | None) -> Job | None:
-        if raw is None:
-            return None
+        """The job whose id a Redis key holds (None: no id, or the job expired)."""
+        return self._job_by_id(raw.decode()) if raw is not None else None
+
+    def _job_by_id(self, job_id: str) -> Job | None:
         try:
-            return Job.fetch(raw.decode(), connection=self.r)
+            return Job.fetch(job_id, connection=self.r)
         except NoSuchJobError:
             return None
 
@@ -112,9 +114,6 @@ class TrainingQueue:
         if job.get_status() != JobStatus.DEFERRED:
             return False
         return any(dep is not None and self._dead(project, dep) for dep in map(self._job_by_id, job.dependency_ids))
-
-    def _job_by_id(self, job_id: str) -> Job | None:
-        return self._job(job_id.encode() if isinstance(job_id, str) else job_id)
 
     def _dead(self, project: str, job: Job) -> bool:
         """A started job whose worker was killed: no lease renewed for LEASE_S (waiting on it
