@@ -94,9 +94,10 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
                 "project": f"{project}.17", "label_config": GMB_CONFIG}
         while not stop.is_set():
             try:
+                started = time.monotonic()
                 status, reply, headers = call("POST", service.url + "/predict", body)
                 assert status == 200 and len(reply["results"]) == 4, reply
-                seen.append((headers["X-Worker"], reply["model_version"]))
+                seen.append((headers["X-Worker"], reply["model_version"], started))
             except Exception as exc:  # noqa: BLE001 - any failure is the finding
                 failures.append(repr(exc))
             time.sleep(0.2)  # steady traffic, not a CPU hog: training runs at a lower priority
@@ -124,13 +125,18 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
                 break
             time.sleep(0.5)
         assert {v for v, _ in answers} == {version} and len({w for _, w in answers}) == 2, answers
+        # a request begun before a swap may finish on the old model; every one begun after gets the new
+        swapped = time.monotonic()
+        wait_until("a prediction request begun after every worker swapped",
+                   lambda: any(started > swapped for _, _, started in seen), timeout=30)
     finally:
         stop.set()
         pinger.join()
     assert not failures, failures[:3]
-    assert seen[0][1] == "untrained" and seen[-1][1] == version and len(seen) > 5
-    for worker in {w for w, _ in seen}:  # each serving process only ever moves forward
-        versions = [v for w, v in seen if w == worker]
+    assert seen[0][1] == "untrained" and len(seen) > 5
+    assert {v for _, v, started in seen if started > swapped} == {version}, seen[-5:]
+    for worker in {w for w, _, _ in seen}:  # each serving process only ever moves forward
+        versions = [v for w, v, _ in seen if w == worker]
         assert versions == sorted(versions, key=version_number), f"{worker} went back to an older model"
 
     assert record["train_sentences"] + record["dev_sentences"] == 60 and record["dev"]["f1"] is not None
