@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 
 import redis
-
+import torch
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from . import metrics
@@ -80,7 +80,7 @@ def _count(response):
 
 @bp.get("/health")
 def health():
-    return jsonify(status="UP", model_class="BertTokenClassification")
+    return jsonify(status="UP", model_class="BertTokenClassification", torch_threads=torch.get_num_threads())
 
 
 @bp.post("/setup")

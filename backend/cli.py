@@ -306,7 +306,16 @@ COMMANDS = {
 }
 
 
+# OpenMP threads that find no work spin before they sleep. Next to another busy process that
+# spinning takes the cores the other threads need: a 2-thread training step took 14.9 s beside two
+# busy processes with the default policy and 10.6 s with PASSIVE (docs/benchmarks.md, issue 16).
+# libgomp reads it once, when torch loads, so it is set before any command imports torch.
+OMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    for key, value in OMP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -68,6 +68,8 @@ class Settings:
     train_timeout: int = 7200  # seconds before RQ stops a training job
     queue_name: str = "ner-training"
     worker_nice: int = 10  # CPU priority the training worker gives up to serving (0: none)
+    torch_threads: int = 0  # torch threads per serving process (0: the cores shared among WORKERS)
+    train_threads: int = 0  # torch threads a training uses (0: every core)
     swap_poll_seconds: float = 2.0  # how often each serving process looks for newly promoted versions
 
     @classmethod
@@ -107,5 +109,7 @@ class Settings:
             train_timeout=_int(env, "TRAIN_TIMEOUT", cls.train_timeout),
             queue_name=env.get("QUEUE_NAME", cls.queue_name).strip() or cls.queue_name,
             worker_nice=_int(env, "WORKER_NICE", cls.worker_nice),
+            torch_threads=_int(env, "TORCH_THREADS", cls.torch_threads),
+            train_threads=_int(env, "TRAIN_THREADS", cls.train_threads),
             swap_poll_seconds=_float(env, "SWAP_POLL_SECONDS", cls.swap_poll_seconds),
         )

@@ -34,6 +34,7 @@ class Training:
     dev_sentences: int = 0
     warm_start: str | None = None  # "current:<version>", "bootstrap" or "base"
     epochs: int = 0
+    threads: int = 0  # torch threads the training computed with
     dev: dict | None = None  # seqeval figures of the new model on the dev split
     previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
     gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)

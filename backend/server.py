@@ -11,12 +11,14 @@ from gunicorn.app.base import BaseApplication
 from .config import Settings
 
 
-def _post_fork(server, worker) -> None:
-    # Each worker gets an equal share of the cores for torch; more threads than cores only thrash.
-    import torch
+def _torch_threads(threads: int):
+    def post_fork(server, worker) -> None:
+        # TORCH_THREADS, else an equal share of the cores per worker: more threads than cores thrash.
+        from .ner.device import use_threads
 
-    workers = max(1, server.cfg.workers)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        use_threads(threads, share=server.cfg.workers)
+
+    return post_fork
 
 
 def _child_exit(server, worker) -> None:
@@ -47,7 +49,7 @@ class GunicornServer(BaseApplication):
             # gunicorn's default format logs the basic-auth user name (%(u)s), which is where a
             # mistyped password lands: never log it. %(M)s: milliseconds taken.
             "access_log_format": '%(h)s - - %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"',
-            "post_fork": _post_fork,
+            "post_fork": _torch_threads(s.torch_threads),
             "child_exit": _child_exit,
         }
         if "control_socket_disable" in self.cfg.settings:

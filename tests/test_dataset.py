@@ -47,12 +47,15 @@ def test_aliases_cut_words_and_other_controls():
 def test_dev_split_is_stable_as_tasks_come_and_go(gmb_train):
     controls = parse_label_config(GMB_CONFIG)
     small = project_data(_annotations(gmb_train[: MIN_DEV_TASKS - 1]), controls)
-    assert split_dev(small, 0.2)[1] == []  # too few tasks to hold any out
+    assert split_dev(small, 0.2).dev == []  # too few tasks to hold any out
 
     def dev_sources(n):
         data = project_data(_annotations(gmb_train[:n]), controls)
-        train, dev = split_dev(data, 0.2)
+        split = split_dev(data, 0.2)
+        train, dev = split.train, split.dev
         assert len(train) + len(dev) == n and {s.source for s in train}.isdisjoint({s.source for s in dev})
+        assert split.unseen_dev(None) is None and split.unseen_dev(split.train_ids) == dev
+        assert split.unseen_dev(split.train_ids | split.dev_ids) == []
         return {s.source for s in dev}
 
     d100, d200 = dev_sources(100), dev_sources(200)

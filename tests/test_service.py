@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 
 import pytest
 
@@ -31,6 +32,7 @@ def service(trained_folder, tmp_path_factory):
 def test_health_setup_versions(service):
     status, body, _ = call("GET", service.url + "/health")
     assert status == 200 and body["status"] == "UP"
+    assert body["torch_threads"] == max(1, (os.cpu_count() or 1) // 2)  # two workers share the cores
     status, body, _ = call("POST", service.url + "/setup", {
         "project": "3.1795679909", "schema": CONFIG, "hostname": "http://localhost:8080",
         "access_token": "x", "extra_params": None})

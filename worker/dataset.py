@@ -89,10 +89,31 @@ def dev_tasks(data: ProjectData, fraction: float) -> set[int]:
     return dev_ids | set(ids[: max(0, 2 - len(dev_ids))])
 
 
-def split_dev(data: ProjectData, fraction: float) -> tuple[list[Sentence], list[Sentence]]:
-    """(train, dev) sentences of the `dev_tasks` split."""
-    dev_ids = dev_tasks(data, fraction)
-    return sentences_of(data, set(data.sentences) - dev_ids), sentences_of(data, dev_ids)
+@dataclass(frozen=True)
+class Split:
+    """A project's tasks split by `dev_tasks`, and the sentences on each side."""
+
+    data: ProjectData
+    train_ids: frozenset[int]
+    dev_ids: frozenset[int]
+
+    @property
+    def train(self) -> list[Sentence]:
+        return sentences_of(self.data, self.train_ids)
+
+    @property
+    def dev(self) -> list[Sentence]:
+        return sentences_of(self.data, self.dev_ids)
+
+    def unseen_dev(self, trained_on: frozenset[int] | None) -> list[Sentence] | None:
+        """The dev sentences a model trained on `trained_on` never saw (None when that is unknown)."""
+        return None if trained_on is None else sentences_of(self.data, self.dev_ids - trained_on)
+
+
+def split_dev(data: ProjectData, fraction: float) -> Split:
+    """The `dev_tasks` split of `data`."""
+    dev_ids = frozenset(dev_tasks(data, fraction))
+    return Split(data, frozenset(data.sentences) - dev_ids, dev_ids)
 
 
 def sentences_of(data: ProjectData, tasks: set[int]) -> list[Sentence]:

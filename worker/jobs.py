@@ -13,12 +13,13 @@ from backend.config import Settings
 from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistory, utc_now
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner import fastpath
+from backend.ner.device import use_threads
 from backend.ner.checkpoint import ModelFolderError, load_model, save_model
 from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry, StaleVersion
 from backend.store import AnnotationStore
 from backend.trainqueue import LEASE_S, TrainingQueue
-from worker.dataset import ProjectData, dev_tasks, project_data, sentences_of
+from worker.dataset import ProjectData, project_data, split_dev
 from worker.resync import resync_project
 from worker.recipe import Current, train_candidate
 from worker.training import TrainConfig, TrainResult, config_dict
@@ -38,10 +39,11 @@ def train_project(project: str) -> dict:
     model untouched, is recorded, and re-raised so that RQ marks the job failed.
     """
     settings = Settings.from_env()
+    threads = use_threads(settings.train_threads)
     client = redis.Redis.from_url(settings.redis_url)
     store, registry, history = AnnotationStore(client), ModelRegistry(settings.model_dir, client), TrainingHistory(client)
     job = get_current_job()
-    record = Training(job.id if job else f"direct-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
+    record = Training(job.id if job else f"direct-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}", threads=threads)
     history.abandon_running(project, keep=record.job_id)
     history.save(project, record)
     started = time.monotonic()
@@ -117,14 +119,13 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks
-    dev_ids = dev_tasks(data, settings.dev_fraction)
-    train_ids = set(data.sentences) - dev_ids
-    train, dev = sentences_of(data, train_ids), sentences_of(data, dev_ids)
+    split = split_dev(data, settings.dev_fraction)
+    train, dev = split.train, split.dev
     if not train:
         raise TrainingError(f"no usable annotated task ({len(data.skipped)} skipped)")
     record.train_sentences, record.dev_sentences = len(train), len(dev)
     current = _current(project, registry)
-    unseen = None if current is None or current.trained_on is None else sentences_of(data, dev_ids - current.trained_on)
+    unseen = split.unseen_dev(current.trained_on) if current else None
     candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, unseen_dev=unseen)
     record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
@@ -135,7 +136,7 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
                                      settings.precision, device, candidate.gazetteer).to_dict()
     record.version, path = registry.new_version(project)
     save_model(result.model, result.tokenizer, data.labels,
-               _metrics(project, record, result, candidate.config, settings, data, train_ids),
+               _metrics(project, record, result, candidate.config, settings, data, split.train_ids),
                path, result.transitions, candidate.gazetteer)
     # Promote only what loads back from disk and predicts.
     Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
@@ -172,7 +173,7 @@ def _current(project: str, registry: ModelRegistry) -> Current | None:
 
 
 def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,
-             data: ProjectData, train_ids: set[int]) -> dict:
+             data: ProjectData, train_ids: frozenset[int]) -> dict:
     return {
         "project": project,
         "version": record.version,

@@ -12,6 +12,7 @@ from backend.config import Settings
 from backend.history import Training, TrainingHistory
 from backend.labelconfig import parse_label_config
 from backend.labelmap import parse_label_map
+from backend.ner.device import use_threads
 from backend.protocol import Task, task_results
 from backend.quality import QualityLog
 from backend.registry import ModelRegistry
@@ -30,6 +31,7 @@ def push_predictions(project: str, version: str, training_job: str) -> dict:
     batches, recording progress in the training record of `training_job`. Never raises: the
     promotion stands whatever happens here; a failure is logged and recorded."""
     settings = Settings.from_env()
+    use_threads(settings.train_threads)
     client = redis.Redis.from_url(settings.redis_url)
     history = TrainingHistory(client)
     record = history.get(project, training_job) or Training(training_job, version=version)

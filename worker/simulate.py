@@ -18,7 +18,7 @@ from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
 from backend.store import Annotation
-from worker.dataset import dev_tasks, project_data, sentences_of
+from worker.dataset import project_data, split_dev
 from worker.recipe import Current, train_candidate
 
 
@@ -156,18 +156,16 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
         data = project_data(annotations, controls)
-        dev_ids = dev_tasks(data, settings.dev_fraction)
-        train_ids = set(data.sentences) - dev_ids
-        train, dev = sentences_of(data, train_ids), sentences_of(data, dev_ids)
-        unseen = None if current is None else sentences_of(data, dev_ids - current.trained_on)
+        split = split_dev(data, settings.dev_fraction)
         started = time.monotonic()
-        candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, seed=seed,
-                                    progress=progress is not None, unseen_dev=unseen)
+        candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
+                                    progress=progress is not None,
+                                    unseen_dev=split.unseen_dev(current.trained_on) if current else None)
         seconds = time.monotonic() - started
         if candidate.reason is None:
             result = candidate.result
             current = Current(f"v{n}", result.model, result.tokenizer, data.labels, result.transitions, data.tasks,
-                              candidate.gazetteer, frozenset(train_ids))
+                              candidate.gazetteer, split.train_ids)
         figures, spent = measure(current, test, settings)
         model_only = with_strings = None
         if candidate.tried:  # both ways on the test set, whichever the dev split chose

@@ -39,6 +39,10 @@ class TrainConfig:
     max_length: int = 256
     label_all_tokens: bool = False
     case_feature: bool = True  # feed capitalisation as token type ids (see alignment.case_types)
+    # The word-piece embedding table is half of MiniLM's 22M weights. Training it made every AdamW
+    # step update, clip and zero 11.7M numbers that a few hundred sentences barely move: 68 of a
+    # 282 ms step on 2 cores (docs/benchmarks.md, issue 16).
+    train_word_embeddings: bool = False
     seed: int = 42
     patience: int = 1  # epochs without dev-F1 gain before stopping (only with dev data)
     precision: str = "auto"
@@ -129,6 +133,8 @@ def fine_tune(
     device = pick_device(config.device)
     precision = resolve_precision(config.precision, device)
     model.to(device)
+    model.get_input_embeddings().weight.requires_grad_(config.train_word_embeddings)
+    trainable = [p for p in model.parameters() if p.requires_grad]
 
     features = encode_for_training(
         tokenizer, pieces, labels, config.max_length, config.label_all_tokens, uses_case_feature(model)
@@ -140,7 +146,8 @@ def fine_tune(
 
     from transformers import get_linear_schedule_with_warmup
 
-    optimizer = torch.optim.AdamW(_param_groups(model, config), lr=config.learning_rate)
+    # fused: one kernel over all tensors instead of a dozen passes over each (68 -> 11 ms a step on 2 cores)
+    optimizer = torch.optim.AdamW(_param_groups(trainable, config), lr=config.learning_rate, fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and device.type == "cuda" else None
@@ -156,7 +163,8 @@ def fine_tune(
         losses = []
         for batch in _batches(features, config.batch_size, rng):
             batch = {k: v.to(device) for k, v in pad_batch(batch, tokenizer.pad_token_id or 0).items()}
-            loss = _step(model, batch, optimizer, scheduler, scaler, config.max_grad_norm, autocast(device, precision))
+            loss = _step(model, trainable, batch, optimizer, scheduler, scaler, config.max_grad_norm,
+                         autocast(device, precision))
             losses.append(loss)
             if len(first_losses) < 5:
                 first_losses.append(loss)
@@ -190,7 +198,7 @@ def fine_tune(
     return result
 
 
-def _step(model, batch, optimizer, scheduler, scaler, max_grad_norm: float, precision_context) -> float:
+def _step(model, trainable, batch, optimizer, scheduler, scaler, max_grad_norm: float, precision_context) -> float:
     """One optimisation step: forward, backward (loss-scaled for fp16), clip, update; the loss."""
     with precision_context:
         loss = model(**batch).loss
@@ -199,7 +207,7 @@ def _step(model, batch, optimizer, scheduler, scaler, max_grad_norm: float, prec
         scaler.unscale_(optimizer)
     else:
         loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
     if scaler is not None:
         scaler.step(optimizer)
         scaler.update()
@@ -210,10 +218,10 @@ def _step(model, batch, optimizer, scheduler, scaler, max_grad_norm: float, prec
     return loss.item()
 
 
-def _param_groups(model, config: TrainConfig) -> list[dict]:
+def _param_groups(params: list, config: TrainConfig) -> list[dict]:
     """No weight decay on biases and LayerNorm weights, as in BERT's original recipe."""
     decay, no_decay = [], []
-    for param in model.parameters():
+    for param in params:
         (decay if param.ndim >= 2 else no_decay).append(param)
     return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -39,3 +40,13 @@ def autocast(device: torch.device, precision: str):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def use_threads(threads: int, share: int = 1) -> int:
+    """Give torch `threads` threads; with 0, the cores divided by `share` processes, or torch's own
+    default (OMP_NUM_THREADS, else the cores) when nothing is shared. Returns the number in use."""
+    if threads <= 0 and share > 1:
+        threads = max(1, (os.cpu_count() or 1) // share)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
