@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="model folder to write (replaced atomically)")
     t.add_argument("--base-model", help="HF folder or id (default: BASE_MODEL, else the packaged MiniLM)")
     t.add_argument("--epochs", type=int, default=0,
-                   help="passes over the data (default 0: the worker's recipe, about 400 steps, 3 to 200 epochs)")
+                   help="passes over the data (default 0: the worker's recipe, about 200 steps, 3 to 200 epochs)")
     t.add_argument("--lr", type=float, default=2e-4, help="peak learning rate")
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--max-length", type=int, default=256, help="tokens per training window")

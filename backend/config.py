@@ -59,7 +59,7 @@ class Settings:
     label_studio_url: str = ""  # with the key: START_TRAINING first re-syncs annotations from LS
     label_studio_api_key: str = field(default="", repr=False)  # a personal access token (or legacy token)
     push_limit: int = 20_000  # with LS configured: unlabelled tasks predicted and written to LS after a promotion (0: off)
-    train_epochs: int = 0  # 0: about 400 optimiser steps, between 3 and 200 epochs (see recipe.epochs_for)
+    train_epochs: int = 0  # 0: about 200 optimiser steps, between 3 and 200 epochs (see recipe.epochs_for)
     train_lr: float = 2e-4
     train_batch_size: int = 16
     dev_fraction: float = 0.2  # tasks held out to score each training (only with >= 10 tasks)

@@ -60,8 +60,9 @@ class Load:
     """`clients` threads sending one-task /predict requests (what LS sends when a task opens) until
     stopped; the latencies of each phase."""
 
-    def __init__(self, url: str, project: int, texts: list[str], clients: int) -> None:
+    def __init__(self, url: str, project: int, texts: list[str], clients: int, think: float = 0.0) -> None:
         self.url, self.project, self.texts, self.stop, self.latencies = url, project, texts, threading.Event(), []
+        self.think = think  # seconds each client waits after an answer (0: as fast as answers come)
         self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(clients)]
         for t in self.threads:
             t.start()
@@ -75,6 +76,7 @@ class Load:
             call("POST", self.url + "/predict", body)
             self.latencies.append(time.perf_counter() - started)
             n += len(self.threads)
+            self.stop.wait(self.think)
 
     def take(self) -> list[float]:
         taken, self.latencies = self.latencies, []
@@ -93,11 +95,12 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {1000 * statistics.median(values):.0f} ms, p95 {1000 * q[18]:.0f} ms ({len(values)} requests)"
 
 
-def under_load(url: str, project: int, served: int, sentences, heldout, clients: int, alone_s: float) -> dict:
+def under_load(url: str, project: int, served: int, sentences, heldout, clients: int, alone_s: float,
+               think: float) -> dict:
     """The same training (for `project`) while `clients` send one-task requests to project `served`
     (whose model the first training made): its time against `alone_s`, and the requests' latency
     before (the load alone) and during the training."""
-    load = Load(url, served, [text_and_regions(s)[0] for s in heldout], clients)
+    load = Load(url, served, [text_and_regions(s)[0] for s in heldout], clients, think)
     try:
         time.sleep(10)  # the load alone: a baseline measured next to the same server
         before = load.take()
@@ -117,6 +120,8 @@ def main() -> None:
     ap.add_argument("--svg", help="also draw the learning curve (held-out F1) to this file")
     ap.add_argument("--load", type=int, default=0, metavar="CLIENTS",
                     help="also train each size again while CLIENTS threads send one-task /predict requests")
+    ap.add_argument("--think", type=float, default=0.0, metavar="SECONDS",
+                    help="with --load: each client's pause after an answer (default 0: a saturating load)")
     ap.add_argument("--quick", action="store_true",
                     help="12 shipped sentences, 2 epochs, 20 held out: seconds, to prove the bench runs")
     args = ap.parse_args()
@@ -145,7 +150,8 @@ def main() -> None:
                 row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
                 print(json.dumps(row), flush=True)  # before the loaded run: a slow one must not hide it
                 if args.load:
-                    row.update(under_load(service.url, 950 + n, 900 + n, corpus[:size], heldout, args.load, row["loop_s"]))
+                    row.update(under_load(service.url, 950 + n, 900 + n, corpus[:size], heldout, args.load, row["loop_s"],
+                                           args.think))
             finally:
                 worker.stop()
                 service.stop()
@@ -163,7 +169,8 @@ def main() -> None:
         dev = f"{r['dev_f1']:.3f} ({r['dev_sentences']})" if r["dev_f1"] is not None else "-"
         print(f"| {r['annotations']} | {r['epochs']} | {r['loop_s']} s | {r['train_job_s']} s | {dev} | {r['heldout_f1']:.3f} |")
     if args.load:
-        print(f"\nUnder a load of {args.load} one-task /predict clients:\n")
+        pause = f", each pausing {args.think} s after an answer" if args.think else ", none pausing"
+        print(f"\nUnder a load of {args.load} one-task /predict clients{pause}:\n")
         print("| annotated sentences | alone | under load | slowdown | /predict alone | /predict during the training |")
         print("|---:|---:|---:|---:|---|---|")
         for r in rows:

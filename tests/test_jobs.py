@@ -6,10 +6,11 @@ from backend.config import Settings
 from worker.recipe import MAX_EPOCHS, MIN_GATE_ENTITIES, epochs_for, rejection
 
 
-def test_auto_epochs_aim_at_about_400_steps_within_3_to_200():
+def test_auto_epochs_aim_at_about_200_steps_within_3_to_200():
     auto = Settings(train_epochs=0, train_batch_size=16)
-    assert epochs_for(40, auto) == 134  # 3 steps an epoch
-    assert epochs_for(800, auto) == 8  # 50 steps an epoch
+    assert epochs_for(40, auto) == 67  # 3 steps an epoch
+    assert epochs_for(240, auto) == 14  # 15 steps an epoch
+    assert epochs_for(800, auto) == 4  # 50 steps an epoch
     assert epochs_for(100_000, auto) == 3
     assert epochs_for(1, auto) == MAX_EPOCHS
     assert epochs_for(40, Settings(train_epochs=2)) == 2
