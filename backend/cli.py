@@ -213,6 +213,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
     overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "threads") if getattr(args, k)}
+    if settings.serve_nice:
+        os.nice(settings.serve_nice)  # before the fork: every gunicorn worker inherits it
     serve(replace(settings, **overrides))
     return 0
 
@@ -225,8 +227,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import worker.jobs  # noqa: F401  (imported once here, so each forked job starts warm)
 
     if settings.worker_nice:
-        # Training is background work: on a machine it shares with the backend, webhooks and
-        # predictions must win the CPU (LS waits 1 s for a webhook).
         os.nice(settings.worker_nice)
 
     client = redis.Redis.from_url(settings.redis_url)

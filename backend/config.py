@@ -67,7 +67,8 @@ class Settings:
     gazetteer: str = "auto"  # auto: also label annotated strings where they recur, while dev F1 says it helps; off
     train_timeout: int = 7200  # seconds before RQ stops a training job
     queue_name: str = "ner-training"
-    worker_nice: int = 10  # CPU priority the training worker gives up to serving (0: none)
+    worker_nice: int = 0  # CPU niceness of the training worker (raise it to favour serving over training)
+    serve_nice: int = 0  # CPU niceness of the serving processes (`up` sets 5: a training keeps most of the CPU)
     torch_threads: int = 0  # torch threads per serving process (0: the cores shared among WORKERS)
     train_threads: int = 0  # torch threads a training uses (0: every core)
     swap_poll_seconds: float = 2.0  # how often each serving process looks for newly promoted versions
@@ -109,6 +110,7 @@ class Settings:
             train_timeout=_int(env, "TRAIN_TIMEOUT", cls.train_timeout),
             queue_name=env.get("QUEUE_NAME", cls.queue_name).strip() or cls.queue_name,
             worker_nice=_int(env, "WORKER_NICE", cls.worker_nice),
+            serve_nice=_int(env, "SERVE_NICE", cls.serve_nice),
             torch_threads=_int(env, "TORCH_THREADS", cls.torch_threads),
             train_threads=_int(env, "TRAIN_THREADS", cls.train_threads),
             swap_poll_seconds=_float(env, "SWAP_POLL_SECONDS", cls.swap_poll_seconds),

@@ -5,7 +5,8 @@ webhook that triggers training to the first /predict answered by the new model, 
     .venv/bin/python bench/loop.py ../shared/data/gmb/ner_dataset.csv --sizes 50 200 1000
 
 Each size is a fresh project trained from the base model (MIN_ANNOTATIONS=N, so the N-th webhook
-triggers). Prints one JSON line per size and a Markdown table at the end.
+triggers). The backend and the worker run as `ner-backend up` runs them on one machine (one
+gunicorn worker, serving at SERVE_NICE=5). Prints one JSON line per size and a Markdown table.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from backend.ner.evaluation import evaluate_model  # noqa: E402
 from backend.ner.predictor import Predictor  # noqa: E402
 from backend.ner.readers import read_gmb  # noqa: E402
 from backend.plots import learning_curve_svg  # noqa: E402
-from backend.stack import redis_server_binary  # noqa: E402
+from backend.stack import ONE_NODE_ENV, redis_server_binary  # noqa: E402
 from tests.lsdata import GMB_CONFIG, annotation_event, text_and_regions  # noqa: E402
 from tests.servers import ROOT, Service, Worker, call, free_port  # noqa: E402
 
@@ -120,6 +121,7 @@ def main() -> None:
     ap.add_argument("--svg", help="also draw the learning curve (held-out F1) to this file")
     ap.add_argument("--load", type=int, default=0, metavar="CLIENTS",
                     help="also train each size again while CLIENTS threads send one-task /predict requests")
+    ap.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1, as `up`)")
     ap.add_argument("--think", type=float, default=0.0, metavar="SECONDS",
                     help="with --load: each client's pause after an answer (default 0: a saturating load)")
     ap.add_argument("--quick", action="store_true",
@@ -138,13 +140,13 @@ def main() -> None:
     port = free_port()
     redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
-    base_env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
+    base_env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
                 "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", "TRAIN_EPOCHS": "0", **extra}
     rows = []
     try:
         for n, size in enumerate(args.sizes):
             env = {**base_env, "MIN_ANNOTATIONS": str(size)}
-            service = Service(env, workers=2, log_path=work / f"backend-{size}.log")
+            service = Service(env, workers=args.workers, log_path=work / f"backend-{size}.log")
             worker = Worker(env, work / f"worker-{size}.log")
             try:
                 row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])

@@ -26,6 +26,21 @@ def readme_try_it() -> str:
     return block.group(1)
 
 
+def niceness_by_command(session: int) -> dict[str, set[int]]:
+    """The niceness of every `python -m backend.cli <command>` process in `session`, by command."""
+    found: dict[str, set[int]] = {}
+    for entry in os.listdir("/proc"):
+        try:
+            argv = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+            if not entry.isdigit() or os.getsid(int(entry)) != session or b"backend.cli" not in argv:
+                continue
+            command = argv[argv.index(b"backend.cli") + 1].decode()
+            found.setdefault(command, set()).add(os.getpriority(os.PRIO_PROCESS, int(entry)))
+        except (OSError, IndexError):  # gone meanwhile, or not a process folder
+            continue
+    return found
+
+
 def webhook_line(n: int) -> str:
     return (ROOT / "examples/webhooks.jsonl").read_text().splitlines()[n]
 
@@ -66,6 +81,8 @@ def test_run_command_and_readme_steps(trained_folder, tmp_path):
         assert version.startswith("v1-") and history["current"] == version
         assert history["trainings"][0]["status"] == "promoted"
         assert history["trainings"][0]["warm_start"] == "bootstrap"
+        # One machine: serving yields the CPU to a training, in the session (CPU autogroup) of `up`.
+        assert niceness_by_command(stack.proc.pid) == {"serve": {5}, "worker": {0}}
     finally:
         code = stack.ctrl_c()
     assert code == 0
