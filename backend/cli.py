@@ -306,17 +306,25 @@ COMMANDS = {
 }
 
 
-# OpenMP threads that find no work spin before they sleep. Next to another busy process that
-# spinning takes the cores the other threads need: a 2-thread training step took 14.9 s beside two
-# busy processes with the default policy and 10.6 s with PASSIVE (docs/benchmarks.md, issue 16).
-# libgomp reads it once, when torch loads, so it is set before any command imports torch.
-OMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+# OpenMP threads that find no work spin before they sleep (libgomp reads how long once, when torch
+# loads, so this is set before any command imports torch; a value in the environment wins).
+# Spinning next to another busy process takes the cores its threads need: a 300-annotation training
+# beside a saturating /predict load took 5.2x its time alone with 20,000 spins and 1.3x with
+# PASSIVE (no spinning). Alone, PASSIVE costs the training 10 % and batched /predict 15 %, so the
+# server spins briefly and everything else sleeps at once (docs/benchmarks.md, issue 16).
+OMP_WAITING = {"serve": {"GOMP_SPINCOUNT": "20000"}}
+OMP_WAITING_DEFAULT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def _omp_waiting(command: str) -> None:
+    if command == "up" or "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return  # up's parts choose their own
+    os.environ.update(OMP_WAITING.get(command, OMP_WAITING_DEFAULT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    for key, value in OMP_DEFAULTS.items():
-        os.environ.setdefault(key, value)
     args = build_parser().parse_args(argv)
+    _omp_waiting(args.command)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
