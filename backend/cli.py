@@ -8,8 +8,10 @@ import os
 import logging
 import random
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .config import Settings
 from .ner.checkpoint import ModelFolderError
@@ -142,9 +144,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         **result.summary(),
     }
     device = next(result.model.parameters()).device
-    metrics[fastpath.METRICS_KEY] = fastpath.choose(result.model, result.tokenizer, result.labels, result.transitions,
-                                                    dev, settings.precision, device).to_dict()
-    out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out, result.transitions)
+    with tempfile.TemporaryDirectory(prefix="ner-fastpath-") as work:
+        choice = fastpath.choose(result.model, result.tokenizer, result.labels, result.transitions, dev,
+                                 settings.precision, device, workdir=Path(work))
+        metrics[fastpath.METRICS_KEY] = choice.to_dict()
+        out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out, result.transitions,
+                         extra_files=fastpath.files_to_keep(choice, Path(work)))
     dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
     print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "
           f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note})")

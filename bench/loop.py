@@ -140,8 +140,8 @@ def main() -> None:
     port = free_port()
     redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
-    base_env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"), "BOOTSTRAP_MODEL": "",
-                "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", "TRAIN_EPOCHS": "0", **extra}
+    base_env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"),
+                "BOOTSTRAP_MODEL": "", "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", "TRAIN_EPOCHS": "0", **extra}
     rows = []
     try:
         for n, size in enumerate(args.sizes):

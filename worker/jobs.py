@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import redis
 from rq import get_current_job
@@ -132,12 +134,14 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     record.gazetteer = len(candidate.gazetteer or ())
     result = candidate.result
     device = next(result.model.parameters()).device
-    record.serving = fastpath.choose(result.model, result.tokenizer, data.labels, result.transitions, dev,
-                                     settings.precision, device, candidate.gazetteer).to_dict()
     record.version, path = registry.new_version(project)
-    save_model(result.model, result.tokenizer, data.labels,
-               _metrics(project, record, result, candidate.config, settings, data, split.train_ids),
-               path, result.transitions, candidate.gazetteer)
+    with tempfile.TemporaryDirectory(prefix="ner-fastpath-") as work:
+        choice = fastpath.choose(result.model, result.tokenizer, data.labels, result.transitions, dev,
+                                 settings.precision, device, candidate.gazetteer, Path(work))
+        record.serving = choice.to_dict()
+        save_model(result.model, result.tokenizer, data.labels,
+                   _metrics(project, record, result, candidate.config, settings, data, split.train_ids),
+                   path, result.transitions, candidate.gazetteer, fastpath.files_to_keep(choice, Path(work)))
     # Promote only what loads back from disk and predicts.
     Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
     reason = candidate.reason

@@ -46,9 +46,10 @@ def _fsync_tree(folder: Path) -> None:
 
 def save_model(
     model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike, transitions=None,
-    gazetteer: Gazetteer | None = None,
+    gazetteer: Gazetteer | None = None, extra_files: dict[str, Path] | None = None,
 ) -> Path:
-    """Write the model to `out` atomically: a reader sees the old folder or the complete new one.
+    """Write the model (and `extra_files`, name -> file to copy) to `out` atomically: a reader sees
+    the old folder or the complete new one.
 
     Everything goes to a temporary sibling first and is synced to disk; then one rename publishes it
     (an existing `out` is moved aside first and removed afterwards).
@@ -67,6 +68,8 @@ def save_model(
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
         if gazetteer is not None:
             gazetteer.save(tmp)
+        for name, source in (extra_files or {}).items():
+            shutil.copyfile(source, tmp / name)
         _fsync_tree(tmp)
         check_folder(tmp)
         old = None

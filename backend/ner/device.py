@@ -8,6 +8,7 @@ import os
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+INT8 = "int8"  # not a torch precision: the ONNX Runtime engine a version's fast-path check may choose
 
 
 def pick_device(name: str | None = None) -> torch.device:

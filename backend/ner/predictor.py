@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,8 +13,9 @@ from .alignment import Affixes, case_types, uses_case_feature
 from .batching import pad_batch
 from .checkpoint import LoadedModel, load_model
 from .gazetteer import Gazetteer
-from .device import autocast, pick_device, resolve_precision
+from .device import INT8, autocast, pick_device, resolve_precision
 from .labels import LabelSet
+from .onnxengine import INT8_FILE, OnnxEngine
 from .spans import Prediction, decode_spans
 from .transitions import check_transitions, viterbi_many
 from .windows import Window, plan_windows, word_starts
@@ -91,6 +93,7 @@ class Predictor:
         max_length: int = 512,
         stride: int = 128,
         batch_size: int = 16,
+        onnx_file: str | Path | None = None,
         transitions=None,
         gazetteer: Gazetteer | None = None,
     ) -> None:
@@ -98,7 +101,9 @@ class Predictor:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.labels = labels
-        self.precision = resolve_precision(precision, self.device)
+        # precision "int8": the version's ONNX file in ONNX Runtime computes instead of the torch model
+        self.engine = OnnxEngine(onnx_file) if precision == INT8 else None
+        self.precision = INT8 if self.engine else resolve_precision(precision, self.device)
         self.precision_reason = ""  # why this precision, when a server chose it (see fastpath)
         self.affixes = Affixes.of(tokenizer)
         model_max = getattr(model.config, "max_position_embeddings", max_length)
@@ -114,6 +119,7 @@ class Predictor:
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
         loaded: LoadedModel = load_model(path, pick_device(device))
         options.setdefault("gazetteer", loaded.gazetteer)
+        options.setdefault("onnx_file", Path(path) / INT8_FILE)
         return cls(loaded.model, loaded.tokenizer, loaded.labels, transitions=loaded.transitions, **options)
 
     # ---- words -> tags ---------------------------------------------------------------------
@@ -186,8 +192,11 @@ class Predictor:
     def _forward(self, rows: list[_Row]) -> np.ndarray:
         """Label probabilities per token (batch x tokens x labels), with dynamic padding."""
         inputs = pad_batch([r.inputs for r in rows], self.tokenizer.pad_token_id or 0)
-        with torch.inference_mode(), autocast(self.device, self.precision):
-            logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+        if self.engine is not None:
+            logits = self.engine.logits(inputs)
+        else:
+            with torch.inference_mode(), autocast(self.device, self.precision):
+                logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
     # ---- text -> spans ---------------------------------------------------------------------

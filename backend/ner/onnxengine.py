@@ -1,0 +1,74 @@
+"""The int8 engine: a version's model exported to ONNX with int8 weights, run by ONNX Runtime on the CPU."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+INT8_FILE = "model.int8.onnx"  # in the version's folder, when its fast-path check chose int8
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def available() -> bool:
+    """True when ONNX Runtime and the ONNX exporter's package are installed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def export_int8(model, folder: Path) -> Path:
+    """Write `model` (on the CPU) to folder/INT8_FILE: traced to ONNX in fp32, then every matmul's
+    weights quantized to int8 with one scale per output channel; activations are quantized on the
+    fly, so no calibration data is needed. One scale per tensor lost 0.005 GMB F1 where per-channel
+    scales lost none (docs/benchmarks.md, issue 16)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = Path(folder)
+    plain, out = folder / "model.fp32.onnx", folder / INT8_FILE
+    example = torch.ones(1, 8, dtype=torch.long)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it fixes to one shape
+        torch.onnx.export(
+            model.eval(), (), str(plain), kwargs={name: example for name in INPUTS},
+            input_names=list(INPUTS), output_names=["logits"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")},
+            opset_version=17, dynamo=False,
+        )
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # the quantizer logs advice meant for vision models
+    try:
+        quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
+    plain.unlink()
+    return out
+
+
+class OnnxEngine:
+    """An ONNX model in an ONNX Runtime session on the CPU, with as many threads as torch has here."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        import onnxruntime as ort
+
+        if path is None or not Path(path).is_file():
+            raise FileNotFoundError(f"no int8 model file at {path}")
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    def logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits (batch x tokens x labels) for a padded batch; token types are 0 when not given."""
+        ids = inputs["input_ids"].numpy()
+        feed = {name: inputs[name].numpy() if name in inputs else np.zeros_like(ids) for name in self.names}
+        return torch.from_numpy(self.session.run(["logits"], feed)[0])
