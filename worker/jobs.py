@@ -16,7 +16,7 @@ from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistor
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner import fastpath
 from backend.ner.device import use_threads
-from backend.ner.checkpoint import ModelFolderError, load_model, save_model
+from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics, save_model
 from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry, StaleVersion
 from backend.store import AnnotationStore
@@ -142,8 +142,9 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
         save_model(result.model, result.tokenizer, data.labels,
                    _metrics(project, record, result, candidate.config, settings, data, split.train_ids),
                    path, result.transitions, candidate.gazetteer, fastpath.files_to_keep(choice, Path(work)))
-    # Promote only what loads back from disk and predicts.
-    Predictor.from_folder(path, precision=settings.precision).predict([SMOKE_TEXT])
+    # Promote only what loads back from disk and predicts, in the precision serving will load it in.
+    served, _ = fastpath.served_precision(read_metrics(path), settings.precision)
+    Predictor.from_folder(path, precision=served).predict([SMOKE_TEXT])
     reason = candidate.reason
     if reason is None:
         try:

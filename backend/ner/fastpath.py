@@ -62,8 +62,8 @@ def choose(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: s
         if quick >= exact - TOLERANCE:
             return ServingChoice(path, f"{path} dev F1 {quick:.4f} is within {TOLERANCE} of fp32's {exact:.4f}",
                                  exact, quick, tried)
-    worst = ", ".join(f"{path} {f:.4f}" for path, f in tried.items())
-    return ServingChoice("fp32", f"dev F1 {worst}: more than {TOLERANCE} below fp32's {exact:.4f}", exact, None, tried)
+    scores = ", ".join(f"{path} {f:.4f}" for path, f in tried.items())
+    return ServingChoice("fp32", f"dev F1 {scores}: more than {TOLERANCE} below fp32's {exact:.4f}", exact, None, tried)
 
 
 def files_to_keep(choice: ServingChoice, workdir: Path) -> dict[str, Path]:
