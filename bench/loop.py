@@ -122,6 +122,9 @@ def main() -> None:
     ap.add_argument("--load", type=int, default=0, metavar="CLIENTS",
                     help="also train each size again while CLIENTS threads send one-task /predict requests")
     ap.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1, as `up`)")
+    ap.add_argument("--load-model", metavar="DIR",
+                    help="with --load: the load asks a project that has no version, served by this model folder "
+                         "(the serving processes' BOOTSTRAP_MODEL; trainings still start from the base model)")
     ap.add_argument("--think", type=float, default=0.0, metavar="SECONDS",
                     help="with --load: each client's pause after an answer (default 0: a saturating load)")
     ap.add_argument("--quick", action="store_true",
@@ -146,13 +149,15 @@ def main() -> None:
     try:
         for n, size in enumerate(args.sizes):
             env = {**base_env, "MIN_ANNOTATIONS": str(size)}
-            service = Service(env, workers=args.workers, log_path=work / f"backend-{size}.log")
+            serving_env = {**env, "BOOTSTRAP_MODEL": args.load_model} if args.load_model else env
+            service = Service(serving_env, workers=args.workers, log_path=work / f"backend-{size}.log")
             worker = Worker(env, work / f"worker-{size}.log")
             try:
                 row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
                 print(json.dumps(row), flush=True)  # before the loaded run: a slow one must not hide it
                 if args.load:
-                    row.update(under_load(service.url, 950 + n, 900 + n, corpus[:size], heldout, args.load, row["loop_s"],
+                    served = 990 + n if args.load_model else 900 + n  # 990+: no version, the bootstrap answers
+                    row.update(under_load(service.url, 950 + n, served, corpus[:size], heldout, args.load, row["loop_s"],
                                            args.think))
             finally:
                 worker.stop()
