@@ -231,6 +231,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     import worker.jobs  # noqa: F401  (imported once here, so each forked job starts warm)
 
+    from .ner.basemodel import preload
+
+    try:
+        preload(settings.base_model or None)
+    except Exception as exc:  # a bad BASE_MODEL fails each job, with the reason in its record
+        log.warning("could not preload the base model %r: %s", settings.base_model or "minilm", exc)
+
     if settings.worker_nice:
         os.nice(settings.worker_nice)
 

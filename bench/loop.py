@@ -152,6 +152,7 @@ def main() -> None:
             serving_env = {**env, "BOOTSTRAP_MODEL": args.load_model} if args.load_model else env
             service = Service(serving_env, workers=args.workers, log_path=work / f"backend-{size}.log")
             worker = Worker(env, work / f"worker-{size}.log")
+            worker.wait_listening(env["REDIS_URL"])  # a deployed worker is up before anyone annotates
             try:
                 row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
                 print(json.dumps(row), flush=True)  # before the loaded run: a slow one must not hide it

@@ -200,6 +200,16 @@ class Worker:
                                      env={**os.environ, **PLUMBING, **env, "PYTHONUNBUFFERED": "1"},
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
+    def wait_listening(self, redis_url: str, timeout: float = 90) -> None:
+        """Until RQ has registered this worker, which it does as it starts listening on its queue."""
+        import redis
+
+        client, deadline = redis.Redis.from_url(redis_url), time.monotonic() + timeout
+        while not client.exists(f"rq:worker:{self.name}"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.name} is not listening (exit status {self.proc.poll()})")
+            time.sleep(0.1)
+
     def stop(self, wait_for_job: bool = True) -> None:
         """SIGTERM: RQ finishes the running job first; a second SIGTERM kills the job at once."""
         self.proc.terminate()

@@ -33,6 +33,18 @@ def load_tokenizer(name: str | None):
     return tokenizer
 
 
+def preload(name: str | None) -> None:
+    """Import the code that loading the base model needs, building no model: a process that forks
+    a child per training (the RQ worker) then pays transformers' ~2 s of lazy imports once, not in
+    every job. No tensor is made, so no OpenMP thread exists before the fork."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING
+
+    config = AutoConfig.from_pretrained(resolve_base_model(name))
+    MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING[type(config)]  # imports the model's module
+    load_tokenizer(name)
+
+
 @contextlib.contextmanager
 def quiet_transformers():
     """Silence transformers' per-load progress bars and its expected-weights report.
