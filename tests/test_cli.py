@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from backend import cli
+
 
 def run_cli(*args, stdin: str | None = None):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -74,3 +76,20 @@ def test_evaluate_counts_labels_the_model_does_not_know_as_misses(trained_folder
     for label in ("LOC", "ORG", "PER"):
         assert figures["per_label"][label]["recall"] == 0.0 and figures["per_label"][label]["support"] > 0
     assert figures["recall"] == 0.0 and figures["support"] == sum(v["support"] for v in figures["per_label"].values())
+
+
+@pytest.mark.parametrize("command, given, expected", [
+    ("serve", {}, {"GOMP_SPINCOUNT": "20000"}),  # brief spinning: batched /predict keeps its speed
+    ("worker", {}, {"OMP_WAIT_POLICY": "PASSIVE"}),  # a training next to a busy server never spins
+    ("train", {}, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("up", {}, {}),  # its parts choose for themselves
+    ("worker", {"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE"}),  # the environment wins
+    ("serve", {"GOMP_SPINCOUNT": "5"}, {"GOMP_SPINCOUNT": "5"}),
+])
+def test_openmp_waiting_is_chosen_per_command_unless_given(monkeypatch, command, given, expected):
+    for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in given.items():
+        monkeypatch.setenv(key, value)
+    cli._omp_waiting(command)
+    assert {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ} == expected

@@ -41,6 +41,7 @@ def loop(redis_url, tmp_path_factory):
         "REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path_factory.mktemp("model-store")),
         "QUEUE_NAME": f"loop-{uuid.uuid4().hex[:8]}", "MIN_ANNOTATIONS": str(MIN_ANNOTATIONS), "TRAIN_EVERY": str(TRAIN_EVERY),
         "TRAIN_LR": "3e-4", "MAX_F1_DROP": "1", "SWAP_POLL_SECONDS": "0.5", "BOOTSTRAP_MODEL": "",
+        "TRAIN_THREADS": "1",  # the pinger's requests keep the other core busy
     }
     service = Service(env, workers=2, log_path=logs / "backend.log")
     service.env = env
@@ -115,6 +116,7 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
             records = wait_for_training(service, project, 2)
         record = records[-1]
         assert record["status"] == "promoted" and record["annotations"] == 60, records
+        assert record["threads"] == 1  # TRAIN_THREADS
         version = record["version"]
         # Every gunicorn worker serves the new version within seconds.
         deadline = time.monotonic() + 20
