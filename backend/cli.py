@@ -8,7 +8,6 @@ import os
 import logging
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,7 +113,6 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     from .ner.basemodel import DEFAULT_BASE
     from .ner import fastpath
-    from .ner.checkpoint import save_model
 
     sentences = read_corpus(args.data, args.format, args.limit)
     train, dev = _split(sentences, args.dev_fraction, args.seed)
@@ -144,12 +142,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         **result.summary(),
     }
     device = next(result.model.parameters()).device
-    with tempfile.TemporaryDirectory(prefix="ner-fastpath-") as work:
-        choice = fastpath.choose(result.model, result.tokenizer, result.labels, result.transitions, dev,
-                                 settings.precision, device, workdir=Path(work))
-        metrics[fastpath.METRICS_KEY] = choice.to_dict()
-        out = save_model(result.model, result.tokenizer, result.labels, metrics, args.out, result.transitions,
-                         extra_files=fastpath.files_to_keep(choice, Path(work)))
+
+    def with_serving(choice: fastpath.ServingChoice) -> dict:
+        return {**metrics, fastpath.METRICS_KEY: choice.to_dict()}
+
+    out = Path(args.out).resolve()
+    fastpath.save_checked(result.model, result.tokenizer, result.labels, result.transitions, dev, settings.precision,
+                          device, out, with_serving)
     dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
     print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "
           f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note})")

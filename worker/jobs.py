@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import redis
 from rq import get_current_job
@@ -16,7 +14,7 @@ from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistor
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner import fastpath
 from backend.ner.device import use_threads
-from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics, save_model
+from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
 from backend.ner.predictor import Predictor
 from backend.registry import ModelRegistry, StaleVersion
 from backend.store import AnnotationStore
@@ -135,13 +133,13 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     result = candidate.result
     device = next(result.model.parameters()).device
     record.version, path = registry.new_version(project)
-    with tempfile.TemporaryDirectory(prefix="ner-fastpath-") as work:
-        choice = fastpath.choose(result.model, result.tokenizer, data.labels, result.transitions, dev,
-                                 settings.precision, device, candidate.gazetteer, Path(work))
+
+    def metrics(choice: fastpath.ServingChoice) -> dict:
         record.serving = choice.to_dict()
-        save_model(result.model, result.tokenizer, data.labels,
-                   _metrics(project, record, result, candidate.config, settings, data, split.train_ids),
-                   path, result.transitions, candidate.gazetteer, fastpath.files_to_keep(choice, Path(work)))
+        return _metrics(project, record, result, candidate.config, settings, data, split.train_ids)
+
+    fastpath.save_checked(result.model, result.tokenizer, data.labels, result.transitions, dev, settings.precision,
+                          device, path, metrics, candidate.gazetteer)
     # Promote only what loads back from disk and predicts, in the precision serving will load it in.
     served, _ = fastpath.served_precision(read_metrics(path), settings.precision)
     Predictor.from_folder(path, precision=served).predict([SMOKE_TEXT])

@@ -5,12 +5,15 @@ otherwise, and whenever there is no evidence."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from . import onnxengine
+from .checkpoint import save_model
 from .device import INT8, resolve_precision
 from .evaluation import evaluate_model
 from .predictor import Predictor
@@ -69,6 +72,17 @@ def choose(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: s
 def files_to_keep(choice: ServingChoice, workdir: Path) -> dict[str, Path]:
     """The files `choose` wrote to `workdir` that the version's folder needs for its choice."""
     return {onnxengine.INT8_FILE: workdir / onnxengine.INT8_FILE} if choice.precision == INT8 else {}
+
+
+def save_checked(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: str, device: torch.device,
+                 out: Path, metrics: Callable[[ServingChoice], dict], gazetteer=None) -> ServingChoice:
+    """`choose` how to serve the model, then save it to `out` with `metrics(choice)` and the files
+    that choice needs (the int8 export, exported to a scratch folder removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="ner-fastpath-") as scratch:
+        work = Path(scratch)
+        choice = choose(model, tokenizer, labels, transitions, dev, wanted, device, gazetteer, work)
+        save_model(model, tokenizer, labels, metrics(choice), out, transitions, gazetteer, files_to_keep(choice, work))
+    return choice
 
 
 def served_precision(metrics: dict, wanted: str) -> tuple[str, str]:
