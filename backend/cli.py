@@ -156,11 +156,21 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _predictor(path: str, settings: Settings):
+    """The model at `path` as the service would serve it here: in the precision its training
+    checked (int8, bf16, ...) unless PRECISION names one."""
+    from .ner.checkpoint import read_metrics
+    from .ner.fastpath import served_precision
     from .ner.predictor import Predictor
 
+    try:
+        metrics = read_metrics(path)
+    except (OSError, ValueError):  # from_folder says what is wrong with the folder
+        metrics = {}
+    precision, why = served_precision(metrics, settings.precision)
+    log.debug("%s in %s (%s)", path, precision, why)
     return Predictor.from_folder(
         path,
-        precision=settings.precision,
+        precision=precision,
         max_length=settings.max_length,
         stride=settings.window_stride,
         batch_size=settings.predict_batch_size,
@@ -179,10 +189,11 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     figures = evaluate_model(predictor, sentences)
     figures["seconds"] = round(time.monotonic() - started, 2)
+    figures["served_precision"] = predictor.precision  # what a server here would score: int8, bf16, fp32
     if args.json:
         print(json.dumps(figures))
         return 0
-    print(f"{figures['sentences']} sentences, {figures['support']} entities, {figures['seconds']}s")
+    print(f"{figures['sentences']} sentences, {figures['support']} entities, {figures['seconds']}s in {predictor.precision}")
     print(f"{'label':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for label, v in figures["per_label"].items():
         print(f"{label:<12}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['f1']:>10.4f}{v['support']:>10}")

@@ -1,10 +1,12 @@
-"""Which precision a model version is served in: the machine's fast paths (int8 in ONNX Runtime on a
-CPU, bf16 where the CPU or GPU has it), fastest first, only while its dev micro-F1 stays within
-TOLERANCE of fp32's, measured at training time and kept in the version's metrics.json; fp32
+"""Which precision a model version is served in. Training scores the version's dev split in fp32
+and in each fast path a server might use (int8 in ONNX Runtime for CPU servers, bf16 or fp16 where
+the training device has it) and keeps the figures in metrics.json; each serving process then takes
+the fastest path its own machine has whose dev micro-F1 is within TOLERANCE of fp32's, and fp32
 otherwise, and whenever there is no evidence."""
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,64 +16,106 @@ import torch
 
 from . import onnxengine
 from .checkpoint import save_model
-from .device import INT8, resolve_precision
+from .device import INT8, cpu_has_fast_bf16, pick_device, resolve_precision
 from .evaluation import evaluate_model
 from .predictor import Predictor
 from .readers import Sentence
 
 TOLERANCE = 0.005  # the most dev micro-F1 the fast path may give up against fp32
-METRICS_KEY = "serving"  # where the choice lives in metrics.json
+METRICS_KEY = "serving"  # where the evidence lives in metrics.json
+FAST_PATHS = (INT8, "bf16", "fp16")
 
 
 @dataclass(frozen=True)
 class ServingChoice:
-    """The precision to serve a version in, and the evidence."""
+    """The dev F1 of fp32 and of each fast path tried, and what the training machine would serve."""
 
-    precision: str  # fp32 | bf16 | fp16 | int8
+    precision: str  # fp32 | bf16 | fp16 | int8, as a server like the training machine picks it
     reason: str
     fp32_f1: float | None = None
-    fast_f1: float | None = None  # of the chosen fast path
+    fast_f1: float | None = None  # of the path chosen here
     tried: dict[str, float] = field(default_factory=dict)  # dev F1 of each fast path tried
+
+    def passes(self, path: str) -> bool:
+        """True when `path` was tried and scored within TOLERANCE of fp32."""
+        return _passes(self.tried.get(path), self.fp32_f1)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def _passes(fast, exact) -> bool:
+    numbers = (int, float)
+    return isinstance(fast, numbers) and isinstance(exact, numbers) and fast >= exact - TOLERANCE
+
+
+def server_paths(device: torch.device) -> list[str]:
+    """The paths a server on `device` would rather use than fp32, fastest first."""
+    if device.type == "cuda":
+        return [resolve_precision("auto", device)]
+    paths = [INT8] if onnxengine.available() else []
+    return paths + (["bf16"] if cpu_has_fast_bf16() else [])
+
+
+def pick(fp32_f1, tried: dict, paths: list[str]) -> tuple[str, str]:
+    """(precision, why): the first of `paths` whose recorded dev F1 passes, else fp32."""
+    for path in paths:
+        if _passes(tried.get(path), fp32_f1):
+            return path, f"{path} dev F1 {tried[path]:.4f} is within {TOLERANCE} of fp32's {fp32_f1:.4f}"
+    if not paths:
+        return "fp32", "no faster path on this machine"
+    checked = [p for p in paths if isinstance(tried.get(p), (int, float))]
+    if not checked:
+        return "fp32", f"{' and '.join(paths)} not checked when this version was trained"
+    if not isinstance(fp32_f1, (int, float)):
+        return "fp32", "no fp32 dev F1 recorded to check the fast paths against"
+    scores = ", ".join(f"{p} {tried[p]:.4f}" for p in checked)
+    return "fp32", f"dev F1 {scores}: more than {TOLERANCE} below fp32's {fp32_f1:.4f}"
+
+
 def choose(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: str, device: torch.device,
            gazetteer=None, workdir: Path | None = None) -> ServingChoice:
-    """Score `dev` in fp32 and in each fast path, fastest first: int8 (with PRECISION=auto on a CPU
-    with ONNX Runtime installed, exported to `workdir`/INT8_FILE), then the precision `wanted`
-    resolves to on `device`. Serve the first within TOLERANCE; the caller keeps the int8 file with
-    the version when that is the choice."""
-    fast = resolve_precision(wanted, device)
-    paths = [fast] if fast != "fp32" else []
-    if wanted == "auto" and device.type == "cpu" and workdir is not None and onnxengine.available():
-        paths.insert(0, INT8)
+    """Score `dev` in fp32 and in the fast paths: with PRECISION=auto, int8 (when ONNX Runtime is
+    installed; exported to `workdir`/INT8_FILE) and the training device's own fast torch path;
+    else the precision `wanted` names. On a CPU, int8 passing makes bf16 moot (every server with
+    ONNX Runtime prefers int8); a GPU's bf16/fp16 is scored as well, for GPU servers."""
+    paths = _candidates(wanted, device, workdir)
     if not paths:
         return ServingChoice("fp32", "fp32 asked for, or no faster path on this machine")
     if not dev:
         return ServingChoice("fp32", f"no dev split to check {' or '.join(paths)} against fp32 on")
-
-    def f1(precision: str) -> float:
-        if precision == INT8:
-            onnxengine.export_int8(model, workdir)
-        predictor = Predictor(model, tokenizer, labels, precision=precision, transitions=transitions,
-                              gazetteer=gazetteer, onnx_file=workdir / onnxengine.INT8_FILE if workdir else None)
-        return evaluate_model(predictor, dev)["f1"]
-
-    exact, tried = f1("fp32"), {}
+    exact, tried = _dev_f1(model, tokenizer, labels, transitions, dev, "fp32", gazetteer, workdir), {}
     for path in paths:
-        quick = tried[path] = f1(path)
-        if quick >= exact - TOLERANCE:
-            return ServingChoice(path, f"{path} dev F1 {quick:.4f} is within {TOLERANCE} of fp32's {exact:.4f}",
-                                 exact, quick, tried)
-    scores = ", ".join(f"{path} {f:.4f}" for path, f in tried.items())
-    return ServingChoice("fp32", f"dev F1 {scores}: more than {TOLERANCE} below fp32's {exact:.4f}", exact, None, tried)
+        tried[path] = _dev_f1(model, tokenizer, labels, transitions, dev, path, gazetteer, workdir)
+        if device.type == "cpu" and _passes(tried[path], exact):
+            break
+    here = server_paths(device) if wanted == "auto" else paths
+    precision, reason = pick(exact, tried, here)
+    return ServingChoice(precision, reason, exact, tried.get(precision), tried)
+
+
+def _candidates(wanted: str, device: torch.device, workdir: Path | None) -> list[str]:
+    fast = resolve_precision(wanted, device)
+    paths = [fast] if fast != "fp32" else []
+    if wanted == "auto" and workdir is not None and onnxengine.available():
+        paths.insert(0, INT8)
+    return paths
+
+
+def _dev_f1(model, tokenizer, labels, transitions, dev, precision: str, gazetteer, workdir: Path | None) -> float:
+    onnx_file = None
+    if precision == INT8:  # exported from a CPU copy: ONNX Runtime serves on CPUs, whatever trained it
+        on_cpu = model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(model).cpu()
+        onnx_file = onnxengine.export_int8(on_cpu, workdir)
+    predictor = Predictor(model, tokenizer, labels, precision=precision, transitions=transitions,
+                          gazetteer=gazetteer, onnx_file=onnx_file)
+    return evaluate_model(predictor, dev)["f1"]
 
 
 def files_to_keep(choice: ServingChoice, workdir: Path) -> dict[str, Path]:
-    """The files `choose` wrote to `workdir` that the version's folder needs for its choice."""
-    return {onnxengine.INT8_FILE: workdir / onnxengine.INT8_FILE} if choice.precision == INT8 else {}
+    """The files `choose` wrote to `workdir` that the version's folder needs: the int8 export
+    whenever int8 passed, so that CPU servers can use it wherever the version was trained."""
+    return {onnxengine.INT8_FILE: workdir / onnxengine.INT8_FILE} if choice.passes(INT8) else {}
 
 
 def save_checked(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: str, device: torch.device,
@@ -85,12 +129,16 @@ def save_checked(model, tokenizer, labels, transitions, dev: list[Sentence], wan
     return choice
 
 
-def served_precision(metrics: dict, wanted: str) -> tuple[str, str]:
-    """(precision, why) to load a version in: an explicit PRECISION wins; "auto" follows the choice
-    its training recorded, and fp32 without one."""
+def served_precision(metrics: dict, wanted: str, device: torch.device | None = None) -> tuple[str, str]:
+    """(precision, why) to load a version in on `device` (default: where this process serves): an
+    explicit PRECISION wins; "auto" takes the fastest path this machine has that the version's
+    training checked and passed, and fp32 without evidence."""
     if wanted != "auto":
         return wanted, f"PRECISION={wanted}"
-    choice = metrics.get(METRICS_KEY)
-    if isinstance(choice, dict) and choice.get("precision") in ("fp32", "bf16", "fp16", INT8):
-        return choice["precision"], str(choice.get("reason") or "")
-    return "fp32", "no fast-path check recorded for this version"
+    record = metrics.get(METRICS_KEY)
+    if not isinstance(record, dict):
+        return "fp32", "no fast-path check recorded for this version"
+    tried = dict(record.get("tried") or {})
+    if record.get("precision") in FAST_PATHS and record.get("fast_f1") is not None:
+        tried.setdefault(record["precision"], record["fast_f1"])  # records written before `tried`
+    return pick(record.get("fp32_f1"), tried, server_paths(device or pick_device()))
