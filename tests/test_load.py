@@ -1,6 +1,7 @@
-"""50 concurrent LS-like clients send /predict batches for 60 s (LOAD_SECONDS) to the real service
-(gunicorn, 2 workers) while an RQ worker trains and promotes new versions: no request fails, every
-serving process swaps forward, and each one's memory stays bounded."""
+"""50 concurrent LS-like clients send /predict batches for 60 s (LOAD_SECONDS), and on until every
+serving process answers with the newest version, to the real service (gunicorn, 2 workers) while
+an RQ worker trains and promotes new versions: no request fails, every serving process swaps
+forward, and each one's memory stays bounded."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uuid
 import pytest
 import redis
 
+from backend.registry import ModelRegistry
 from backend.store import project_key
 
 from tests.lsdata import GMB_CONFIG, annotation_event
@@ -109,6 +111,18 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
         for t in threads:
             t.start()
         time.sleep(SECONDS)
+        # A version promoted near the end must swap in under the load too: the load goes on until
+        # every serving process has answered with the version the registry now serves.
+        registry = ModelRegistry(env["MODEL_DIR"], client)
+
+        def every_process_serves_the_current_version() -> bool:
+            current = registry.current(str(PROJECT))
+            newest = {w: v for *_, w, v in sorted(versions[:])}  # each process's latest answer
+            return current is not None and len(newest) == 2 and set(newest.values()) == {current}
+
+        wait_until("every serving process to serve the current version", every_process_serves_the_current_version,
+                   timeout=120)
+        loaded_for = time.monotonic() - start
     finally:
         stop.set()
         for t in threads:
@@ -121,7 +135,7 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
     ordered = sorted(latencies)
     p50, p95 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.95)]
     promoted = sorted({v for *_, v in versions if v.startswith("v")}, key=version_number)
-    print(f"{len(latencies)} requests ({len(latencies) * 8} tasks) in {SECONDS:.0f} s from {CLIENTS} clients: "
+    print(f"{len(latencies)} requests ({len(latencies) * 8} tasks) in {loaded_for:.0f} s from {CLIENTS} clients: "
           f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s; versions served {promoted}; "
           f"webhooks meanwhile: median {statistics.median(webhook_seconds):.2f} s, max {max(webhook_seconds):.2f} s")
     for pid, samples in memory.items():
