@@ -158,23 +158,10 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _predictor(path: str, settings: Settings):
     """The model at `path` as the service would serve it here: in the precision its training
     checked (int8, bf16, ...) unless PRECISION names one."""
-    from .ner.checkpoint import read_metrics
-    from .ner.fastpath import served_precision
-    from .ner.predictor import Predictor
+    from .ner.fastpath import load_served
 
-    try:
-        metrics = read_metrics(path)
-    except (OSError, ValueError):  # from_folder says what is wrong with the folder
-        metrics = {}
-    precision, why = served_precision(metrics, settings.precision)
-    log.debug("%s in %s (%s)", path, precision, why)
-    return Predictor.from_folder(
-        path,
-        precision=precision,
-        max_length=settings.max_length,
-        stride=settings.window_stride,
-        batch_size=settings.predict_batch_size,
-    )
+    return load_served(path, settings.precision, max_length=settings.max_length, stride=settings.window_stride,
+                       batch_size=settings.predict_batch_size)
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,9 +15,8 @@ import redis
 from .config import Settings
 from .labelconfig import NerControl
 from .labelmap import parse_label_map
-from .ner.checkpoint import METRICS_FILE, ModelFolderError, check_folder, read_metrics
-from .ner.device import INT8
-from .ner.fastpath import served_precision
+from .ner.checkpoint import METRICS_FILE, ModelFolderError, check_folder
+from .ner.fastpath import load_served
 from .ner.labels import LabelSet
 from .registry import ModelRegistry, newest_first
 
@@ -80,21 +79,10 @@ class ModelCache:
             return predictor
 
     def _load(self, path: Path):
-        from .ner.predictor import Predictor
-
         s = self.settings
-        precision, why = served_precision(read_metrics(path), s.precision)
-        log.info("loading model %s in %s (%s)", path, precision, why)
-        options = dict(max_length=s.max_length, stride=s.window_stride, batch_size=s.predict_batch_size)
-        try:
-            predictor = Predictor.from_folder(path, precision=precision, **options)
-        except (ImportError, OSError, RuntimeError) as exc:  # int8 chosen where it was trained, not runnable here
-            if precision != INT8:
-                raise
-            log.warning("model %s: int8 engine unavailable (%s); serving fp32", path, exc)
-            predictor = Predictor.from_folder(path, precision="fp32", **options)
-            why = f"int8 was chosen ({why}) but cannot run here: {exc}"
-        predictor.precision_reason = why
+        predictor = load_served(path, s.precision, fallback=True, max_length=s.max_length, stride=s.window_stride,
+                                batch_size=s.predict_batch_size)
+        log.info("loaded model %s in %s (%s)", path, predictor.precision, predictor.precision_reason)
         return predictor
 
     def discard(self, path: Path) -> None:

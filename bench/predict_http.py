@@ -20,9 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 QUICK_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_eval.csv"  # the shipped sample
 
-from backend.ner.checkpoint import read_metrics  # noqa: E402
-from backend.ner.fastpath import served_precision  # noqa: E402
-from backend.ner.predictor import Predictor  # noqa: E402
+from backend.ner.fastpath import load_served  # noqa: E402
 from backend.ner.readers import read_corpus  # noqa: E402
 from backend.stack import start_redis, wait_for_redis  # noqa: E402
 from tests.servers import Service, call, free_port  # noqa: E402
@@ -53,9 +51,8 @@ def main() -> None:
         ap.error("--model is required (or --quick)")
     texts = [" ".join(s.words) for s in read_corpus(args.gmb_csv, "gmb", limit=args.texts)]
 
-    served, why = served_precision(read_metrics(args.model), "auto")  # as the service will load it
-    print(f"served in {served}: {why}")
-    engine = Predictor.from_folder(args.model, precision=served)
+    engine = load_served(args.model, "auto")  # as the service will load it
+    print(f"served in {engine.precision}: {engine.precision_reason}")
     from transformers import pipeline
 
     pipe = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device=-1)

@@ -14,8 +14,7 @@ from backend.history import FAILED, PROMOTED, REJECTED, Training, TrainingHistor
 from backend.labelconfig import LabelConfigError, parse_label_config, unsupported_message
 from backend.ner import fastpath
 from backend.ner.device import use_threads
-from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
-from backend.ner.predictor import Predictor
+from backend.ner.checkpoint import ModelFolderError, load_model
 from backend.registry import ModelRegistry, StaleVersion
 from backend.store import AnnotationStore
 from backend.trainqueue import LEASE_S, TrainingQueue
@@ -141,8 +140,7 @@ def _train(project: str, settings: Settings, store: AnnotationStore, registry: M
     fastpath.save_checked(result.model, result.tokenizer, data.labels, result.transitions, dev, settings.precision,
                           device, path, metrics, candidate.gazetteer)
     # Promote only what loads back from disk and predicts, in the precision serving will load it in.
-    served, _ = fastpath.served_precision(read_metrics(path), settings.precision)
-    Predictor.from_folder(path, precision=served).predict([SMOKE_TEXT])
+    fastpath.load_served(path, settings.precision).predict([SMOKE_TEXT])
     reason = candidate.reason
     if reason is None:
         try:

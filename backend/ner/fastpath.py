@@ -7,6 +7,7 @@ otherwise, and whenever there is no evidence."""
 from __future__ import annotations
 
 import copy
+import logging
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,11 +16,13 @@ from typing import Callable
 import torch
 
 from . import onnxengine
-from .checkpoint import save_model
+from .checkpoint import read_metrics, save_model
 from .device import INT8, cpu_has_fast_bf16, pick_device, resolve_precision
 from .evaluation import evaluate_model
 from .predictor import Predictor
 from .readers import Sentence
+
+log = logging.getLogger(__name__)
 
 TOLERANCE = 0.005  # the most dev micro-F1 the fast path may give up against fp32
 METRICS_KEY = "serving"  # where the evidence lives in metrics.json
@@ -145,3 +148,24 @@ def served_precision(metrics: dict, wanted: str, device: torch.device | None = N
     if record.get("precision") in FAST_PATHS and record.get("fast_f1") is not None:
         tried.setdefault(record["precision"], record["fast_f1"])  # records written before `tried`
     return pick(record.get("fp32_f1"), tried, server_paths(device or pick_device()))
+
+
+def load_served(path: str | Path, wanted: str, *, fallback: bool = False, **options) -> Predictor:
+    """The version at `path` as a server here runs it: in `served_precision`'s pick, with the reason
+    in `precision_reason`. With `fallback`, an int8 engine that cannot run here (ONNX Runtime or
+    the file missing) gives fp32 and says so, where a serving process must keep answering."""
+    try:
+        metrics = read_metrics(path)
+    except (OSError, ValueError):  # from_folder says what is wrong with the folder
+        metrics = {}
+    precision, why = served_precision(metrics, wanted)
+    try:
+        predictor = Predictor.from_folder(path, precision=precision, **options)
+    except (ImportError, OSError, RuntimeError) as exc:
+        if precision != INT8 or not fallback:
+            raise
+        log.warning("model %s: int8 engine unavailable (%s); serving fp32", path, exc)
+        predictor = Predictor.from_folder(path, precision="fp32", **options)
+        why = f"int8 was chosen ({why}) but cannot run here: {exc}"
+    predictor.precision_reason = why
+    return predictor
