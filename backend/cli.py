@@ -108,8 +108,8 @@ def _split(sentences: list, fraction: float, seed: int) -> tuple[list, list]:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.recipe import auto_epochs
-    from worker.training import TrainConfig, config_dict, fine_tune
+    from worker.training.loop import TrainConfig, config_dict, fine_tune
+    from worker.training.recipe import auto_epochs
 
     from .ner.basemodel import DEFAULT_BASE
     from .ner import fastpath
@@ -136,19 +136,16 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         "dev_sentences": len(dev),
         "data": str(args.data),
         "base_model": base,
-        "labels": list(result.labels.labels),
+        "labels": list(result.ner.labels.labels),
         "config": config_dict(config),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **result.summary(),
     }
-    device = next(result.model.parameters()).device
-
     def with_serving(choice: fastpath.ServingChoice) -> dict:
         return {**metrics, fastpath.METRICS_KEY: choice.to_dict()}
 
     out = Path(args.out).resolve()
-    fastpath.save_checked(result.model, result.tokenizer, result.labels, result.transitions, dev, settings.precision,
-                          device, out, with_serving)
+    fastpath.save_checked(result.ner, dev, settings.precision, out, with_serving)
     dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
     print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "
           f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note})")
@@ -212,7 +209,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from .server import serve
+    from .web.server import serve
 
     overrides = {k: getattr(args, k) for k in ("host", "port", "workers", "threads") if getattr(args, k)}
     if settings.serve_nice:
@@ -238,6 +235,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if settings.worker_nice:
         os.nice(settings.worker_nice)
 
+    # A bare client: RQ's worker loop blocks on the queue for minutes, past the stores' socket timeout.
     client = redis.Redis.from_url(settings.redis_url)
     queue = Queue(settings.queue_name, connection=client)
     log.info("worker on queue %r at %s", settings.queue_name, settings.redis_url.split("@")[-1])
@@ -253,7 +251,7 @@ def _int_list(raw: str, what: str) -> list[int]:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.simulate import STRATEGIES, SimulationError, mean_by_strategy, simulate, stderr_progress
+    from worker.simulate.inprocess import STRATEGIES, SimulationError, mean_by_strategy, simulate, stderr_progress
 
     from .plots import series_svg
 
@@ -270,7 +268,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     def runs(strategy: str, seed: int):
         if not args.service:
             return simulate(pool, test, rounds, strategy, seed, settings, progress=stderr_progress)
-        from worker.simulate_service import simulate_via_service
+        from worker.simulate.service import simulate_via_service
 
         project = (args.project or int(time.time()) % 10**9) + len(rows)  # one fresh project per run
         return simulate_via_service(args.service, project, pool, test, rounds, strategy, seed, stderr_progress)
@@ -301,7 +299,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from .stack import up
+    from .ops.stack import up
 
     if args.port:
         os.environ["PORT"] = str(args.port)  # the backend child reads it
@@ -320,7 +318,7 @@ COMMANDS = {
 # Spinning next to another busy process takes the cores its threads need: a 300-annotation training
 # beside a saturating /predict load took 5.2x its time alone with 20,000 spins and 1.3x with
 # PASSIVE (no spinning). Alone, PASSIVE costs the training 10 % and batched /predict 15 %, so the
-# server spins briefly and everything else sleeps at once (docs/benchmarks.md, issue 16).
+# server spins briefly and everything else sleeps at once (docs/benchmarks.md, "The loop").
 OMP_WAITING = {"serve": {"GOMP_SPINCOUNT": "20000"}}
 OMP_WAITING_DEFAULT = {"OMP_WAIT_POLICY": "PASSIVE"}
 

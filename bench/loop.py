@@ -16,21 +16,21 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from backend.labelstudio.webhooks import gold_event
+from backend.ner.evaluation import evaluate_model
+from backend.ner.predictor import Predictor
+from backend.ner.readers import read_gmb, text_and_regions
+from backend.ops.lsdemo import DEMO_CONFIG as GMB_CONFIG
+from backend.ops.processes import Service, Worker, call, free_port, redis_server_binary
+from backend.ops.stack import ONE_NODE_ENV
+from backend.plots import learning_curve_svg
 
-from backend.ner.evaluation import evaluate_model  # noqa: E402
-from backend.ner.predictor import Predictor  # noqa: E402
-from backend.ner.readers import read_gmb  # noqa: E402
-from backend.plots import learning_curve_svg  # noqa: E402
-from backend.stack import ONE_NODE_ENV, redis_server_binary  # noqa: E402
-from tests.lsdata import GMB_CONFIG, annotation_event, text_and_regions  # noqa: E402
-from tests.servers import ROOT, Service, Worker, call, free_port  # noqa: E402
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data"  # --quick: the GMB sample the repository ships
 
 
 def predict_version(url: str, project: int, text: str) -> str:
@@ -39,7 +39,7 @@ def predict_version(url: str, project: int, text: str) -> str:
 
 
 def run_size(url: str, project: int, sentences, probe: str) -> dict:
-    events = [annotation_event(project, i + 1, s) for i, s in enumerate(sentences)]
+    events = [gold_event(project, i + 1, s, config=GMB_CONFIG) for i, s in enumerate(sentences)]
     for body in events[:-1]:
         assert call("POST", url + "/webhook", body)[0] == 200
     started = time.monotonic()
@@ -132,8 +132,8 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.quick:
-        corpus = read_gmb(ROOT / "tests" / "data" / "gmb_train.csv")
-        args.sizes, heldout, extra = [12], read_gmb(ROOT / "tests" / "data" / "gmb_eval.csv")[:20], {"TRAIN_EPOCHS": "2"}
+        corpus = read_gmb(SAMPLES / "gmb_train.csv")
+        args.sizes, heldout, extra = [12], read_gmb(SAMPLES / "gmb_eval.csv")[:20], {"TRAIN_EPOCHS": "2"}
     elif args.gmb:
         corpus, extra = read_gmb(Path(args.gmb)), {}
         heldout = corpus[39000 : 39000 + args.heldout]

@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-QUICK_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_eval.csv"  # the shipped sample
+from backend.labelstudio.webhooks import predict_body
+from backend.ner.fastpath import load_served
+from backend.ner.readers import read_corpus
+from backend.ops.lsdemo import DEMO_CONFIG
+from backend.ops.processes import Service, call, free_port, start_redis, wait_for_redis
 
-from backend.ner.fastpath import load_served  # noqa: E402
-from backend.ner.readers import read_corpus  # noqa: E402
-from backend.stack import start_redis, wait_for_redis  # noqa: E402
-from tests.servers import Service, call, free_port  # noqa: E402
-from tests.lsdata import ls_predict_body  # noqa: E402
+QUICK_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_eval.csv"  # the shipped sample
 
 
 def http_batches(url: str, texts: list[str], size: int) -> float:
     started = time.perf_counter()
     for i in range(0, len(texts), size):
-        status, body, _ = call("POST", url + "/predict", ls_predict_body([{"text": t} for t in texts[i : i + size]]))
+        body = predict_body([{"text": t} for t in texts[i : i + size]], config=DEMO_CONFIG)
+        status, body, _ = call("POST", url + "/predict", body)
         assert status == 200 and len(body["results"]) == len(texts[i : i + size])
     return time.perf_counter() - started
 
@@ -105,10 +104,11 @@ def untrained_folder() -> str:
     from backend.ner.basemodel import init_model, load_tokenizer
     from backend.ner.checkpoint import save_model
     from backend.ner.labels import LabelSet
+    from backend.ner.model import NerModel
 
     labels = LabelSet.from_types(["geo", "gpe", "org", "per", "tim"])
     out = Path(tempfile.mkdtemp(prefix="bench-model-")) / "untrained"
-    return str(save_model(init_model(None, labels), load_tokenizer(None), labels, {"note": "bench --quick"}, out))
+    return str(save_model(NerModel(init_model(None, labels), load_tokenizer(None), labels), {"note": "bench --quick"}, out))
 
 
 def single_task_latencies(url: str, texts: list[str], clients: int) -> list[float]:
@@ -116,7 +116,7 @@ def single_task_latencies(url: str, texts: list[str], clients: int) -> list[floa
     `clients` sending at once, each its share of `texts` (interactive requests, as LS marks them)."""
     def one(text: str) -> float:
         started = time.perf_counter()
-        status, _, _ = call("POST", url + "/predict", ls_predict_body([{"text": text}], context={"result": []}))
+        status, _, _ = call("POST", url + "/predict", predict_body([{"text": text}], config=DEMO_CONFIG, context={"result": []}))
         assert status == 200
         return time.perf_counter() - started
 

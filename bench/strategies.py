@@ -13,9 +13,7 @@ import sys
 from pathlib import Path
 from statistics import fmean
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from backend.plots import series_svg  # noqa: E402
+from backend.plots import series_svg
 
 
 def load(paths: list[str]) -> list[dict]:

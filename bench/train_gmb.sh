@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The issue-2 acceptance run: train on the first 2,000 GMB sentences for 3 epochs, then evaluate on
+# The GMB accuracy run: train on the first 2,000 GMB sentences for 3 epochs, then evaluate on
 # 1,000 sentences it never saw (39001-40000 of the shared file), timing both. Then, because one
 # set of 1,000 sentences varies by about +-0.013 micro-F1 from another, evaluate on every sentence
 # it never saw (2001-40000: 38,000 sentences, ~6 minutes here).

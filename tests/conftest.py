@@ -1,4 +1,8 @@
-"""Shared fixtures: the packaged MiniLM, the data shipped in tests/data, and one small trained model."""
+"""Shared fixtures: the packaged MiniLM, the data shipped in tests/data, one small trained model, a
+real Redis and its stores, the Flask app, and Label Studio.
+
+Tiers, by folder: unit/ (no trained model, no Redis), integration/ (the small model, Redis, Flask's
+test client, the CLI), e2e/ (gunicorn, RQ workers, Label Studio, the browser)."""
 
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ def gmb_eval():
 @pytest.fixture(scope="session")
 def trained(gmb_train):
     """MiniLM fine-tuned for 5 epochs on the 303 shipped GMB sentences (about 70 s on 2 cores)."""
-    from worker.training import TrainConfig, fine_tune
+    from worker.training.loop import TrainConfig, fine_tune
 
     return fine_tune(gmb_train, TrainConfig(epochs=5, learning_rate=3e-4, seed=7), progress=False)
 
@@ -48,21 +52,20 @@ def trained_folder(trained, tmp_path_factory) -> Path:
     from backend.ner.checkpoint import save_model
 
     out = tmp_path_factory.mktemp("models") / "gmb-small"
-    return save_model(trained.model, trained.tokenizer, trained.labels, {"note": "test fixture"}, out, trained.transitions)
+    return save_model(trained.ner, {"note": "test fixture"}, out)
 
 
 @pytest.fixture(scope="session")
 def predictor(trained):
     from backend.ner.predictor import Predictor
 
-    return Predictor(trained.model, trained.tokenizer, trained.labels, precision="fp32", transitions=trained.transitions)
+    return Predictor(trained.ner, precision="fp32")
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """The product's embedded redis-server (AOF, fsync per write) on a free loopback port (never 6379)."""
-    from backend.stack import StackError, start_redis, wait_for_redis
-    from tests.servers import free_port
+    from backend.ops.processes import StackError, free_port, start_redis, wait_for_redis
 
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
@@ -76,10 +79,19 @@ def redis_url(tmp_path_factory):
     proc.wait(timeout=10)
 
 
+@pytest.fixture()
+def stores(redis_url, tmp_path):
+    """The stores over the session's Redis (what the `app` fixture uses too), models under tmp_path."""
+    from backend.config import Settings
+    from backend.state import connect
+
+    return connect(Settings(redis_url=redis_url, model_dir=str(tmp_path / "models")))
+
+
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory):
     """A real Label Studio 1.23 on loopback, shared by the end-to-end and browser tests."""
-    from tests.labelstudio import LabelStudio
+    from tests.support.labelstudio import LabelStudio
 
     root = tmp_path_factory.mktemp("labelstudio")
     ls = LabelStudio(root, root / "labelstudio.log")
@@ -91,14 +103,14 @@ def label_studio(tmp_path_factory):
 def app(trained_folder, redis_url, tmp_path_factory):
     """The Flask app itself (no gunicorn), as a serving process runs it (bootstrap model loaded,
     registry watcher started): real Redis, the small trained model as bootstrap."""
-    from backend.app import create_app, start_serving
+    from backend.web.app import create_app, start_serving
     from backend.config import Settings
 
     settings = Settings(redis_url=redis_url, model_dir=str(tmp_path_factory.mktemp("app-models")),
                         bootstrap_model=str(trained_folder), label_map="geo=LOC,gpe=LOC")
     application = start_serving(create_app(settings))
     yield application
-    application.extensions["ner"].stop_watching()
+    application.extensions["ner"].server.stop_watching()
 
 
 @pytest.fixture()

@@ -1,1 +1,1 @@
-"""Background work for ner-backend: fine-tuning models (no web code here)."""
+"""Background work: RQ jobs (jobs/), the training library (training/), the simulated annotator (simulate/); no web code."""

@@ -6,12 +6,12 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from .basemodel import quiet_transformers
 from .gazetteer import Gazetteer
 from .labels import LabelSet
+from .model import NerModel
 from .transitions import check_transitions
 
 LABELS_FILE = "labels.json"
@@ -24,19 +24,6 @@ class ModelFolderError(RuntimeError):
     """A model folder that is missing, incomplete or inconsistent."""
 
 
-@dataclass
-class LoadedModel:
-    """What a model folder holds, ready to use."""
-
-    model: object  # a transformers *ForTokenClassification in eval mode
-    tokenizer: object
-    labels: LabelSet
-    metrics: dict
-    path: Path
-    transitions: list[list[float]] | None = None  # tag bigram log-probs for Viterbi decoding
-    gazetteer: Gazetteer | None = None  # annotated strings to label wherever they occur again
-
-
 def _fsync_tree(folder: Path) -> None:
     for f in folder.iterdir():
         if f.is_file():
@@ -44,12 +31,9 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def save_model(
-    model, tokenizer, labels: LabelSet, metrics: dict, out: str | os.PathLike, transitions=None,
-    gazetteer: Gazetteer | None = None, extra_files: dict[str, Path] | None = None,
-) -> Path:
-    """Write the model (and `extra_files`, name -> file to copy) to `out` atomically: a reader sees
-    the old folder or the complete new one.
+def save_model(ner: NerModel, metrics: dict, out: str | os.PathLike, extra_files: dict[str, Path] | None = None) -> Path:
+    """Write the model with `metrics` (and `extra_files`, name -> file to copy) to `out` atomically:
+    a reader sees the old folder or the complete new one.
 
     Everything goes to a temporary sibling first and is synced to disk; then one rename publishes it
     (an existing `out` is moved aside first and removed afterwards).
@@ -59,15 +43,15 @@ def save_model(
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         with quiet_transformers():
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-        label_map = {"labels": list(labels.labels)}
-        if transitions is not None:
-            label_map["transitions"] = [list(map(float, row)) for row in transitions]
+            ner.model.save_pretrained(tmp, safe_serialization=True)
+            ner.tokenizer.save_pretrained(tmp)
+        label_map = {"labels": list(ner.labels.labels)}
+        if ner.transitions is not None:
+            label_map["transitions"] = [list(map(float, row)) for row in ner.transitions]
         (tmp / LABELS_FILE).write_text(json.dumps(label_map))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
-        if gazetteer is not None:
-            gazetteer.save(tmp)
+        if ner.gazetteer is not None:
+            ner.gazetteer.save(tmp)
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
         _fsync_tree(tmp)
@@ -135,7 +119,7 @@ def read_metrics(path: str | os.PathLike) -> dict:
     return json.loads((Path(path) / METRICS_FILE).read_text())
 
 
-def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
+def load_model(path: str | os.PathLike, device=None) -> NerModel:
     """Load a model folder written by save_model, after checking it is complete."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -150,4 +134,4 @@ def load_model(path: str | os.PathLike, device=None) -> LoadedModel:
     if device is not None:
         model.to(device)
     model.eval()
-    return LoadedModel(model, tokenizer, labels, read_metrics(path), path, transitions, Gazetteer.load(path))
+    return NerModel(model, tokenizer, labels, transitions, Gazetteer.load(path))

@@ -19,6 +19,7 @@ from . import onnxengine
 from .checkpoint import read_metrics, save_model
 from .device import INT8, cpu_has_fast_bf16, pick_device, resolve_precision
 from .evaluation import evaluate_model
+from .model import NerModel
 from .predictor import Predictor
 from .readers import Sentence
 
@@ -79,20 +80,20 @@ def pick(fp32_f1, tried: dict, paths: list[str]) -> tuple[str, str]:
     return "fp32", f"dev F1 {scores}: more than {TOLERANCE} below fp32's {fp32_f1:.4f}"
 
 
-def choose(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: str, device: torch.device,
-           gazetteer=None, workdir: Path | None = None) -> ServingChoice:
+def choose(ner: NerModel, dev: list[Sentence], wanted: str, workdir: Path | None = None) -> ServingChoice:
     """Score `dev` in fp32 and in the fast paths: with PRECISION=auto, int8 (when ONNX Runtime is
     installed; exported to `workdir`/INT8_FILE) and the training device's own fast torch path;
     else the precision `wanted` names. On a CPU, int8 passing makes bf16 moot (every server with
     ONNX Runtime prefers int8); a GPU's bf16/fp16 is scored as well, for GPU servers."""
+    device = ner.device
     paths = _candidates(wanted, device, workdir)
     if not paths:
         return ServingChoice("fp32", "fp32 asked for, or no faster path on this machine")
     if not dev:
         return ServingChoice("fp32", f"no dev split to check {' or '.join(paths)} against fp32 on")
-    exact, tried = _dev_f1(model, tokenizer, labels, transitions, dev, "fp32", gazetteer, workdir), {}
+    exact, tried = _dev_f1(ner, dev, "fp32", workdir), {}
     for path in paths:
-        tried[path] = _dev_f1(model, tokenizer, labels, transitions, dev, path, gazetteer, workdir)
+        tried[path] = _dev_f1(ner, dev, path, workdir)
         if device.type == "cpu" and _passes(tried[path], exact):
             break
     here = server_paths(device) if wanted == "auto" else paths
@@ -108,13 +109,12 @@ def _candidates(wanted: str, device: torch.device, workdir: Path | None) -> list
     return paths
 
 
-def _dev_f1(model, tokenizer, labels, transitions, dev, precision: str, gazetteer, workdir: Path | None) -> float:
+def _dev_f1(ner: NerModel, dev: list[Sentence], precision: str, workdir: Path | None) -> float:
     onnx_file = None
     if precision == INT8:  # exported from a CPU copy: ONNX Runtime serves on CPUs, whatever trained it
-        on_cpu = model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(model).cpu()
+        on_cpu = ner.model if ner.device.type == "cpu" else copy.deepcopy(ner.model).cpu()
         onnx_file = onnxengine.export_int8(on_cpu, workdir)
-    predictor = Predictor(model, tokenizer, labels, precision=precision, transitions=transitions,
-                          gazetteer=gazetteer, onnx_file=onnx_file)
+    predictor = Predictor(ner, precision=precision, onnx_file=onnx_file)
     return evaluate_model(predictor, dev)["f1"]
 
 
@@ -124,14 +124,14 @@ def files_to_keep(choice: ServingChoice, workdir: Path) -> dict[str, Path]:
     return {onnxengine.INT8_FILE: workdir / onnxengine.INT8_FILE} if choice.passes(INT8) else {}
 
 
-def save_checked(model, tokenizer, labels, transitions, dev: list[Sentence], wanted: str, device: torch.device,
-                 out: Path, metrics: Callable[[ServingChoice], dict], gazetteer=None) -> ServingChoice:
+def save_checked(ner: NerModel, dev: list[Sentence], wanted: str, out: Path,
+                 metrics: Callable[[ServingChoice], dict]) -> ServingChoice:
     """`choose` how to serve the model, then save it to `out` with `metrics(choice)` and the files
     that choice needs (the int8 export, exported to a scratch folder removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="ner-fastpath-") as scratch:
         work = Path(scratch)
-        choice = choose(model, tokenizer, labels, transitions, dev, wanted, device, gazetteer, work)
-        save_model(model, tokenizer, labels, metrics(choice), out, transitions, gazetteer, files_to_keep(choice, work))
+        choice = choose(ner, dev, wanted, work)
+        save_model(ner, metrics(choice), out, files_to_keep(choice, work))
     return choice
 
 

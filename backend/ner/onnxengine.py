@@ -28,7 +28,7 @@ def export_int8(model, folder: Path) -> Path:
     every matrix product quantized to int8 with one scale per output channel; activations are
     quantized on the fly, so no calibration data is needed. The embedding tables stay fp32. On two
     GMB models (test F1, 1,000 sentences) this cost 0.001-0.002 against fp32, where one scale per
-    tensor cost 0.005, and quantizing the embeddings as well 0.004 (docs/benchmarks.md, issue 16).
+    tensor cost 0.005, and quantizing the embeddings as well 0.004 (docs/benchmarks.md, "Inference speed").
 
     Weights use 7 bits (-64..64, `reduce_range`): ONNX Runtime's AVX2 kernel, which CPUs without
     VNNI (AMD Zen 3, older Intel) run, adds pairs of uint8 x int8 products in 16 bits and saturates

@@ -11,10 +11,9 @@ import torch
 from .acquisition import TASK_SCORE, confidence
 from .alignment import Affixes, case_types, uses_case_feature
 from .batching import pad_batch
-from .checkpoint import LoadedModel, load_model
-from .gazetteer import Gazetteer
+from .checkpoint import load_model
 from .device import INT8, autocast, pick_device, resolve_precision
-from .labels import LabelSet
+from .model import NerModel
 from .onnxengine import INT8_FILE, OnnxEngine
 from .spans import Prediction, decode_spans
 from .transitions import check_transitions, viterbi_many
@@ -80,13 +79,11 @@ def entropy(probs: np.ndarray) -> np.ndarray:
 
 
 class Predictor:
-    """A token-classification model with the tokenizer and labels it was trained with."""
+    """A NerModel run for inference: windows, batches, precision, decoding."""
 
     def __init__(
         self,
-        model,
-        tokenizer,
-        labels: LabelSet,
+        ner: NerModel,
         *,
         device: torch.device | None = None,
         precision: str = "auto",
@@ -94,13 +91,12 @@ class Predictor:
         stride: int = 128,
         batch_size: int = 16,
         onnx_file: str | Path | None = None,
-        transitions=None,
-        gazetteer: Gazetteer | None = None,
     ) -> None:
-        self.device = device or next(model.parameters()).device
+        model, tokenizer = ner.model, ner.tokenizer
+        self.device = device or ner.device
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
-        self.labels = labels
+        self.labels = ner.labels
         # precision "int8": the version's ONNX file in ONNX Runtime computes instead of the torch model
         self.engine = OnnxEngine(onnx_file) if precision == INT8 else None
         self.precision = INT8 if self.engine else resolve_precision(precision, self.device)
@@ -112,15 +108,13 @@ class Predictor:
         self.stride = stride
         self.batch_size = batch_size
         self.case_feature = uses_case_feature(model)
-        self.transitions = None if transitions is None else check_transitions(transitions, labels)
-        self.gazetteer = gazetteer
+        self.transitions = None if ner.transitions is None else check_transitions(ner.transitions, ner.labels)
+        self.gazetteer = ner.gazetteer  # the recipe tries the model with and without it
 
     @classmethod
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
-        loaded: LoadedModel = load_model(path, pick_device(device))
-        options.setdefault("gazetteer", loaded.gazetteer)
         options.setdefault("onnx_file", Path(path) / INT8_FILE)
-        return cls(loaded.model, loaded.tokenizer, loaded.labels, transitions=loaded.transitions, **options)
+        return cls(load_model(path, pick_device(device)), **options)
 
     # ---- words -> tags ---------------------------------------------------------------------
 

@@ -1,0 +1,245 @@
+"""Label Studio's ML-backend wire format: validate what LS sends, shape what it accepts back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from ..ner.spans import Prediction
+from .annotation import Annotation
+from .labelconfig import NerControl
+from .labelmap import map_types
+from .webhooks import CREATED, DELETED, START_TRAINING, UPDATED
+
+_PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
+log = logging.getLogger(__name__)
+MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
+
+
+class ProtocolError(ValueError):
+    """A request LS (or anyone) sent that we cannot act on; answered with a 400 and this text."""
+
+
+def project_id(value) -> str:
+    """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
+    if isinstance(value, bool):
+        raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
+    if isinstance(value, int) and value >= 0:
+        return str(value)
+    if isinstance(value, str):
+        m = _PROJECT_RE.match(value)
+        if m:
+            return str(int(m.group(1)))
+    raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
+
+
+def parse_json(raw: bytes):
+    """The request body as JSON; ProtocolError for anything else (not UTF-8, too deep, empty)."""
+    try:
+        # Strict UTF-8 (json.loads on bytes would let encoded surrogates through); a BOM is tolerated.
+        body = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ProtocolError("the request body must be JSON encoded as UTF-8") from None
+    except (ValueError, RecursionError):
+        raise ProtocolError("the request body must be JSON") from None
+    if _depth_exceeds(body, MAX_JSON_DEPTH):
+        raise ProtocolError(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _depth_exceeds(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def wellformed(text: str) -> bool:
+    """False for a str holding lone UTF-16 surrogates (valid in JSON, not storable as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _object(body) -> dict:
+    if not isinstance(body, dict):
+        raise ProtocolError("the request body must be a JSON object")
+    return body
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    project: str
+    schema: str | None
+
+
+def parse_setup(body) -> SetupRequest:
+    body = _object(body)
+    if "project" not in body:
+        raise ProtocolError("missing 'project'")
+    schema = body.get("schema")
+    if schema is not None and not isinstance(schema, str):
+        raise ProtocolError("'schema' must be a labeling config string")
+    return SetupRequest(project_id(body["project"]), schema)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task to predict; `data` is {} when LS sent something unusable (it then gets no regions)."""
+
+    id: object
+    data: dict
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    tasks: list[Task]
+    project: str | None
+    label_config: str | None
+    interactive: bool  # params.context present: one task, answer fast
+
+
+def parse_predict(body) -> PredictRequest:
+    body = _object(body)
+    tasks = body.get("tasks")
+    if not isinstance(tasks, list):
+        raise ProtocolError("'tasks' must be a list of tasks")
+    if not tasks:
+        raise ProtocolError("'tasks' is empty")
+    project = project_id(body["project"]) if body.get("project") is not None else None
+    if project is None:
+        # LS always sends it; a task's own "project" field is a fallback for other clients.
+        first = tasks[0] if isinstance(tasks[0], dict) else {}
+        if first.get("project") is not None:
+            project = project_id(first["project"])
+    config = body.get("label_config")
+    if config is not None and not isinstance(config, str):
+        raise ProtocolError("'label_config' must be a string")
+    params = body.get("params")
+    context = params.get("context") if isinstance(params, dict) else None
+    parsed = []
+    for t in tasks:
+        t = t if isinstance(t, dict) else {}
+        parsed.append(Task(t.get("id"), t.get("data") if isinstance(t.get("data"), dict) else {}))
+    return PredictRequest(parsed, project, config, bool(context))
+
+
+def task_text(task: Task, control: NerControl) -> str | None:
+    """The text this control labels, or None when the task lacks it (or it is not a string)."""
+    value = task.data.get(control.data_key)
+    return value if isinstance(value, str) else None
+
+
+def regions(prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
+    """LS `labels` regions for one text, config labels only, a score each.
+
+    Offsets are Python str indices, which are Unicode code points: what Label Studio counts for
+    `<Text>` (its editor's emoji test expects "test" in "🐱 Warning: This is a test text" at 21-25).
+    """
+    out = []
+    for span in prediction.spans:
+        label = label_map.get(span.label)
+        if label is None:
+            continue
+        out.append(
+            {
+                "from_name": control.from_name,
+                "to_name": control.to_name,
+                "type": "labels",
+                "score": span.score,
+                "value": {"start": span.start, "end": span.end, "text": span.text, "labels": [label]},
+            }
+        )
+    return out
+
+
+STORE_ACTIONS = (CREATED, UPDATED)
+DELETE_ACTION = DELETED
+TRAIN_ACTION = START_TRAINING
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """What a webhook asks of the store; `annotation` is None for deletions and training."""
+
+    action: str
+    project: str | None
+    annotation: Annotation | None = None
+    cancelled: bool = False
+    deleted_ids: tuple[int, ...] = ()
+    label_config: str | None = None
+
+
+def _int_id(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{what} must be an integer id")
+    return value
+
+
+def parse_webhook(body) -> WebhookEvent:
+    """Validate an LS webhook for the actions we act on; others come back with only `action`."""
+    body = _object(body)
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise ProtocolError("missing 'action'")
+    if action not in (*STORE_ACTIONS, DELETE_ACTION, TRAIN_ACTION):
+        return WebhookEvent(action, None)
+    proj = body.get("project")
+    ann = body.get("annotation") if isinstance(body.get("annotation"), dict) else {}
+    raw_project = proj.get("id") if isinstance(proj, dict) else proj
+    if raw_project is None:
+        raw_project = ann.get("project")
+    project = project_id(raw_project)
+    config = proj.get("label_config") if isinstance(proj, dict) else None
+    config = config if isinstance(config, str) and wellformed(config) else None  # unusable: ignored, not fatal
+    if action in STORE_ACTIONS:
+        task = body.get("task") if isinstance(body.get("task"), dict) else {}
+        if not isinstance(task.get("data"), dict):
+            raise ProtocolError("'task.data' must be an object")
+        if not isinstance(ann.get("result"), list):
+            raise ProtocolError("'annotation.result' must be a list")
+        annotation = Annotation.from_ls(_int_id(task.get("id", ann.get("task")), "'task.id'"),
+                                        _int_id(ann.get("id"), "'annotation.id'"), task["data"], ann)
+        return WebhookEvent(action, project, annotation, bool(ann.get("was_cancelled")), label_config=config)
+    if action == DELETE_ACTION:
+        items = body.get("annotations")
+        if not isinstance(items, list):
+            raise ProtocolError("'annotations' must be a list of {\"id\": ...}")
+        ids = tuple(_int_id(a.get("id") if isinstance(a, dict) else None, "annotation id") for a in items)
+        return WebhookEvent(action, project, deleted_ids=ids, label_config=config)
+    return WebhookEvent(action, project, label_config=config)
+
+
+def task_results(tasks: list[Task], project: str | None, served, controls: list[NerControl], explicit: dict) -> list[dict]:
+    """One LS result per task, in order, from `served` (a `backend.serving.ServedModel`: version,
+    predictor, types); every text of every task goes through one batched call. /predict answers with these and
+    the worker pushes them to LS after a promotion."""
+    jobs = []  # (task index, control, label map, text)
+    for control in controls:
+        if not control.supported:
+            log.warning("project %s: %s gets no predictions: only <Text> offsets are produced",
+                        project, control.describe())
+            continue
+        label_map = map_types(served.types, control, explicit)
+        for i, task in enumerate(tasks):
+            text = task_text(task, control)
+            if text is None:
+                log.info("task %s has no text in data[%r]: empty result", task.id, control.data_key)
+            elif text and label_map and served.predictor is not None:
+                jobs.append((i, control, label_map, text))
+    predictions = served.predictor.predict([j[3] for j in jobs]) if jobs else []
+    results = [{"result": [], "score": 1.0, "model_version": served.version} for _ in tasks]
+    for (i, control, label_map, _), prediction in zip(jobs, predictions):
+        results[i]["result"].extend(regions(prediction, control, label_map))
+        results[i]["score"] = round(min(results[i]["score"], prediction.confidence), 6)
+    return results

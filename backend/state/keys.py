@@ -1,0 +1,109 @@
+"""Every Redis key ner-backend writes, in one place (RQ's own keys, `rq:*`, are RQ's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "ner"
+PROJECTS = f"{PREFIX}:projects"  # set: every project that has stored an annotation
+CURRENT_VERSIONS = f"{PREFIX}:models:current"  # hash: project id -> current version (what serving polls)
+
+
+def project_order(project: str) -> tuple[int, str]:
+    """Sort key: digit ids in numeric order, and never an error for any other name."""
+    return len(project), project
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    """The keys of one project, `ner:project:<id>:<what>`, by the module that owns each."""
+
+    project: str
+
+    def _key(self, what: str) -> str:
+        return f"{PREFIX}:project:{self.project}:{what}"
+
+    # annotations.AnnotationStore
+    @property
+    def annotations(self) -> str:  # hash: task id -> Annotation JSON
+        return self._key("annotations")
+
+    @property
+    def annotation_tasks(self) -> str:  # hash: annotation id -> task id
+        return self._key("annotation-tasks")
+
+    @property
+    def changes(self) -> str:  # counter: stores and deletions that changed the data
+        return self._key("changes")
+
+    @property
+    def label_config(self) -> str:  # the labeling config LS last sent
+        return self._key("label-config")
+
+    # registry.ModelRegistry
+    @property
+    def version_seq(self) -> str:  # counter: the n of v<n>
+        return self._key("version-seq")
+
+    @property
+    def current(self) -> str:  # the current version
+        return self._key("current")
+
+    @property
+    def versions(self) -> str:  # list: promoted versions, oldest first
+        return self._key("versions")
+
+    @property
+    def current_changes(self) -> str:  # the change counter the current version's training read
+        return self._key("current-changes")
+
+    # history.TrainingHistory
+    @property
+    def trainings(self) -> str:  # list: job ids, oldest first
+        return self._key("trainings")
+
+    @property
+    def training_records(self) -> str:  # hash: job id -> Training JSON
+        return self._key("training-records")
+
+    # quality.QualityLog
+    @property
+    def served(self) -> str:  # hash: task id -> the last predictions served for it
+        return self._key("served")
+
+    @property
+    def served_order(self) -> str:  # sorted set: task id by time served (bounds `served`)
+        return self._key("served-order")
+
+    @property
+    def outcomes(self) -> str:  # hash: annotation id -> what was predicted and what was submitted
+        return self._key("outcomes")
+
+    # trainqueue.TrainingQueue
+    @property
+    def changes_at_request(self) -> str:  # the change counter when the last training was asked for
+        return self._key("changes-at-request")
+
+    @property
+    def resync(self) -> str:  # set while a START_TRAINING's re-sync from LS is pending
+        return self._key("resync")
+
+    @property
+    def job_waiting(self) -> str:  # id of the job that has not started yet
+        return self._key("job-waiting")
+
+    @property
+    def job_last(self) -> str:  # id of the newest job
+        return self._key("job-last")
+
+    @property
+    def job_seq(self) -> str:  # counter: the n of train-<project>-<n>
+        return self._key("job-seq")
+
+    @property
+    def trigger_lock(self) -> str:  # lock held while a trigger decides
+        return self._key("trigger-lock")
+
+    @property
+    def job_alive(self) -> str:  # the running job's id, expiring unless renewed (its lease)
+        return self._key("job-alive")

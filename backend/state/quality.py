@@ -1,0 +1,226 @@
+"""What pre-annotations save, live: the predictions served per task and version (bounded, in Redis),
+compared with the annotation that follows, summed per version and label."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from ..ner.effort import Effort, Entity, edits
+from .keys import ProjectKeys
+
+log = logging.getLogger(__name__)
+# Served predictions kept per project: the newest this many tasks. A task annotated after its
+# prediction fell out of the window is not compared (it counts as "unseen" in the figures).
+SERVED_TASKS_KEPT = 50_000
+
+
+def result_spans(result: list) -> list[Entity]:
+    """(start, end, label) of every `labels` region of an LS result (one per label it carries)."""
+    spans: list[Entity] = []
+    for region in result or []:
+        value = region.get("value") if isinstance(region, dict) else None
+        if not isinstance(value, dict) or region.get("type", "labels") != "labels":
+            continue
+        start, end, labels = value.get("start"), value.get("end"), value.get("labels")
+        if isinstance(start, int) and isinstance(end, int) and isinstance(labels, list):
+            spans += [(start, end, str(label)) for label in labels]
+    return spans
+
+
+@dataclass
+class LabelQuality:
+    """Figures of one label (or of all) under one version. A relabelled span counts for the label
+    the annotator chose: a span of that label that was pre-annotated with the wrong label."""
+
+    predicted: int = 0  # spans the version pre-annotated
+    kept: int = 0  # ... that the annotation kept exactly (same offsets and label)
+    final: int = 0  # spans in the submitted annotations
+    deletes: int = 0
+    creates: int = 0
+    relabels: int = 0
+
+    def to_dict(self) -> dict:
+        spent = Effort(self.deletes, self.creates, self.relabels, self.final)
+        return {
+            "predicted_spans": self.predicted, "kept_spans": self.kept, "final_spans": self.final,
+            "kept_share": round(self.kept / self.predicted, 4) if self.predicted else None,
+            "preannotated_share": round(self.kept / self.final, 4) if self.final else None,
+            "edits": spent.edits, "deletes": self.deletes, "creates": self.creates, "relabels": self.relabels,
+            "effort_saved": None if spent.saved is None else round(spent.saved, 4),
+        }
+
+
+@dataclass
+class VersionQuality:
+    """The annotations made on one version's pre-annotations."""
+
+    tasks: int = 0
+    total: LabelQuality = field(default_factory=LabelQuality)
+    labels: dict[str, LabelQuality] = field(default_factory=dict)
+
+    def add(self, predicted: list[Entity], final: list[Entity]) -> None:
+        self.tasks += 1
+        done = edits(predicted, final)
+        scopes = [(self.total, None)] + [(self._label(lab), lab) for lab in sorted({s[2] for s in predicted + final})]
+        relabelled = [new for _, new in done.relabelled]
+        for figures, label in scopes:
+            figures.predicted += _count(predicted, label)
+            figures.final += _count(final, label)
+            figures.kept += _count(done.kept, label)
+            figures.deletes += _count(done.deleted, label)
+            figures.creates += _count(done.created, label)
+            figures.relabels += _count(relabelled, label)
+
+    def _label(self, label: str) -> LabelQuality:
+        return self.labels.setdefault(label, LabelQuality())
+
+    def to_dict(self) -> dict:
+        return {"tasks": self.tasks, **self.total.to_dict(),
+                "labels": {k: v.to_dict() for k, v in sorted(self.labels.items())}}
+
+
+def _count(spans: list[Entity], label: str | None) -> int:
+    """How many of `spans` have `label` (None: all)."""
+    return sum(1 for s in spans if label is None or s[2] == label)
+
+
+def summarise(outcomes: list[dict]) -> dict[str, VersionQuality]:
+    """Per version, from outcome records {"version", "predicted", "final"} (spans as lists)."""
+    out: dict[str, VersionQuality] = {}
+    for o in outcomes:
+        predicted = [tuple(s) for s in o["predicted"]]
+        final = [tuple(s) for s in o["final"]]
+        out.setdefault(o["version"], VersionQuality()).add(predicted, final)
+    return out
+
+
+class QualityLog:
+    """Per project in Redis: `served` (task id -> the last predictions served for it, with their
+    version; `served-order` bounds it) and `outcomes` (annotation id -> what was predicted and what
+    the annotator submitted)."""
+
+    def __init__(self, client: redis.Redis, kept: int = SERVED_TASKS_KEPT) -> None:
+        self.r = client
+        self.kept = kept
+
+    def _keys(self, project: str) -> tuple[str, str, str]:
+        keys = ProjectKeys(project)
+        return keys.served, keys.served_order, keys.outcomes
+
+    def record_served(self, project: str, version: str, results: dict[int, list]) -> None:
+        """Remember what `version` pre-annotated for each task id (LS results), newest kept."""
+        if not results:
+            return
+        served, order, _ = self._keys(project)
+        now = time.time()
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(served, mapping={str(t): json.dumps({"version": version, "spans": result_spans(r)})
+                                   for t, r in results.items()})
+        pipe.zadd(order, {str(t): now for t in results})
+        pipe.zcard(order)
+        size = pipe.execute()[-1]
+        if size > self.kept:
+            old = [m.decode() for m in self.r.zrange(order, 0, size - self.kept - 1)]
+            if old:
+                self.r.pipeline(transaction=False).zrem(order, *old).hdel(served, *old).execute()
+
+    def record_annotation(self, project: str, task_id: int, annotation_id: int, result: list) -> bool:
+        """Compare an annotation with what its annotator was shown: the predictions recorded when
+        this annotation was first compared, else the task's last served ones. False: nothing was served."""
+        served, _, outcomes = self._keys(project)
+        before = self.r.hget(outcomes, str(annotation_id))
+        shown = json.loads(before) if before else None
+        if shown is None:
+            raw = self.r.hget(served, str(task_id))
+            if raw is None:
+                return False
+            last = json.loads(raw)
+            shown = {"version": last["version"], "predicted": last["spans"]}
+        record = {"task": task_id, "version": shown["version"], "predicted": shown["predicted"],
+                  "final": result_spans(result)}
+        self.r.hset(outcomes, str(annotation_id), json.dumps(record))
+        return True
+
+    def forget(self, project: str, annotation_ids: list[int]) -> None:
+        """Deleted or cancelled annotations no longer count."""
+        if annotation_ids:
+            self.r.hdel(self._keys(project)[2], *[str(i) for i in annotation_ids])
+
+    def outcomes(self, project: str) -> list[dict]:
+        return [json.loads(v) for v in self.r.hvals(self._keys(project)[2])]
+
+    def summary(self, project: str) -> dict[str, dict]:
+        """{version: figures}, oldest version first, the figures of `VersionQuality.to_dict`."""
+        return {v: q.to_dict() for v, q in sorted(summarise(self.outcomes(project)).items(), key=lambda kv: version_order(kv[0]))}
+
+    def newest(self, projects: list[str]) -> dict[str, tuple[str, dict]]:
+        """{project: (version, figures)} of the newest version with compared annotations."""
+        out = {}
+        for project in projects:
+            summary = self.summary(project)
+            if summary:
+                version = list(summary)[-1]
+                out[project] = (version, summary[version])
+        return out
+
+
+def version_order(version: str) -> tuple[int, str]:
+    """Registry versions ("v12-20261127T...") by number; others (a bootstrap model's) first."""
+    head = version.split("-", 1)[0]
+    return (int(head[1:]), version) if head[:1] == "v" and head[1:].isdigit() else (-1, version)
+
+
+class ServedRecorder:
+    """Writes what /predict served to a QualityLog from one background thread, so a prediction
+    never waits for Redis (single-task latency is what an annotator feels when opening a task).
+    When Redis is slow and BACKLOG records wait, newer ones are dropped and counted, not queued."""
+
+    BACKLOG = 1000
+
+    def __init__(self, quality: QualityLog) -> None:
+        self.quality = quality
+        self.pending: queue.Queue = queue.Queue(self.BACKLOG)
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, project: str, version: str, results: dict[int, list]) -> None:
+        if not results:
+            return
+        self._start()
+        try:
+            self.pending.put_nowait((project, version, results))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped % 100 == 1:
+                log.warning("pre-annotation records dropped while Redis lags: %d so far", self.dropped)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every record so far is written (tests, shutdown); False on timeout."""
+        done = threading.Event()
+        self.pending.put(done)
+        return done.wait(timeout)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="served-recorder", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.pending.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                self.quality.record_served(*item)
+            except redis.RedisError as exc:
+                log.warning("project %s: could not record the predictions served: %s", item[0], exc)

@@ -1,0 +1,107 @@
+"""The model store: versioned model folders per project under MODEL_DIR, the current version in Redis."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import redis
+
+from ..ner.checkpoint import check_folder
+from .keys import CURRENT_VERSIONS, ProjectKeys
+
+_PROJECT_RE = re.compile(r"^\d{1,18}$")
+_VERSION_RE = re.compile(r"^v\d{1,9}-\d{8}T\d{6}$")
+
+
+class RegistryError(ValueError):
+    """An unsafe project id or version name, or a folder that may not be promoted."""
+
+
+class StaleVersion(RegistryError):
+    """A version trained on older data than the one already current (two trainings overlapped)."""
+
+
+# Promote only what saw at least as much of the store as the current version did (its change
+# counter when its training read the data), all in one atomic step: a training that overlapped a
+# newer one (a worker cut off from Redis past its lease looks dead and is replaced) cannot put
+# older data back in front. Returns the current version's counter when it refuses, else -1.
+_PROMOTE = """
+if ARGV[2] ~= '' then
+  local seen = tonumber(redis.call('GET', KEYS[4]) or '-1')
+  if tonumber(ARGV[2]) < seen then return seen end
+  redis.call('SET', KEYS[4], ARGV[2])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[1])
+return -1
+"""
+
+
+def newest_first(current: dict[str, str]) -> list[str]:
+    """Projects of an `all_current()` answer, the most recently promoted version first (version
+    names end in their UTC creation time)."""
+    return sorted(current, key=lambda p: current[p].split("-", 1)[-1], reverse=True)
+
+
+class ModelRegistry:
+    """Folders `MODEL_DIR/projects/<id>/<version>`; Redis holds each project's current version.
+
+    Project ids are digits and version names are generated here (`v<n>-<UTC time>`), so no name
+    from a request can ever reach a path outside the store.
+    """
+
+    def __init__(self, model_dir: str | Path, client: redis.Redis) -> None:
+        self.root = Path(model_dir).resolve() / "projects"
+        self.r = client
+
+    def project_dir(self, project: str) -> Path:
+        if not isinstance(project, str) or not _PROJECT_RE.match(project):
+            raise RegistryError(f"invalid project id {project!r}")
+        return self.root / project
+
+    def path(self, project: str, version: str) -> Path:
+        if not isinstance(version, str) or not _VERSION_RE.match(version):
+            raise RegistryError(f"invalid model version {version!r}")
+        return self.project_dir(project) / version
+
+    def new_version(self, project: str) -> tuple[str, Path]:
+        """A fresh version name and the folder a training should save to (not created yet)."""
+        n = int(self.r.incr(ProjectKeys(project).version_seq))
+        version = f"v{n}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+        return version, self.path(project, version)
+
+    def promote(self, project: str, version: str, changes: int | None = None) -> None:
+        """Make `version` current, only if its folder is complete (raises ModelFolderError) and,
+        given `changes` (the store's change counter when its training read the data), only if no
+        current version saw more (raises StaleVersion); without it (a version put there by hand),
+        unconditionally. The hash CURRENT_VERSIONS, which every serving process polls, changes in the
+        same atomic step."""
+        check_folder(self.path(project, version))
+        own = ProjectKeys(project)
+        keys = [own.current, CURRENT_VERSIONS, own.versions, own.current_changes]
+        seen = int(self.r.eval(_PROMOTE, len(keys), *keys, version, "" if changes is None else changes, project))
+        if seen >= 0:
+            raise StaleVersion(f"{version} read the store at change {changes}; the current version "
+                               f"{self.current(project)} read it at change {seen}")
+
+    def current(self, project: str) -> str | None:
+        raw = self.r.get(ProjectKeys(project).current)
+        return raw.decode() if raw else None
+
+    def all_current(self) -> dict[str, str]:
+        """Every project's current version, in one round trip (what serving processes poll)."""
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(CURRENT_VERSIONS).items()}
+
+    def discard(self, project: str, version: str) -> None:
+        """Remove a version folder that was never promoted (a rejected or failed training)."""
+        if version in self.versions(project) or version == self.current(project):
+            raise RegistryError(f"{version} was promoted; it is kept")
+        shutil.rmtree(self.path(project, version), ignore_errors=True)
+
+    def versions(self, project: str) -> list[str]:
+        """Every promoted version, oldest first."""
+        return [v.decode() for v in self.r.lrange(ProjectKeys(project).versions, 0, -1)]

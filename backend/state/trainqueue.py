@@ -1,0 +1,145 @@
+"""When to train and how to enqueue it: the retraining policy and coalesced RQ jobs per project."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import redis
+from rq import Queue
+from rq.job import Dependency, Job, JobStatus
+from rq.exceptions import NoSuchJobError
+
+from ..config import Settings
+from .annotations import AnnotationStore
+from .keys import ProjectKeys
+
+log = logging.getLogger(__name__)
+
+JOB_FUNCTION = "worker.jobs.train_project"  # by name: the web service never imports the worker
+PUSH_FUNCTION = "worker.jobs.push_predictions"
+WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+LEASE_S = 15  # a started job whose lease is this old is dead (its worker was killed)
+DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The outcome of a trigger: the job that will see the data, and whether it was already waiting."""
+
+    job_id: str
+    coalesced: bool
+
+
+class TrainingQueue:
+    """Enqueues `train_project(project)` jobs so that each project has at most one job running
+    and one waiting.
+
+    A trigger while a job waits joins that job (it reads the store when it starts, so it will see
+    the new data). A trigger while a job runs enqueues one successor that depends on it, so two
+    jobs of a project never run at once even with many workers. Job ids are deterministic:
+    `train-<project>-<n>`.
+    """
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.r = client
+        self.settings = settings
+        self.queue = Queue(settings.queue_name, connection=client)
+
+    def after_change(self, store: AnnotationStore, project: str) -> Request | None:
+        """Apply the policy after the store changed: the first training once MIN_ANNOTATIONS tasks
+        are annotated, then one every TRAIN_EVERY changes."""
+        if store.count(project) < max(1, self.settings.min_annotations):
+            return None
+        changes = store.changes(project)
+        last = self.r.get(ProjectKeys(project).changes_at_request)
+        if last is not None and changes - int(last) < max(1, self.settings.train_every):
+            return None
+        return self.request(project, changes)
+
+    def request(self, project: str, changes: int | None = None, resync: bool = False) -> Request:
+        """Make sure a job that has not started yet will train `project` (START_TRAINING: always)."""
+        # Held for a few Redis round trips; waiters poll every 5 ms (the default 100 ms would make a
+        # burst of webhooks queue up behind it for most of LS's 1-second budget).
+        keys = ProjectKeys(project)
+        with self.r.lock(keys.trigger_lock, timeout=10, sleep=0.005, blocking_timeout=5):
+            if changes is not None:
+                self.r.set(keys.changes_at_request, changes)
+            if resync:
+                self.r.set(keys.resync, 1)
+            waiting = self._job(self.r.get(keys.job_waiting))
+            if waiting and waiting.get_status() in WAITING:
+                if not self._behind_dead(project, waiting):
+                    return Request(waiting.id, True)
+                # RQ would release it only when its cleanup fails the dead job, minutes from now
+                log.warning("project %s: job %s waits on a killed worker's job; replacing it", project, waiting.id)
+                waiting.cancel()
+            last = self._job(self.r.get(keys.job_last))
+            depends = None
+            if last and last.get_status() not in DONE and not self._dead(project, last):
+                depends = Dependency(jobs=[last.id], allow_failure=True)
+            job_id = f"train-{project}-{self.r.incr(keys.job_seq)}"
+            self.queue.enqueue(
+                JOB_FUNCTION, project, job_id=job_id, depends_on=depends, job_timeout=self.settings.train_timeout,
+                result_ttl=7 * 86400, failure_ttl=30 * 86400, description=f"train project {project}",
+            )
+            self.r.set(keys.job_waiting, job_id)
+            self.r.set(keys.job_last, job_id)
+            log.info("project %s: training job %s enqueued%s", project, job_id, f" after {last.id}" if depends else "")
+            return Request(job_id, False)
+
+    def push(self, project: str, version: str, training_job: str) -> str:
+        """Enqueue writing `version`'s predictions to Label Studio (after its training's record is saved)."""
+        job = self.queue.enqueue(PUSH_FUNCTION, project, version, training_job, job_id=f"push-{training_job}",
+                                 job_timeout=self.settings.train_timeout, result_ttl=7 * 86400,
+                                 failure_ttl=30 * 86400, description=f"push {version} of project {project} to LS")
+        log.info("project %s: %s enqueued", project, job.id)
+        return job.id
+
+    def _job(self, raw: bytes | None) -> Job | None:
+        """The job whose id a Redis key holds (None: no id, or the job expired)."""
+        return self._job_by_id(raw.decode()) if raw is not None else None
+
+    def _job_by_id(self, job_id: str) -> Job | None:
+        try:
+            return Job.fetch(job_id, connection=self.r)
+        except NoSuchJobError:
+            return None
+
+    def _behind_dead(self, project: str, job: Job) -> bool:
+        """A deferred job whose dependency is a dead job (see `_dead`)."""
+        if job.get_status() != JobStatus.DEFERRED:
+            return False
+        return any(dep is not None and self._dead(project, dep) for dep in map(self._job_by_id, job.dependency_ids))
+
+    def _dead(self, project: str, job: Job) -> bool:
+        """A started job whose worker was killed: no lease renewed for LEASE_S (waiting on it
+        would wait for RQ's own cleanup, minutes later)."""
+        if job.get_status() != JobStatus.STARTED or self.alive(project, job.id):
+            return False
+        started = job.started_at
+        return started is None or (datetime.now(timezone.utc) - _utc(started)).total_seconds() > LEASE_S
+
+    def lease(self, project: str, job_id: str) -> None:
+        """Called by a running job every LEASE_S / 3 seconds: "I am alive"."""
+        self.r.set(ProjectKeys(project).job_alive, job_id, ex=LEASE_S)
+
+    def release(self, project: str, job_id: str) -> None:
+        if self.r.get(ProjectKeys(project).job_alive) == job_id.encode():
+            self.r.delete(ProjectKeys(project).job_alive)
+
+    def alive(self, project: str, job_id: str) -> bool:
+        return self.r.get(ProjectKeys(project).job_alive) == job_id.encode()
+
+    def take_resync(self, project: str) -> bool:
+        """True once after a START_TRAINING asked for a re-sync (the job that starts next clears it)."""
+        return bool(self.r.getdel(ProjectKeys(project).resync))
+
+    def keep_resync(self, project: str) -> None:
+        """A re-sync that failed stays asked for: the next job tries it again."""
+        self.r.set(ProjectKeys(project).resync, 1)

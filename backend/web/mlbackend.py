@@ -1,0 +1,156 @@
+"""The Label Studio ML-backend routes: /health, /setup, /predict, /versions, /webhook."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+import torch
+from flask import Blueprint, jsonify, request
+
+from ..labelstudio.labelconfig import LabelConfigError, NerControl, parse_label_config, unsupported_message
+from ..labelstudio.protocol import (
+    DELETE_ACTION,
+    STORE_ACTIONS,
+    TRAIN_ACTION,
+    PredictRequest,
+    ProtocolError,
+    parse_json,
+    parse_predict,
+    parse_setup,
+    parse_webhook,
+    task_results,
+)
+from . import metrics
+from .projects import project_arg
+from .services import services
+
+log = logging.getLogger(__name__)
+FIRST_LOAD_WAIT_S = 2.0  # the first request of a project in a process may wait this long for its model
+bp = Blueprint("mlbackend", __name__)
+
+
+def _body():
+    return parse_json(request.get_data(cache=False))
+
+
+@bp.get("/health")
+def health():
+    return jsonify(status="UP", model_class="BertTokenClassification", torch_threads=torch.get_num_threads())
+
+
+@bp.post("/setup")
+def setup():
+    req = parse_setup(_body())
+    ours = services()
+    if req.schema is not None:
+        try:
+            controls = parse_label_config(req.schema)
+        except LabelConfigError as exc:
+            raise ProtocolError(str(exc)) from None
+        refusal = unsupported_message(controls)
+        if refusal:  # connecting would show regions LS cannot place: say so at connect time
+            raise ProtocolError(refusal)
+        ours.server.remember_project(req.project, req.schema, controls)
+        try:  # the worker trains with this config's labels; /setup must not fail for want of it
+            ours.stores.annotations.save_config(req.project, req.schema)
+        except redis.RedisError as exc:
+            log.warning("could not save project %s's labeling config: %s", req.project, exc)
+    served = ours.server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
+    return jsonify(model_version=served.version)
+
+
+def _stored_config(project: str | None) -> str | None:
+    """The project's config as /setup or a webhook saved it in Redis: every serving process finds
+    it, not only the one that answered /setup."""
+    if project is None:
+        return None
+    try:
+        return services().stores.annotations.config(project)
+    except redis.RedisError as exc:
+        log.warning("could not read project %s's labeling config: %s", project, exc)
+        return None
+
+
+def _controls(req: PredictRequest) -> list[NerControl]:
+    config = req.label_config or services().server.project_schema(req.project) or _stored_config(req.project)
+    if not config:
+        log.warning("predict for project %s without a labeling config: empty results", req.project)
+        return []
+    try:
+        return parse_label_config(config)
+    except LabelConfigError as exc:
+        log.warning("predict for project %s: %s; empty results", req.project, exc)
+        return []
+
+
+@bp.post("/predict")
+def predict():
+    req = parse_predict(_body())
+    server = services().server
+    served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
+    results = task_results(req.tasks, req.project, served, _controls(req), server.explicit_label_map)
+    _remember_served(req, served.version if served.predictor is not None else None, results)
+    metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
+    return jsonify(results=results, model_version=served.version)
+
+
+def _remember_served(req: PredictRequest, version: str | None, results: list[dict]) -> None:
+    """Record what each task was shown, to compare with its annotation (in the background: never
+    delays nor fails a prediction)."""
+    if req.project is None or version is None:
+        return
+    shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if isinstance(t.id, int) and not isinstance(t.id, bool)}
+    services().served.record(req.project, version, shown)
+
+
+@bp.get("/versions")
+def versions():
+    """The project's promoted versions, oldest first (the bootstrap model's when it has none)."""
+    project = request.args.get("project")
+    ours = services()
+    promoted = ours.stores.registry.versions(project_arg(project)) if project else []
+    served = ours.server.for_project(project)
+    return jsonify(versions=promoted or [served.version], current=served.version)
+
+
+@bp.post("/webhook")
+def webhook():
+    """Record annotation changes in the store, maybe enqueue a training, and answer at once
+    (LS waits 1 s, then gives up). Cancelled annotations are not training data; other actions
+    are acknowledged and ignored."""
+    event = parse_webhook(_body())
+    stores = services().stores
+    store, quality = stores.annotations, stores.quality
+    changed = 0
+    if event.label_config:
+        store.save_config(event.project, event.label_config)
+    if event.action in STORE_ACTIONS and event.cancelled:
+        changed = store.delete_annotations(event.project, [event.annotation.annotation_id])
+        _compare(event.project, quality.forget, [event.annotation.annotation_id])
+    elif event.action in STORE_ACTIONS:
+        changed = int(store.upsert(event.project, event.annotation))
+        ann = event.annotation
+        if changed:  # a stale re-delivery must not replace the comparison of the newer annotation
+            _compare(event.project, quality.record_annotation, ann.task_id, ann.annotation_id, ann.result)
+    elif event.action == DELETE_ACTION:
+        changed = store.delete_annotations(event.project, list(event.deleted_ids))
+        _compare(event.project, quality.forget, list(event.deleted_ids))
+    training = None
+    if event.action == TRAIN_ACTION:
+        training = stores.queue.request(event.project, resync=True)
+    elif changed:
+        training = stores.queue.after_change(store, event.project)
+    reply = {"status": "ok", "action": event.action, "changed": changed}
+    if training is not None:
+        reply["training"] = {"job_id": training.job_id, "coalesced": training.coalesced}
+    return jsonify(reply)
+
+
+def _compare(project: str, update, *args) -> None:
+    """Run a QualityLog update for `project`; the annotation is stored already, so a Redis failure
+    here is logged, not answered with an error."""
+    try:
+        update(project, *args)
+    except redis.RedisError as exc:
+        log.warning("project %s: pre-annotation figures not updated (%s): %s", project, update.__name__, exc)

@@ -1,0 +1,58 @@
+"""The benchmarks in bench/ do not rot: each runs its --quick mode (or a tiny input) and prints
+its result lines. Figures are not checked here: speed lives in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backend.ner.readers import read_gmb
+from tests.support.servers import ROOT
+
+
+def bench(*args: str, timeout: float = 600, **env: str) -> str:
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_gmb_slice_keeps_the_sentences_asked_for(data_dir, tmp_path):
+    out = tmp_path / "slice.csv"
+    bench("bench/gmb_slice.py", str(data_dir / "gmb_train.csv"), str(out), "--first", "3", "--last", "7")
+    assert [s.words for s in read_gmb(out)] == [s.words for s in read_gmb(data_dir / "gmb_train.csv")[2:7]]
+
+
+@pytest.mark.slow
+def test_predict_speed_quick():
+    out = bench("bench/predict_speed.py", "--quick")
+    assert "| batched |" in out and "| one at a time |" in out and "| ratio |" in out
+
+
+@pytest.mark.slow
+def test_predict_http_quick():
+    out = bench("bench/predict_http.py", "--quick")
+    assert "/predict over HTTP" in out and "one task per request" in out
+
+
+@pytest.mark.slow
+def test_loop_quick():
+    out = bench("bench/loop.py", "--quick", "--load", "2")
+    assert "| 12 | 2 |" in out  # 12 annotated sentences, 2 epochs, then the timings and F1s
+    assert "Under a load of 2 one-task /predict clients" in out and "p50" in out
+
+
+@pytest.mark.slow
+def test_strategies_report_from_two_tiny_simulations(data_dir, tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    simulate = ["-m", "backend.cli", "simulate", "--pool", str(data_dir / "gmb_train.csv"), "--test",
+                str(data_dir / "gmb_eval.csv"), "--limit-pool", "60", "--limit-test", "20", "--rounds", "12,20",
+                "--strategy", "random,mnlp", "--json"]
+    runs.write_text(bench(*simulate, TRAIN_EPOCHS="1"))
+    plot = tmp_path / "al.svg"
+    out = bench("bench/strategies.py", str(runs), "--plot", str(plot))
+    assert "| tasks | random | mnlp |" in out and "| 20 |" in out and "random's mean test F1 at 20 tasks" in out
+    assert plot.read_text().startswith("<svg") and "mnlp" in plot.read_text()

@@ -1,0 +1,70 @@
+"""Active learning: task confidences per strategy, the diverse batch choice, the task score /predict
+sends, and the simulator choosing each round's tasks from the served model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from backend.config import Settings
+from backend.ner.acquisition import TASK_SCORE, confidence, least_confidence, mnlp, pick, token_entropy
+from backend.ner.predictor import WordTags
+from backend.ner.words import split_words
+from worker.training.recipe import Current
+from worker.simulate.inprocess import next_batch, shuffled
+
+
+def words(scores, entropies=None) -> WordTags:
+    return WordTags(["O"] * len(scores), list(scores), list(entropies or [None] * len(scores)))
+
+
+def test_each_strategy_s_confidence():
+    w = words([0.9, 0.4, None, 0.8], [0.1, 1.0, None, 0.3])
+    assert least_confidence(w) == 0.4
+    assert mnlp(w) == pytest.approx((0.9 * 0.4 * 0.8) ** (1 / 3))
+    assert token_entropy(w, n_labels=5) == pytest.approx(1 - (1.4 / 3) / math.log(5))
+    # an unscored text has nothing to annotate: last in the order
+    empty = words([None, None])
+    assert least_confidence(empty) == mnlp(empty) == token_entropy(empty, 5) == 1.0
+    # MNLP does not punish length: one unsure word among many sure ones counts for less
+    assert mnlp(words([0.99] * 20 + [0.5])) > mnlp(words([0.99, 0.5]))
+    assert least_confidence(words([0.99] * 20 + [0.5])) == least_confidence(words([0.99, 0.5]))
+    with pytest.raises(ValueError, match="random"):
+        confidence(w, "random", 5)
+
+
+def test_pick_takes_the_least_confident_and_diverse_skips_near_duplicates():
+    texts = {1: "Bomb kills five in Baghdad market".split(), 2: "Bomb kills five in Baghdad market today".split(),
+             3: "Talks on trade resume in Geneva".split(), 4: "Rain expected".split()}
+    conf = {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.9}
+    ids = list(texts)
+    assert pick(ids, [conf[i] for i in ids], 2, "mnlp", texts.get) == [1, 2]
+    assert pick(ids, [conf[i] for i in ids], 2, "diverse", texts.get) == [1, 3]
+    # with too few distinct texts, the passed-over ones fill the batch
+    assert pick([1, 2], [0.1, 0.2], 2, "diverse", texts.get) == [1, 2]
+
+
+def test_the_task_score_sent_is_the_chosen_strategy_s(predictor):
+    texts = ["Iraqi officials met U.S. envoys in Baghdad on Sunday .", "nothing here", "Bush flew to London ."]
+    tagged = predictor.tag_words([[w.text for w in split_words(t)] for t in texts])
+    for tags, prediction in zip(tagged, predictor.predict(texts)):
+        expected = 1 - confidence(tags, TASK_SCORE, len(predictor.labels.labels))
+        assert prediction.uncertainty == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["uncertainty", "mnlp", "entropy"])
+def test_a_round_takes_the_tasks_the_served_model_is_least_sure_of(strategy, trained, gmb_eval):
+    settings = Settings(precision="fp32")
+    current = Current("v1", trained.ner, 40)
+    pool = gmb_eval[:30]
+    taken = shuffled(pool, 0)[:10]
+    chosen = next_batch(pool, taken, 5, strategy, shuffled(pool, 0), current, settings)
+    left = [i for i in range(len(pool)) if i not in taken]
+    tagged = current.predictor(settings).tag_words([pool[i].words for i in left])
+    scores = {i: confidence(t, strategy, len(trained.ner.labels.labels)) for i, t in zip(left, tagged)}
+    assert len(chosen) == 5 and not set(chosen) & set(taken)
+    assert sorted(scores[i] for i in chosen) == sorted(scores.values())[:5]
+    # random, and any strategy before a model is served, continues the seeded shuffle
+    assert next_batch(pool, taken, 5, "random", shuffled(pool, 0), current, settings) == shuffled(pool, 0)[10:15]
+    assert next_batch(pool, taken, 5, strategy, shuffled(pool, 0), None, settings) == shuffled(pool, 0)[10:15]

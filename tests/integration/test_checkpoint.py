@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from backend.ner.checkpoint import ModelFolderError, check_folder, load_model, save_model
+from backend.ner.predictor import Predictor
+
+TEXTS = ["Iraqi officials met U.S. envoys in Baghdad on Sunday .", "Nothing here", "😀 Obama  spoke in Paris"]
+
+
+def test_round_trip_gives_identical_predictions(trained, trained_folder, predictor):
+    loaded = Predictor.from_folder(trained_folder, precision="fp32")
+    assert loaded.labels == trained.ner.labels
+    for a, b in zip(predictor.predict(TEXTS), loaded.predict(TEXTS)):
+        assert a == b
+
+
+def test_saving_is_atomic_and_replaces_the_old_folder(trained, tmp_path):
+    out = tmp_path / "m"
+    save_model(trained.ner, {"round": 1}, out)
+    save_model(trained.ner, {"round": 2}, out)
+    assert json.loads((out / "metrics.json").read_text()) == {"round": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temp or old folders left behind
+    assert check_folder(out) == trained.ner.labels
+
+
+def test_incomplete_folders_are_refused(trained, tmp_path):
+    out = save_model(trained.ner, {}, tmp_path / "m")
+    (out / "labels.json").write_text(json.dumps({"labels": ["O", "B-x", "I-x"]}))
+    with pytest.raises(ModelFolderError, match="does not match"):
+        load_model(out)
+    (out / "labels.json").unlink()
+    with pytest.raises(ModelFolderError, match="missing labels.json"):
+        load_model(out)
+    with pytest.raises(ModelFolderError, match="does not exist"):
+        load_model(tmp_path / "absent")
+
+
+def test_truncated_weights_are_refused(trained, tmp_path):
+    out = save_model(trained.ner, {}, tmp_path / "m")
+    weights = out / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelFolderError, match="truncated"):
+        load_model(out)

@@ -1,0 +1,125 @@
+"""What pre-annotations save: served predictions compared with the annotations that follow, per
+version and label, through /predict, /webhook, GET /projects/<id>/quality, the status page and /metrics."""
+
+from __future__ import annotations
+
+import redis
+
+from backend.labelstudio import webhooks
+from backend.ner.effort import edits, effort
+from backend.state.quality import QualityLog, summarise, version_order
+from tests.support.lsdata import CONFIG, ls_predict_body
+
+TEXT = "Iraqi officials met U.S. envoys in Baghdad on Sunday while Bush flew to London ."
+
+
+def region(start: int, end: int, label: str, text: str = TEXT) -> dict:
+    return {"from_name": "label", "to_name": "text", "type": "labels",
+            "value": {"start": start, "end": end, "text": text[start:end], "labels": [label]}}
+
+
+def webhook(project: int, task: int, ann_id: int, result: list, action=webhooks.CREATED, when="2026-11-27T10:00:00Z"):
+    return webhooks.annotation_event(project, task, TEXT, result, ann_id=ann_id, when=when, action=action, config=CONFIG)
+
+
+def test_edits_pair_each_span_once():
+    predicted = [(0, 5, "PER"), (10, 15, "LOC"), (20, 25, "ORG"), (20, 25, "ORG")]
+    final = [(0, 5, "PER"), (10, 15, "ORG"), (30, 35, "LOC"), (20, 25, "ORG")]
+    done = edits(predicted, final)
+    assert done.kept == [(0, 5, "PER"), (20, 25, "ORG")]
+    assert done.relabelled == [((10, 15, "LOC"), (10, 15, "ORG"))]
+    assert done.deleted == [(20, 25, "ORG")] and done.created == [(30, 35, "LOC")]
+    assert effort(predicted, final).edits == 3
+
+
+def test_figures_per_version_and_label_for_kept_fixed_and_deleted_spans():
+    outcomes = [
+        # keeps PER, relabels LOC -> ORG, deletes ORG, creates LOC
+        {"version": "v2-x", "predicted": [[0, 5, "PER"], [10, 15, "LOC"], [20, 25, "ORG"]],
+         "final": [[0, 5, "PER"], [10, 15, "ORG"], [30, 35, "LOC"]]},
+        {"version": "v2-x", "predicted": [[0, 4, "LOC"]], "final": [[0, 4, "LOC"]]},  # all kept
+        {"version": "v10-y", "predicted": [[3, 9, "PER"]], "final": []},  # the one span deleted
+    ]
+    figures = summarise(outcomes)
+    v2 = figures["v2-x"].to_dict()
+    assert (v2["tasks"], v2["predicted_spans"], v2["kept_spans"], v2["final_spans"]) == (2, 4, 2, 4)
+    assert (v2["deletes"], v2["creates"], v2["relabels"], v2["edits"]) == (1, 1, 1, 3)
+    assert (v2["kept_share"], v2["preannotated_share"], v2["effort_saved"]) == (0.5, 0.5, 0.25)
+    per = v2["labels"]
+    assert per["PER"] == {"predicted_spans": 1, "kept_spans": 1, "final_spans": 1, "kept_share": 1.0,
+                          "preannotated_share": 1.0, "edits": 0, "deletes": 0, "creates": 0, "relabels": 0,
+                          "effort_saved": 1.0}
+    # LOC: two predicted (one kept, one relabelled away: that counts for ORG), one created
+    assert (per["LOC"]["predicted_spans"], per["LOC"]["kept_spans"], per["LOC"]["final_spans"]) == (2, 1, 2)
+    assert (per["LOC"]["deletes"], per["LOC"]["creates"], per["LOC"]["relabels"]) == (0, 1, 0)
+    assert per["LOC"]["effort_saved"] == 0.5
+    # ORG: the predicted one deleted; the final one came from a relabelled LOC
+    assert (per["ORG"]["predicted_spans"], per["ORG"]["kept_spans"], per["ORG"]["final_spans"]) == (1, 0, 1)
+    assert (per["ORG"]["deletes"], per["ORG"]["relabels"], per["ORG"]["effort_saved"]) == (1, 1, -1.0)
+    v10 = figures["v10-y"].to_dict()
+    assert (v10["kept_share"], v10["preannotated_share"], v10["effort_saved"], v10["edits"]) == (0.0, None, None, 1)
+    assert sorted(figures, key=version_order) == ["v2-x", "v10-y"]
+
+
+def test_served_predictions_are_bounded_per_project(redis_url):
+    log = QualityLog(redis.Redis.from_url(redis_url), kept=3)
+    for task in range(1, 6):
+        log.record_served("931", "v1-a", {task: [region(0, 5, "LOC")]})
+    assert not log.record_annotation("931", 1, 10, [])  # fell out of the window: not compared
+    assert log.record_annotation("931", 5, 50, [region(0, 5, "LOC")])
+    assert log.summary("931")["v1-a"]["kept_spans"] == 1
+
+
+def test_quality_endpoint_follows_annotations_that_keep_fix_and_delete_predictions(client, app):
+    project = 917
+    assert client.post("/setup", json={"project": f"{project}.1", "schema": CONFIG}).status_code == 200
+    reply = client.post("/predict", json=ls_predict_body([{"text": TEXT}, {"text": TEXT}], project=f"{project}.1"))
+    assert reply.status_code == 200
+    assert app.extensions["ner"].served.flush()  # recorded off the request path: wait for the write
+    version = reply.get_json()["model_version"]
+    shown = [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in reply.get_json()["results"][0]["result"]]
+    assert len(shown) >= 3, f"the fixture model should find 3+ entities in {TEXT!r}: {shown}"
+    (s0, e0, l0), (s1, e1, l1) = shown[0], shown[1]
+    other = "PER" if l1 != "PER" else "LOC"
+    new = TEXT.index("officials")
+    assert all(not (s <= new < e) for s, e, _ in shown)
+    # task 1: keep the first span, relabel the second, delete the rest, add one the model missed
+    fixed = [region(s0, e0, l0), region(s1, e1, other), region(new, new + len("officials"), "PER")]
+    assert client.post("/webhook", json=webhook(project, 1, 101, fixed)).status_code == 200
+    # task 2: accepted as predicted
+    kept = [region(s, e, lab) for s, e, lab in shown]
+    assert client.post("/webhook", json=webhook(project, 2, 102, kept)).status_code == 200
+
+    figures = client.get(f"/projects/{project}/quality").get_json()["versions"][version]
+    n = len(shown)
+    counts = (figures["tasks"], figures["predicted_spans"], figures["kept_spans"], figures["final_spans"])
+    assert counts == (2, 2 * n, n + 1, n + 3)
+    assert (figures["deletes"], figures["creates"], figures["relabels"]) == (n - 2, 1, 1)
+    assert figures["effort_saved"] == round(1 - n / (n + 3), 4)
+    assert figures["kept_share"] == round((n + 1) / (2 * n), 4)
+    assert figures["labels"][other]["relabels"] == 1
+
+    # task 2 updated: every span deleted after all. It replaces, not adds to, that task's figures.
+    later = webhook(project, 2, 102, [], action="ANNOTATION_UPDATED", when="2026-11-27T11:00:00Z")
+    assert client.post("/webhook", json=later).status_code == 200
+    figures = client.get(f"/projects/{project}/quality").get_json()["versions"][version]
+    assert (figures["tasks"], figures["kept_spans"], figures["final_spans"], figures["deletes"]) == (2, 1, 3, 2 * n - 2)
+
+    page = client.get("/").get_data(as_text=True)
+    assert f"Project {project}" in page and "What pre-annotations saved" in page and version in page
+    scrape = client.get("/metrics").get_data(as_text=True)
+    saved = round(1 - (2 * n) / 3, 4)
+    line = f'ner_preannotation_effort_saved_ratio{{label="all",project="{project}",version="{version}"}} {saved}'
+    assert line in scrape, "\n".join(x for x in scrape.splitlines() if "preannotation_effort" in x)
+
+    # task 1's annotation deleted in LS: only task 2 is left
+    deleted = webhooks.deleted_event(project, [101])
+    assert client.post("/webhook", json=deleted).status_code == 200
+    figures = client.get(f"/projects/{project}/quality").get_json()["versions"][version]
+    assert (figures["tasks"], figures["predicted_spans"], figures["final_spans"]) == (1, n, 0)
+
+
+def test_quality_of_an_unknown_project_is_empty_and_a_bad_id_is_a_400(client):
+    assert client.get("/projects/424242/quality").get_json()["versions"] == {}
+    reply = client.get("/projects/abc/quality")
+    assert reply.status_code == 400 and "error" in reply.get_json()

@@ -1,0 +1,53 @@
+"""The one training recipe: when it warm-starts, and when annotated strings are served with the model."""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from backend.ner.evaluation import evaluate_model
+from backend.ner.labels import LabelSet
+from backend.ner.model import NerModel
+from backend.ner.readers import Sentence
+from worker.training.recipe import Current, starting_point, train_candidate
+
+LABELS = LabelSet.from_types(["org", "per"])
+
+
+def test_warm_start_only_from_a_model_that_saw_most_of_today_s_tasks():
+    current = Current("v3", NerModel(object(), object(), LABELS), tasks=60)
+    settings = Settings()
+    assert starting_point(current, 90, LABELS, settings)[2] == "current:v3"  # 60 >= 2/3 of 90
+    assert starting_point(current, 91, LABELS, settings)[2] == "base"
+    assert starting_point(current, 60, LabelSet.from_types(["org"]), settings)[2] == "base"  # labels changed
+    assert starting_point(None, 5, LABELS, Settings(bootstrap_model="/models/boot"))[1:] == ("/models/boot", "bootstrap")
+
+
+def test_annotated_strings_are_served_only_when_they_beat_the_model_on_dev():
+    def s(name: str) -> Sentence:
+        return Sentence(["the", "board", "of", name, "met", "today", "."], ["O", "O", "O", "B-org", "O", "O", "O"])
+
+    train = [s("Zorblax")] * 6 + [s("Quintrel")] * 6
+    dev = [s("Zorblax"), s("Quintrel")]
+    settings = Settings(train_epochs=1, precision="fp32")  # one pass: the model alone finds nothing yet
+    on = train_candidate(train, dev, LABELS, 14, None, settings)
+    assert on.model_only_f1 == 0.0 and on.f1 == 1.0 and on.gazetteer is not None
+    assert on.gazetteer.entries == {("Zorblax",): "org", ("Quintrel",): "org"}
+    off = train_candidate(train, dev, LABELS, 14, None, Settings(train_epochs=1, precision="fp32", gazetteer="off"))
+    assert off.gazetteer is None and off.f1 == 0.0
+    # a dev split where the strings mean something else: the model alone is kept
+    other = [Sentence(["Zorblax", "said", "so", "."], ["B-per", "O", "O", "O"])]
+    assert train_candidate(train, other, LABELS, 13, None, settings).gazetteer is None
+
+
+def test_the_gate_compares_on_dev_tasks_the_serving_version_never_trained_on():
+    def s(name: str) -> Sentence:
+        return Sentence(["the", "board", "of", name, "met", "today", "."], ["O", "O", "O", "B-org", "O", "O", "O"])
+
+    settings = Settings(train_epochs=1, precision="fp32", gazetteer="off")
+    train, dev = [s("Zorblax")] * 6 + [s("Quintrel")] * 6, [s("Zorblax"), s("Quintrel")]
+    first = train_candidate(train + dev, [], LABELS, 14, None, settings).result  # before the project had a dev split
+    current = Current("v1", first.ner, 14, trained_on=frozenset(range(1, 15)))
+    skipped = train_candidate(train, dev, LABELS, 14, current, settings, unseen_dev=[])
+    assert skipped.previous_dev_f1 is None and skipped.reason is None
+    assert "gate was skipped" in skipped.note and "v1" in skipped.note
+    part = train_candidate(train, dev, LABELS, 14, current, settings, unseen_dev=dev[:1])
+    assert part.previous_dev_f1 == evaluate_model(current.predictor(settings), dev[:1])["f1"]

@@ -1,0 +1,82 @@
+"""The per-process model server on real Redis and real model folders: what a restarted process
+serves, and versions that fail to load once."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import redis
+
+from backend.config import Settings
+from backend.state.registry import ModelRegistry
+from backend.serving import ModelServer
+from tests.support.servers import wait_until
+
+
+@pytest.fixture()
+def store(redis_url, tmp_path):
+    """A registry of its own (Redis database 7, emptied), so other tests' projects stay out."""
+    url = redis_url.rsplit("/", 1)[0] + "/7"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    settings = Settings(redis_url=url, model_dir=str(tmp_path / "store"), model_cache_size=3, swap_poll_seconds=0.05)
+    yield settings, ModelRegistry(settings.model_dir, client)
+    client.flushdb()
+
+
+def promote_copy(registry: ModelRegistry, project: str, folder) -> str:
+    version, path = registry.new_version(project)
+    shutil.copytree(folder, path)
+    registry.promote(project, version)
+    return version
+
+
+def test_projects_preloaded_at_start_stay_served(store, trained_folder):
+    settings, registry = store
+    versions = {p: promote_copy(registry, p, trained_folder) for p in ("41", "42")}
+    server = ModelServer(settings, registry)  # a process (re)started after both were promoted
+    server.refresh(preload=True)
+    assert {p: server.serving(p).version for p in versions} == versions
+    for _ in range(3):  # later polls must not drop what the start-up loaded
+        server.refresh()
+    assert {p: server.serving(p).version for p in versions} == versions
+    assert server.for_project("41").version == versions["41"]  # no wait, no bootstrap answer
+
+
+def test_a_version_that_failed_to_load_once_is_tried_again(store, trained_folder, monkeypatch):
+    settings, registry = store
+    version = promote_copy(registry, "43", trained_folder)
+    server = ModelServer(settings, registry)
+    server.for_project("43")
+    real_get, calls = server.cache.get, []
+
+    def flaky_get(path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise MemoryError("two models in memory during a swap")
+        return real_get(path)
+
+    monkeypatch.setattr(server.cache, "get", flaky_get)
+    assert server.refresh() == [] and server.serving("43").version != version
+    def retried() -> bool:  # after a short backoff
+        server.refresh()
+        return server.serving("43").version == version
+
+    wait_until("the version to be tried again", retried, timeout=30, every=0.02)
+    assert len(calls) == 2
+
+
+def test_a_version_that_fails_its_integrity_check_is_given_up(store, trained_folder):
+    settings, registry = store
+    good = promote_copy(registry, "44", trained_folder)
+    server = ModelServer(settings, registry)
+    server.for_project("44")
+    server.refresh()
+    bad, path = registry.new_version("44")
+    shutil.copytree(trained_folder, path)
+    registry.promote("44", bad)
+    (path / "labels.json").unlink()  # damaged after promotion
+    for _ in range(3):
+        assert server.refresh() == []
+    assert server.serving("44").version == good and ("44", bad) in server._broken

@@ -1,0 +1,44 @@
+"""The annotation store against a real redis-server."""
+
+from backend.labelstudio.annotation import Annotation
+
+
+def _ann(task, ann_id, when, result=None):
+    return Annotation(task, ann_id, {"text": f"task {task}"}, result or [], 1, when)
+
+
+def test_latest_annotation_per_task_wins_and_redelivery_is_harmless(stores):
+    store = stores.annotations
+    p = "store-1"
+    assert store.upsert(p, _ann(1, 10, "2026-01-01T10:00"))
+    assert not store.upsert(p, _ann(1, 10, "2026-01-01T10:00"))  # the same event again
+    assert store.changes(p) == 1
+    assert store.upsert(p, _ann(1, 11, "2026-01-02T10:00", [{"x": 1}]))  # a newer annotation
+    assert not store.upsert(p, _ann(1, 10, "2026-01-01T10:00"))  # the old one, delivered late
+    (only,) = store.annotations(p)
+    assert (only.annotation_id, only.result) == (11, [{"x": 1}])
+    assert store.changes(p) == 2
+
+
+def test_deletions_remove_only_the_named_annotations(stores):
+    store = stores.annotations
+    p = "store-2"
+    for task in range(1, 4):
+        store.upsert(p, _ann(task, 100 + task, "2026-01-01"))
+    assert store.delete_annotations(p, [102, 999]) == 1
+    assert [a.task_id for a in store.annotations(p)] == [1, 3]
+    assert store.delete_annotations(p, [102]) == 0  # re-delivered deletion
+    assert store.count(p) == 2
+
+
+def test_a_resync_removes_only_what_is_unchanged_since_it_read_the_store(stores):
+    store = stores.annotations
+    p = "store-3"
+    for task in range(1, 4):
+        store.upsert(p, _ann(task, 100 + task, "2026-01-01"))
+    read = store.annotations(p)  # what a re-sync saw before listing LS
+    store.upsert(p, _ann(2, 202, "2026-01-02"))  # a webhook during the listing replaces task 2
+    changes = store.changes(p)
+    assert store.delete_unchanged(p, read) == 2  # tasks 1 and 3, deleted in LS; task 2 is newer
+    assert [(a.task_id, a.annotation_id) for a in store.annotations(p)] == [(2, 202)]
+    assert store.changes(p) == changes + 2

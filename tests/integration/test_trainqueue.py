@@ -1,0 +1,60 @@
+"""The retraining policy and job coalescing, on a real redis-server and a real RQ queue."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from rq import Queue
+from rq.job import Job
+
+from backend.config import Settings
+from backend.labelstudio.annotation import Annotation
+from backend.state import connect
+from backend.state.trainqueue import JOB_FUNCTION
+
+
+@pytest.fixture()
+def setup(redis_url, tmp_path):
+    settings = Settings(redis_url=redis_url, model_dir=str(tmp_path / "models"), min_annotations=5, train_every=3,
+                        queue_name=f"q-{uuid.uuid4().hex[:8]}")
+    stores = connect(settings)
+    return stores.annotations, stores.queue, Queue(settings.queue_name, connection=stores.client)
+
+
+def _add(store, project, task_id, when="2026-11-01T10:00:00Z"):
+    return store.upsert(project, Annotation(task_id, task_id, {"text": f"text {task_id}"}, [], 1, when))
+
+
+def test_policy_first_after_min_then_every_n(setup):
+    store, trainer, queue = setup
+    requests = []
+    for task in range(1, 12):
+        _add(store, "501", task)
+        requests.append(trainer.after_change(store, "501"))
+    # nothing before 5 annotations; then one request (coalesced while the job waits), every 3 changes
+    assert requests[:4] == [None] * 4
+    fired = [i + 1 for i, r in enumerate(requests) if r is not None]
+    assert fired == [5, 8, 11]
+    assert [r.coalesced for r in requests if r] == [False, True, True]
+    (job_id,) = queue.job_ids  # one waiting job carries all of them
+    job = Job.fetch(job_id, connection=queue.connection)
+    assert job.func_name == JOB_FUNCTION and job.args == ("501",) and job_id == "train-501-1"
+
+
+def test_start_training_always_and_resync_flag_taken_once(setup):
+    store, trainer, queue = setup
+    _add(store, "502", 1)
+    assert trainer.after_change(store, "502") is None  # below MIN_ANNOTATIONS
+    first = trainer.request("502", resync=True)
+    assert not first.coalesced and trainer.request("502").coalesced
+    assert trainer.take_resync("502") is True and trainer.take_resync("502") is False
+
+
+def test_projects_are_independent_and_a_finished_job_is_not_joined(setup):
+    store, trainer, queue = setup
+    a, b = trainer.request("503"), trainer.request("504")
+    assert a.job_id != b.job_id and not b.coalesced
+    Job.fetch(a.job_id, connection=queue.connection).cancel()
+    again = trainer.request("503")
+    assert not again.coalesced and again.job_id == "train-503-2"

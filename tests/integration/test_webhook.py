@@ -1,0 +1,89 @@
+"""/webhook through the Flask app (the test client) into a real redis-server; test_loop covers it
+through gunicorn."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.labelstudio import webhooks
+from tests.support.servers import free_port
+from tests.support.lsdata import CONFIG
+
+PROJECT = {"id": 7, "title": "p", "label_config": CONFIG}
+
+
+def event(action, ann_id=11, task_id=5, when="2026-11-01T10:00:00Z", cancelled=False, text="Angela Merkel met Obama"):
+    """LS 1.23's ANNOTATION_CREATED / ANNOTATION_UPDATED for one PER region."""
+    region = {"id": "r1", "from_name": "label", "to_name": "text", "type": "labels",
+              "value": {"start": 0, "end": 13, "text": "Angela Merkel", "labels": ["PER"]}}
+    return webhooks.annotation_event(7, task_id, text, [region], ann_id=ann_id, when=when, action=action,
+                                     config=CONFIG, cancelled=cancelled)
+
+
+@pytest.fixture()
+def service(client):
+    return client
+
+
+@pytest.fixture()
+def store(stores):
+    return stores.annotations
+
+
+def post(client, body):
+    reply = client.post("/webhook", json=body)
+    return reply.status_code, reply.get_json()
+
+
+def test_created_updated_redelivered_deleted(service, store):
+    assert post(service, event("ANNOTATION_CREATED")) == (200, {"status": "ok", "action": "ANNOTATION_CREATED", "changed": 1})
+    assert post(service, event("ANNOTATION_CREATED"))[1]["changed"] == 0  # re-delivery is harmless
+    (ann,) = store.annotations("7")
+    assert (ann.task_id, ann.annotation_id, ann.data["text"]) == (5, 11, "Angela Merkel met Obama")
+    assert ann.result[0]["value"]["labels"] == ["PER"]
+    assert store.config("7") == CONFIG
+
+    newer = event("ANNOTATION_UPDATED", when="2026-11-02T10:00:00Z")
+    newer["annotation"]["result"] = []
+    assert post(service, newer)[1]["changed"] == 1
+    assert store.annotations("7")[0].result == []
+    assert post(service, event("ANNOTATION_UPDATED"))[1]["changed"] == 0  # an older one, late
+
+    deleted = webhooks.deleted_event(7, [11], CONFIG)
+    assert post(service, deleted)[1]["changed"] == 1
+    assert store.annotations("7") == []
+    assert post(service, deleted)[1]["changed"] == 0
+
+
+def test_cancelled_annotations_are_not_training_data(service, store):
+    assert post(service, event("ANNOTATION_CREATED", ann_id=21, task_id=6, cancelled=True))[1]["changed"] == 0
+    assert all(a.task_id != 6 for a in store.annotations("7"))
+
+
+def test_other_actions_are_acknowledged_and_ignored(service):
+    for action in ("PROJECT_UPDATED", "TASKS_CREATED", "START_TRAINING"):
+        assert post(service, {"action": action, "project": PROJECT})[0] == 200
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"annotation": {}}, "missing 'action'"),
+        ({"action": "ANNOTATION_CREATED", "project": {"id": "x/../y"}}, "project id"),
+        ({**event("ANNOTATION_CREATED"), "task": {"id": 5, "data": "text"}}, "task.data"),
+        ({"action": "ANNOTATIONS_DELETED", "annotations": "all", "project": PROJECT}, "'annotations' must be a list"),
+    ],
+)
+def test_bad_webhooks_get_a_clear_4xx(service, body, message):
+    status, reply = post(service, body)
+    assert status == 400 and message in reply["error"], reply
+
+
+def test_store_down_is_a_503_not_a_silent_drop(tmp_path):
+    from backend.web.app import create_app
+    from backend.config import Settings
+
+    down = create_app(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", model_dir=str(tmp_path / "models")))
+    status, reply = post(down.test_client(), event("ANNOTATION_CREATED"))
+    assert status == 503 and "unavailable" in reply["error"]
+    assert down.test_client().get("/health").status_code == 200

@@ -1,0 +1,83 @@
+"""Settings: parsed from the environment field by field, validated, and documented exactly in the README."""
+
+import re
+from dataclasses import fields
+
+import pytest
+
+from backend.config import PRECISIONS, Settings, env_name
+from backend.ner import device
+from backend.ner.device import resolve_precision
+from tests.support.servers import ROOT
+
+
+def test_defaults_and_overrides():
+    assert Settings.from_env({}) == Settings()
+    s = Settings.from_env({"BASE_MODEL": " /models/bert ", "PRECISION": "FP32", "MAX_LENGTH": "128",
+                           "LABEL_STUDIO_URL": "http://ls:8080/ ", "TRAIN_LR": "1e-4", "GAZETTEER": " OFF"})
+    assert (s.base_model, s.precision, s.max_length, s.train_lr) == ("/models/bert", "fp32", 128, 1e-4)
+    assert (s.label_studio_url, s.gazetteer) == ("http://ls:8080", "off")
+    assert Settings.from_env({"PORT": "  ", "HOST": ""}) == Settings()  # blank means the default
+
+
+@pytest.mark.parametrize("name, raw, message", [
+    ("WINDOW_STRIDE", "many", "WINDOW_STRIDE must be an integer"),
+    ("DEV_FRACTION", "a fifth", "DEV_FRACTION must be a number"),
+    ("PRECISION", "int3", "PRECISION must be one of auto, fp32, bf16, fp16"),
+    ("GAZETTEER", "maybe", "GAZETTEER must be one of auto, off"),
+])
+def test_bad_values_are_named(name, raw, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({name: raw})
+
+
+def test_precision_choices_are_the_engine_s():
+    assert PRECISIONS == device.PRECISIONS
+
+
+def test_precision_resolution_on_cpu():
+    import torch
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("auto", cpu) in ("fp32", "bf16")
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("int3", cpu)
+
+
+def test_data_dir_holds_the_model_store_unless_model_dir_is_set():
+    assert Settings.from_env({"DATA_DIR": "/srv/ner"}).model_dir == "/srv/ner/models"
+    assert Settings.from_env({"DATA_DIR": "/srv/ner", "MODEL_DIR": "/efs/models"}).model_dir == "/efs/models"
+    assert Settings().model_dir == "data/models"
+
+
+def test_secrets_stay_out_of_the_settings_repr_and_are_taken_as_given():
+    s = Settings.from_env({"BASIC_AUTH_PASS": " hunter2", "LABEL_STUDIO_API_KEY": "tok-123"})
+    assert "hunter2" not in repr(s) and "tok-123" not in repr(s)
+    assert s.basic_auth_pass == " hunter2"
+
+
+def readme_table() -> dict[str, str | None]:
+    """variable -> its default as README.md's configuration table writes it (None: no value)."""
+    section = (ROOT / "README.md").read_text().split("\n## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([A-Z0-9_]+)`", cells[0]) if line.startswith("| `") else []
+        defaults = re.findall(r"`([^`]*)`", cells[1]) if len(cells) > 1 else []
+        for i, name in enumerate(names):
+            rows[name] = defaults[i] if len(defaults) >= len(names) else None
+    return rows
+
+
+def test_the_readme_lists_exactly_the_settings_with_their_defaults():
+    table = readme_table()
+    assert set(table) == {env_name(f.name) for f in fields(Settings)}
+    for f in fields(Settings):
+        shown = table[env_name(f.name)]
+        if f.metadata["shown"]:
+            assert shown == f.metadata["shown"], f.name
+        elif f.default == "":
+            assert shown is None, f"{f.name}: the README gives {shown!r}, the default is empty"
+        else:
+            assert shown is not None and type(f.default)(shown) == f.default, f"{f.name}: README {shown!r}, code {f.default!r}"

@@ -1,0 +1,6 @@
+"""RQ entry points, enqueued by name (`worker.jobs.<function>`): the web service never imports the worker."""
+
+from .push import push_predictions
+from .train import train_project
+
+__all__ = ["push_predictions", "train_project"]

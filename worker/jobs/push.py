@@ -1,0 +1,79 @@
+"""The RQ job push_predictions: after a promotion, predict the project's unlabelled tasks with the new
+version and write those predictions to Label Studio, so that its Data Manager sorts tasks by the
+current model's task score."""
+
+from __future__ import annotations
+
+import logging
+
+from backend.config import Settings
+from backend.labelstudio.client import LabelStudioClient
+from backend.labelstudio.labelconfig import parse_label_config
+from backend.labelstudio.labelmap import parse_label_map
+from backend.labelstudio.protocol import Task, task_results
+from backend.ner.device import use_threads
+from backend.serving import ModelCache, ServedModel
+from backend.state import Stores, connect
+from backend.state.history import PushStatus, Training
+
+log = logging.getLogger(__name__)
+PUSH_BATCH = 100  # tasks predicted and written per call to LS
+
+
+def push_predictions(project: str, version: str, training_job: str) -> dict:
+    """Write `version`'s predictions for up to PUSH_LIMIT unlabelled tasks of `project` to LS, in
+    batches, recording progress in the training record of `training_job`. Never raises: the
+    promotion stands whatever happens here; a failure is logged and recorded."""
+    settings = Settings.from_env()
+    use_threads(settings.train_threads)
+    stores = connect(settings)
+    record = stores.history.get(project, training_job) or Training(training_job, version=version)
+    record.push = {"version": version, "status": PushStatus.RUNNING, "tasks": 0, "pushed": 0, "error": None}
+    stores.history.save(project, record)
+    try:
+        _push(project, version, settings, stores, record)
+        record.push["status"] = PushStatus.DONE
+    except Exception as exc:  # LS down, a refused token, a vanished version: the promotion stands
+        record.push.update(status=PushStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        log.exception("project %s: pushing %s's predictions to Label Studio failed", project, version)
+    stores.history.save(project, record)
+    return {"project": project, **record.push}
+
+
+def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
+    config = stores.annotations.config(project)
+    if not config:
+        raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
+    controls = parse_label_config(config)
+    # loaded as every serving process loads it: the precision its fast-path check chose
+    predictor = ModelCache(settings, 1).get(stores.registry.path(project, version))
+    served = ServedModel(version, predictor, predictor.labels)
+    explicit = parse_label_map(settings.label_map)
+    ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
+    batch: list[Task] = []
+
+    def flush() -> None:
+        results = task_results(batch, project, served, controls, explicit)
+        ls.import_predictions(project, [{"task": t.id, "result": r["result"], "score": r["score"], "model_version": version}
+                                        for t, r in zip(batch, results)])
+        stores.quality.record_served(project, version, {t.id: r["result"] for t, r in zip(batch, results)})
+        record.push["pushed"] += len(batch)
+        stores.history.save(project, record)
+        batch.clear()
+
+    for task_id, data in ls.unlabelled_tasks(project, PUSH_BATCH):
+        if record.push["tasks"] >= settings.push_limit:
+            break
+        record.push["tasks"] += 1
+        batch.append(Task(task_id, data))
+        if len(batch) == PUSH_BATCH:
+            flush()
+    if batch:
+        flush()
+    # LS's Data Manager scores a task by its predictions of the project's selected model version
+    # (Settings > Model), which connecting a backend sets to the backend's title, a version no
+    # prediction carries: the "prediction score" column stays empty and sorting by it does nothing.
+    # Selecting the version just written makes it the current model's task score. LS then shows
+    # these stored predictions when a task opens instead of asking the backend.
+    ls.select_version(project, version)
+    log.info("project %s: %d predictions of %s written to Label Studio", project, record.push["pushed"], version)

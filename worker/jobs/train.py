@@ -1,0 +1,194 @@
+"""The RQ job train_project(project): a project's stored annotations become a promoted model version."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+from rq import get_current_job
+
+from backend.config import Settings
+from backend.labelstudio.labelconfig import LabelConfigError, parse_label_config, unsupported_message
+from backend.ner import fastpath
+from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
+from backend.ner.device import use_threads
+from backend.state import Stores, connect
+from backend.state.annotations import AnnotationStore
+from backend.state.history import Training, TrainingStatus, utc_now
+from backend.state.registry import ModelRegistry, StaleVersion
+from backend.state.trainqueue import LEASE_S, TrainingQueue
+from worker.training.dataset import ProjectData, project_data, split_dev
+from worker.training.loop import TrainConfig, TrainResult, config_dict
+from worker.training.recipe import Current, train_candidate
+
+from .resync import resync_project
+
+log = logging.getLogger(__name__)
+SMOKE_TEXT = "Angela Merkel met officials of the United Nations in New York on Tuesday ."
+
+
+class TrainingError(RuntimeError):
+    """A training that cannot run on the project's data (recorded, then raised to RQ)."""
+
+
+def train_project(project: str) -> dict:
+    """Train `project` on every annotation in the store now; promote the result if it is good.
+
+    Every run leaves one record in the project's training history. Any failure leaves the served
+    model untouched, is recorded, and re-raised so that RQ marks the job failed.
+    """
+    settings = Settings.from_env()
+    threads = use_threads(settings.train_threads)
+    stores = connect(settings)
+    registry, history, queue = stores.registry, stores.history, stores.queue
+    job = get_current_job()
+    record = Training(job.id if job else f"direct-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}", threads=threads)
+    history.abandon_running(project, keep=record.job_id)
+    history.save(project, record)
+    started = time.monotonic()
+    stop_lease = _keep_lease(queue, project, record.job_id)
+    try:
+        if queue.take_resync(project) and settings.label_studio_url and settings.label_studio_api_key:
+            _resync(project, settings, stores, record)
+        _train(project, settings, stores, record)
+    except Exception as exc:  # any failure: recorded, the served model untouched, then re-raised for RQ
+        record.status, record.error = TrainingStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        if record.version:
+            registry.discard(project, record.version)
+        log.exception("project %s: training %s failed", project, record.job_id)
+        raise
+    finally:
+        stop_lease.set()
+        queue.release(project, record.job_id)
+        record.finished, record.duration_s = utc_now(), round(time.monotonic() - started, 2)
+        history.save(project, record)
+    pushing = settings.label_studio_url and settings.label_studio_api_key and settings.push_limit > 0
+    if record.status == TrainingStatus.PROMOTED and pushing:
+        queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
+    return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
+
+
+def _resync(project: str, settings: Settings, stores: Stores, record: Training) -> None:
+    """Catch the store up with LS. When LS cannot be read, train on what the store has, keep the
+    re-sync asked for (the next job retries it) and say so in the record."""
+    try:
+        resync_project(stores.annotations, project, settings.label_studio_url, settings.label_studio_api_key)
+    except Exception as exc:  # LS down, a refused token: the webhooks' data is still worth training on
+        stores.queue.keep_resync(project)
+        record.resync_error = f"{type(exc).__name__}: {exc}"
+        log.error("project %s: re-sync from Label Studio failed, kept for the next job: %s", project, exc)
+
+
+def _keep_lease(queue: TrainingQueue, project: str, job_id: str) -> threading.Event:
+    """Renew the job's liveness lease from a thread until the returned event is set. A killed
+    worker stops renewing it, so the next trigger does not wait behind a dead job."""
+    stop = threading.Event()
+
+    def renew():
+        while True:
+            try:
+                queue.lease(project, job_id)
+            except redis.RedisError as exc:
+                log.warning("project %s: could not renew the job lease: %s", project, exc)
+            if stop.wait(LEASE_S / 3):
+                return
+
+    threading.Thread(target=renew, name="job-lease", daemon=True).start()
+    return stop
+
+
+def _controls(store: AnnotationStore, project: str):
+    config = store.config(project)
+    if not config:
+        return []
+    try:
+        controls = parse_label_config(config)
+    except LabelConfigError as exc:
+        log.warning("project %s: stored labeling config unusable (%s); labels come from the data", project, exc)
+        return []
+    refusal = unsupported_message(controls)
+    if refusal:
+        log.warning("project %s: %s; their annotations are not trained on", project, refusal)
+    return controls
+
+
+def _train(project: str, settings: Settings, stores: Stores, record: Training) -> None:
+    store, registry = stores.annotations, stores.registry
+    record.changes = store.changes(project)  # read before the data: a later change triggers again
+    data = project_data(store.annotations(project), _controls(store, project))
+    for line in data.skipped:
+        log.warning("project %s: skipped %s", project, line)
+    record.annotations = data.tasks
+    split = split_dev(data, settings.dev_fraction)
+    train, dev = split.train, split.dev
+    if not train:
+        raise TrainingError(f"no usable annotated task ({len(data.skipped)} skipped)")
+    record.train_sentences, record.dev_sentences = len(train), len(dev)
+    current = _current(project, registry)
+    unseen = split.unseen_dev(current.trained_on) if current else None
+    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, unseen_dev=unseen)
+    record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
+    record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
+    record.gazetteer = len(candidate.gazetteer or ())
+    record.version, path = registry.new_version(project)
+
+    def metrics(choice: fastpath.ServingChoice) -> dict:
+        record.serving = choice.to_dict()
+        return _metrics(project, record, candidate.result, candidate.config, settings, data, split.train_ids)
+
+    fastpath.save_checked(candidate.ner, dev, settings.precision, path, metrics)
+    # Promote only what loads back from disk and predicts, in the precision serving will load it in.
+    fastpath.load_served(path, settings.precision).predict([SMOKE_TEXT])
+    reason = candidate.reason
+    if reason is None:
+        try:
+            registry.promote(project, record.version, record.changes)
+        except StaleVersion as exc:  # an overlapping training on newer data was promoted first
+            reason = str(exc)
+    if reason:
+        record.status, record.reason = TrainingStatus.REJECTED, reason
+        registry.discard(project, record.version)
+        log.warning("project %s: %s not promoted: %s", project, record.version, reason)
+        return
+    record.status, record.reason = TrainingStatus.PROMOTED, candidate.note
+    log.info("project %s: promoted %s (dev F1 %s)", project, record.version, record.f1)
+
+
+def _current(project: str, registry: ModelRegistry) -> Current | None:
+    """The project's serving version, loaded from its folder (None when there is none or it is
+    unreadable: then the recipe starts from the encoder)."""
+    version = registry.current(project)
+    if not version:
+        return None
+    path = registry.path(project, version)
+    try:
+        ner, metrics = load_model(path), read_metrics(path)
+    except ModelFolderError as exc:
+        log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
+        return None
+    trained_on = metrics.get("train_tasks")
+    return Current(version, ner, int(metrics.get("annotations") or 0),
+                   frozenset(trained_on) if isinstance(trained_on, list) else None)
+
+
+def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,
+             data: ProjectData, train_ids: frozenset[int]) -> dict:
+    return {
+        "project": project,
+        "version": record.version,
+        "job_id": record.job_id,
+        "created": utc_now(),
+        "annotations": record.annotations,
+        "train_sentences": record.train_sentences,
+        "dev_sentences": record.dev_sentences,
+        "labels": list(data.labels.labels),
+        "warm_start": record.warm_start,
+        "base_model": settings.base_model or "minilm",
+        "dev": record.dev,
+        "gazetteer": record.gazetteer,
+        fastpath.METRICS_KEY: record.serving,
+        "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
+        "train": {**result.summary(), "config": config_dict(config)},
+    }

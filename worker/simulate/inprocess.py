@@ -1,0 +1,201 @@
+"""The simulated annotator in-process: replay a gold corpus into a project round by round, train
+exactly as the worker does (worker.training's dataset and recipe), and measure what annotators would get."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from statistics import fmean
+from typing import Callable, Iterator
+
+from backend.config import Settings
+from backend.labelstudio.annotation import Annotation
+from backend.labelstudio.labelconfig import parse_label_config
+from backend.ner.acquisition import STRATEGIES, confidence, pick
+from backend.ner.effort import Effort, effort
+from backend.ner.evaluation import predict_corpus_tags, score
+from backend.ner.readers import Sentence, text_and_regions
+from backend.ner.spans import decode_entities
+from worker.training.dataset import project_data, split_dev
+from worker.training.recipe import Current, train_candidate
+
+
+class SimulationError(ValueError):
+    """Options the simulator cannot run with (said in one line)."""
+
+
+@dataclass
+class Round:
+    """What annotators would have after `annotations` tasks: the served model's figures on the
+    test set, and what the training of this round did."""
+
+    strategy: str
+    seed: int
+    annotations: int
+    precision: float
+    recall: float
+    f1: float
+    edits_per_task: float
+    effort_saved: float | None
+    train_seconds: float
+    epochs: int
+    warm_start: str
+    promoted: bool
+    version: str | None  # the version served after this round ("v<n>"), None while untrained
+    dev_f1: float | None = None
+    gazetteer: int = 0  # annotated strings the served version labels wherever they recur
+    model_only_f1: float | None = None  # test F1 of this round's model alone ...
+    with_strings_f1: float | None = None  # ... and with the annotated strings, served or not
+    reason: str | None = None
+    choose_seconds: float = 0.0  # scoring the pool to choose this round's batch
+    words_per_task: float = 0.0  # of the batch added this round: what a task costs to read ...
+    entities_per_task: float = 0.0  # ... and to annotate
+    per_label: dict = field(default_factory=dict)
+    effort: dict = field(default_factory=dict)  # deletes, creates, relabels, gold over the test set
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def project_config(types: list[str]) -> str:
+    """A labeling config with one <Labels> over one <Text>, holding every entity type."""
+    labels = "".join(f'<Label value="{t}"/>' for t in types)
+    return f'<View><Labels name="label" toName="text">{labels}</Labels><Text name="text" value="$text"/></View>'
+
+
+def as_annotation(sentence: Sentence, task_id: int) -> Annotation:
+    """The gold annotation an annotator would submit for `sentence`, as the webhook stores it."""
+    text, regions = text_and_regions(sentence)
+    return Annotation(task_id=task_id, annotation_id=task_id, data={"text": text}, result=regions)
+
+
+def corpus_config(pool: list[Sentence], test: list[Sentence]) -> str:
+    """The simulated project's labeling config: every entity type of both corpora."""
+    return project_config(sorted({t[2:] for s in pool + test for t in s.tags if t != "O"}))
+
+
+def scored(test: list[Sentence], predicted: list[list[str]]) -> tuple[dict, Effort]:
+    """seqeval figures and summed annotator effort of `predicted` tags against `test`'s gold."""
+    gold = [s.tags for s in test]
+    total = Effort()
+    for g, p in zip(gold, predicted):
+        total += effort(decode_entities(p), decode_entities(g))
+    return score(gold, predicted), total
+
+
+def test_figures(figures: dict, spent: Effort, tasks: int) -> dict:
+    """The test-set fields of a Round."""
+    return {"precision": figures["precision"], "recall": figures["recall"], "f1": figures["f1"],
+            "edits_per_task": round(spent.edits / max(1, tasks), 4),
+            "effort_saved": None if spent.saved is None else round(spent.saved, 4),
+            "per_label": {k: v["f1"] for k, v in figures["per_label"].items()},
+            "effort": {"deletes": spent.deletes, "creates": spent.creates, "relabels": spent.relabels,
+                       "gold": spent.gold}}
+
+
+def measure(current: Current | None, test: list[Sentence], settings: Settings) -> tuple[dict, Effort]:
+    """seqeval figures and summed effort of the served model on `test` (nothing predicted while
+    no version is served)."""
+    if current is None:
+        return scored(test, [["O"] * len(s.tags) for s in test])
+    return scored(test, predict_corpus_tags(current.predictor(settings), test))
+
+
+def check_options(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise SimulationError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
+    if not rounds or any(n <= 0 for n in rounds) or sorted(set(rounds)) != rounds:
+        raise SimulationError(f"--rounds must be increasing positive task counts, got {rounds}")
+    if rounds[-1] > len(pool):
+        raise SimulationError(f"the pool has {len(pool)} sentences; --rounds asks for {rounds[-1]}")
+
+
+def shuffled(pool: list[Sentence], seed: int) -> list[int]:
+    """The random order of the pool's tasks (every strategy's first round takes its head)."""
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str, seed_order: list[int],
+               current: Current | None, settings: Settings) -> list[int]:
+    """The next `size` tasks: random takes the shuffle's next ones; the others rank what is left by
+    the served model's task confidence (random while nothing is served)."""
+    done = set(taken)
+    left = [i for i in seed_order if i not in done]
+    if strategy == "random" or current is None:
+        return left[:size]
+    predictor = current.predictor(settings)
+    tagged = predictor.tag_words([pool[i].words for i in left])
+    n_labels = len(current.labels.labels)
+    confidences = [confidence(t, strategy, n_labels) for t in tagged]
+    return pick(left, confidences, size, strategy, lambda i: pool[i].words)
+
+
+def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
+             seed: int = 0, settings: Settings | None = None,
+             progress: Callable[[str], None] | None = None) -> Iterator[Round]:
+    """Annotate the pool up to each round's count, train as the worker would, score on `test`;
+    yields each round as soon as it is measured."""
+    settings = settings or Settings()
+    check_options(pool, rounds, strategy)
+    controls = parse_label_config(corpus_config(pool, test))
+    seed_order = shuffled(pool, seed)
+    taken: list[int] = []
+    annotations: list[Annotation] = []
+    current: Current | None = None
+    for n, target in enumerate(rounds, 1):
+        started = time.monotonic()
+        batch = next_batch(pool, taken, target - len(taken), strategy, seed_order, current, settings)
+        choose_seconds = time.monotonic() - started
+        taken += batch
+        annotations += [as_annotation(pool[i], i + 1) for i in batch]
+        if progress:
+            progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
+        data = project_data(annotations, controls)
+        split = split_dev(data, settings.dev_fraction)
+        started = time.monotonic()
+        candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
+                                    progress=progress is not None,
+                                    unseen_dev=split.unseen_dev(current.trained_on) if current else None)
+        seconds = time.monotonic() - started
+        if candidate.reason is None:
+            current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids)
+        figures, spent = measure(current, test, settings)
+        model_only = with_strings = None
+        if candidate.tried:  # both ways on the test set, whichever the dev split chose
+            fresh = Current("", candidate.result.ner, data.tasks)
+            model_only = measure(fresh, test, settings)[0]["f1"]
+            with_strings = measure(replace(fresh, ner=replace(fresh.ner, gazetteer=candidate.tried)), test, settings)[0]["f1"]
+        row = Round(
+            strategy=strategy, seed=seed, annotations=target, **test_figures(figures, spent, len(test)),
+            train_seconds=round(seconds, 1), epochs=candidate.config.epochs, warm_start=candidate.warm_start,
+            promoted=candidate.reason is None, version=current.version if current else None, dev_f1=candidate.f1,
+            reason=candidate.reason or candidate.note, gazetteer=len(current.ner.gazetteer or ()) if current else 0,
+            model_only_f1=model_only, with_strings_f1=with_strings, choose_seconds=round(choose_seconds, 1),
+            words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),
+            entities_per_task=round(fmean(len(decode_entities(pool[i].tags)) for i in batch), 3),
+        )
+        if progress:
+            progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "
+                     f"effort saved {row.effort_saved}, trained {row.train_seconds:.0f} s ({row.warm_start})")
+        yield row
+
+
+def mean_by_strategy(rows: list[Round], key: str) -> dict[str, list[tuple[int, float]]]:
+    """{strategy: [(annotations, mean of `key` over seeds)]}, for plots and tables."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        value = getattr(r, key)
+        if value is not None:
+            groups.setdefault((r.strategy, r.annotations), []).append(value)
+    out: dict[str, list[tuple[int, float]]] = {}
+    for (strategy, n), values in sorted(groups.items()):
+        out.setdefault(strategy, []).append((n, fmean(values)))
+    return out
+
+
+def stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,167 @@
+"""The one training recipe (how long to train, where to start from, whether to promote), shared by
+the RQ job, the CLI trainer and the simulator, so that what the simulator measures is what users get."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, replace
+
+from backend.config import Settings
+from backend.ner.evaluation import evaluate_model
+from backend.ner.gazetteer import Gazetteer
+from backend.ner.labels import LabelSet
+from backend.ner.model import NerModel
+from backend.ner.predictor import Predictor
+from backend.ner.readers import Sentence
+
+from .loop import TrainConfig, TrainResult, fine_tune
+
+# Optimiser steps a training aims for when TRAIN_EPOCHS is 0 (auto). Few tasks need many passes:
+# on 50 GMB sentences, 60 steps gave held-out F1 0.49 and 400 steps 0.63. 200 steps do as well as
+# 400 from 50 to 1,000 tasks (simulated rounds, test F1 within +-0.01 either way; docs/benchmarks.md,
+# "The loop") and halve the loop's wait.
+TARGET_STEPS = 200
+MIN_EPOCHS, MAX_EPOCHS = 3, 200
+# Warm-start from the serving model only while it has seen most of today's tasks: a model fitted to
+# a handful of tasks is a worse start than the encoder once the data has grown well past it.
+WARM_START_SHARE = 2 / 3
+# The F1 gate needs a dev split that can tell two models apart: with a few dev tasks (~10 entities)
+# F1 swings by 0.1 from one task to the next, and the gate refused better models (a version trained
+# on 25 tasks was refused next to one trained on 10). Below this many gold entities on dev, the
+# newer model (more data) is promoted and the record says the gate could not judge.
+MIN_GATE_ENTITIES = 50
+
+
+def auto_epochs(train_sentences: int, batch_size: int) -> int:
+    """Enough epochs for about TARGET_STEPS optimiser steps, within MIN..MAX_EPOCHS."""
+    steps_per_epoch = math.ceil(train_sentences / max(1, batch_size))
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS / max(1, steps_per_epoch))))
+
+
+def epochs_for(train_sentences: int, settings: Settings) -> int:
+    """TRAIN_EPOCHS, or (auto) `auto_epochs` at TRAIN_BATCH_SIZE."""
+    return settings.train_epochs if settings.train_epochs > 0 else auto_epochs(train_sentences, settings.train_batch_size)
+
+
+def train_config(train_sentences: int, settings: Settings, seed: int = 42) -> TrainConfig:
+    return TrainConfig(epochs=epochs_for(train_sentences, settings), learning_rate=settings.train_lr,
+                       batch_size=settings.train_batch_size, precision=settings.precision, seed=seed)
+
+
+@dataclass
+class Current:
+    """The serving version of a project, as the recipe needs it."""
+
+    version: str
+    ner: NerModel
+    tasks: int  # annotated tasks its training read (train + dev); 0 when unknown
+    trained_on: frozenset[int] | None = None  # the task ids it trained on; None when unknown
+
+    @property
+    def labels(self) -> LabelSet:
+        return self.ner.labels
+
+    def predictor(self, settings: Settings) -> Predictor:
+        return Predictor(self.ner, precision=settings.precision)
+
+
+@dataclass
+class Candidate:
+    """A trained model and what the gate needs to decide on it."""
+
+    result: TrainResult
+    config: TrainConfig
+    warm_start: str  # "current:<version>", "bootstrap" or "base"
+    dev: dict | None  # seqeval figures of the new model on the dev split
+    previous_dev_f1: float | None  # the serving model's micro-F1 on the dev tasks it did not train on
+    gazetteer: Gazetteer | None = None  # served with the model: it beat the model alone on dev
+    tried: Gazetteer | None = None  # the annotated strings that were tried, served or not
+    model_only_f1: float | None = None  # dev F1 without the gazetteer, when one was tried
+    reason: str | None = None  # why it must not be promoted; None: promote
+    note: str | None = None  # what the gate could not judge, for the record
+
+    @property
+    def f1(self) -> float | None:
+        return self.dev["f1"] if self.dev else None
+
+    @property
+    def ner(self) -> NerModel:
+        """The new model as it would be served: with the annotated strings when dev chose them."""
+        return replace(self.result.ner, gazetteer=self.gazetteer)
+
+
+def starting_point(current: Current | None, tasks: int, labels: LabelSet, settings: Settings):
+    """(init, base_model, description): a copy of the current model when its labels are unchanged
+    and it saw at least WARM_START_SHARE of the `tasks` annotated now; else the bootstrap model's
+    encoder when configured; else the base model."""
+    if current is not None and current.labels == labels and current.tasks >= WARM_START_SHARE * tasks:
+        return replace(current.ner, model=copy.deepcopy(current.ner.model)), None, f"current:{current.version}"
+    if settings.bootstrap_model:
+        return None, settings.bootstrap_model, "bootstrap"
+    return None, settings.base_model or None, "base"
+
+
+def dev_f1(current: Current | None, dev: list[Sentence], settings: Settings) -> float | None:
+    """The serving model's micro-F1 on `dev` (None without one, or when its labels differ)."""
+    if current is None or not dev or set(t for s in dev for t in s.tags) - set(current.labels.labels):
+        return None
+    return evaluate_model(current.predictor(settings), dev)["f1"]
+
+
+def rejection(f1: float | None, previous: float | None, settings: Settings, dev_entities: int | None = None) -> str | None:
+    """Why a new version must not replace the serving one (None: promote it)."""
+    if f1 is None or previous is None or f1 >= previous - settings.max_f1_drop:
+        return None
+    if dev_entities is not None and dev_entities < MIN_GATE_ENTITIES:
+        return None
+    return (f"dev F1 {f1:.4f} is more than MAX_F1_DROP={settings.max_f1_drop} below the serving "
+            f"version's {previous:.4f} on the same dev tasks")
+
+
+def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
+                    current: Current | None, settings: Settings, seed: int = 42,
+                    progress: bool = False, unseen_dev: list[Sentence] | None = None) -> Candidate:
+    """Train a new version on `train` as the recipe says, score it on `dev`, and gate it against
+    the serving one on `unseen_dev`: the dev sentences the serving version did not train on (None:
+    all of `dev`). A version trained before the project had a dev split saw tasks that are dev now."""
+    config = train_config(len(train), settings, seed)
+    init, base, warm = starting_point(current, tasks, labels, settings)
+    result = fine_tune(train, config, base_model=base, labels=labels, init=init, progress=progress)
+    new = Predictor(result.ner, precision=settings.precision)
+    scores = evaluate_model(new, dev) if dev else None
+    gate = dev if unseen_dev is None else unseen_dev
+    candidate = Candidate(result, config, warm, scores, dev_f1(current, gate, settings))
+    if settings.gazetteer == "auto":
+        _try_gazetteer(candidate, new, train, dev)
+    judged = candidate.dev
+    if gate is not dev and gate and candidate.previous_dev_f1 is not None:
+        new.gazetteer = candidate.gazetteer
+        judged = evaluate_model(new, gate)
+    f1, entities = (judged["f1"], judged["support"]) if judged else (None, None)
+    candidate.reason = rejection(f1, candidate.previous_dev_f1, settings, entities)
+    if candidate.reason is None and rejection(f1, candidate.previous_dev_f1, settings) is not None:
+        candidate.note = (f"promoted although its dev F1 {f1:.4f} is below the serving version's "
+                          f"{candidate.previous_dev_f1:.4f}: {entities} dev entities cannot tell them apart "
+                          f"(the gate needs {MIN_GATE_ENTITIES})")
+    elif current is not None and dev and not gate:
+        candidate.note = (f"the gate was skipped: the serving version {current.version} trained on every "
+                          f"dev task (it was trained before the project had a dev split)")
+    return candidate
+
+
+def _try_gazetteer(candidate: Candidate, new: Predictor, train: list[Sentence], dev: list[Sentence]) -> None:
+    """Serve the strings annotated in `train` wherever they recur, only if that beats the model
+    alone on `dev` (built from train only, so the dev comparison and every later gate stay unseen
+    data). Without a dev split there is no evidence, and they are not served: on GMB they did not
+    help at 10, 25 or 50 tasks (docs/benchmarks.md)."""
+    gazetteer = Gazetteer.from_sentences(train)
+    if not gazetteer or not dev:
+        return
+    candidate.tried = gazetteer
+    new.gazetteer = gazetteer
+    merged = evaluate_model(new, dev)
+    new.gazetteer = None
+    candidate.model_only_f1 = candidate.f1
+    if merged["f1"] > candidate.f1:
+        candidate.gazetteer, candidate.dev = gazetteer, merged
