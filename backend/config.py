@@ -82,6 +82,11 @@ class Settings:
     train_threads: int = setting(0)  # torch threads a training uses (0: every core)
     swap_poll_seconds: float = setting(2.0)  # how often each serving process looks for newly promoted versions
 
+    @property
+    def pushes_to_ls(self) -> bool:
+        """Whether the worker writes predictions and task scores to Label Studio (its URL and a key set)."""
+        return bool(self.label_studio_url and self.label_studio_api_key and self.push_limit > 0)
+
     def __post_init__(self) -> None:
         if not self.model_dir:  # the default: under DATA_DIR
             object.__setattr__(self, "model_dir", os.path.join(self.data_dir, "models"))

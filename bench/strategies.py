@@ -1,5 +1,5 @@
 """Tables and a plot of active-learning strategies from `ner-backend simulate --json` output:
-mean and spread over seeds of test F1 and effort saved against annotated tasks, and how many
+median and spread over seeds of test F1 and effort saved against annotated tasks, and how many
 tasks each strategy needs to reach what `random` has at its largest round.
 
     .venv/bin/python bench/strategies.py /tmp/sim/*.jsonl --plot docs/active-learning.svg
@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from statistics import fmean
+from statistics import fmean, median
 
 from backend.plots import series_svg
 
@@ -34,7 +34,7 @@ def cell(values: list[float] | None) -> str:
         return "-"
     if len(values) == 1:
         return f"{values[0]:.3f}"
-    return f"{fmean(values):.3f} ({min(values):.3f}-{max(values):.3f}, {len(values)})"
+    return f"{median(values):.3f} ({min(values):.3f}-{max(values):.3f}, {len(values)})"
 
 
 def table(rows: list[dict], key: str, strategies: list[str]) -> str:
@@ -64,14 +64,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--plot", help="write an SVG of mean F1 and effort saved per strategy")
+    ap.add_argument("--title", default="active-learning strategies: GMB pool of 5,000, 1,000 test sentences")
     args = ap.parse_args()
     rows = load(args.files)
-    order = ["random", "uncertainty", "mnlp", "entropy", "diverse"]
+    order = ["sequential", "random", "coldstart", "uncertainty", "mnlp", "entropy", "diverse"]
     strategies = [s for s in order if any(r["strategy"] == s for r in rows)]
-    print("Test micro-F1, mean (min-max, seeds):\n")
+    print("Test micro-F1 of the spans served, median (min-max, seeds):\n")
     print(table(rows, "f1", strategies))
-    print("\nEffort saved on the test set, mean (min-max, seeds):\n")
+    print("\nEffort saved on the test set by the spans served, median (min-max, seeds):\n")
     print(table(rows, "effort_saved", strategies))
+    if any(r.get("threshold") is not None for r in rows):
+        print("\nWhere a span-score threshold was served: test F1 and effort saved had every span been served\n")
+        print(table(rows, "f1_all", strategies))
+        print()
+        print(table(rows, "effort_saved_all", strategies))
+        print("\nThe span-score threshold served (rounds without one are left out):\n")
+        print(table(rows, "threshold", strategies))
     print("\nWords per task of the tasks chosen in each round:\n")
     print(table(rows, "words_per_task", strategies))
     print("\nEntities per task of the tasks chosen in each round:\n")
@@ -83,7 +91,7 @@ def main() -> int:
                  for k in ("f1", "effort_saved")}
         svg = series_svg([("test micro-F1 (mean over seeds)", means["f1"]),
                           ("effort saved (mean over seeds)", means["effort_saved"])],
-                         "active-learning strategies: GMB pool of 5,000, 1,000 test sentences", y_min=0.4)
+                         args.title, y_min=0.4)
         Path(args.plot).write_text(svg, encoding="utf-8")
     return 0
 

@@ -11,7 +11,7 @@ from ..ner.spans import Prediction
 from .annotation import Annotation
 from .labelconfig import NerControl
 from .labelmap import map_types
-from .webhooks import CREATED, DELETED, START_TRAINING, UPDATED
+from .webhooks import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED
 
 _PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
 log = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ def regions(prediction: Prediction, control: NerControl, label_map: dict[str, st
 STORE_ACTIONS = (CREATED, UPDATED)
 DELETE_ACTION = DELETED
 TRAIN_ACTION = START_TRAINING
+IMPORT_ACTION = TASKS_CREATED
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def parse_webhook(body) -> WebhookEvent:
     action = body.get("action")
     if not isinstance(action, str):
         raise ProtocolError("missing 'action'")
-    if action not in (*STORE_ACTIONS, DELETE_ACTION, TRAIN_ACTION):
+    if action not in (*STORE_ACTIONS, DELETE_ACTION, TRAIN_ACTION, IMPORT_ACTION):
         return WebhookEvent(action, None)
     proj = body.get("project")
     ann = body.get("annotation") if isinstance(body.get("annotation"), dict) else {}

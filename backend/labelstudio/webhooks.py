@@ -8,7 +8,7 @@ import time
 from ..ner.readers import Sentence, text_and_regions
 
 CREATED, UPDATED = "ANNOTATION_CREATED", "ANNOTATION_UPDATED"
-DELETED, START_TRAINING = "ANNOTATIONS_DELETED", "START_TRAINING"
+DELETED, START_TRAINING, TASKS_CREATED = "ANNOTATIONS_DELETED", "START_TRAINING", "TASKS_CREATED"
 
 
 def utc_stamp() -> str:
@@ -50,6 +50,11 @@ def deleted_event(project: int, annotation_ids: list[int], config: str | None = 
 def start_training_event(project: int, config: str | None = None) -> dict:
     """What LS sends on "Start training" (Settings -> Model)."""
     return {"action": START_TRAINING, "project": _project(project, config)}
+
+
+def tasks_created_event(project: int, task_ids: list[int], config: str | None = None) -> dict:
+    """What LS sends when tasks are imported (to every connected backend's webhook)."""
+    return {"action": TASKS_CREATED, "tasks": [{"id": t} for t in task_ids], "project": _project(project, config)}
 
 
 def predict_body(tasks: list[dict], project: str | int | None = "3.1795679909", config: str | None = None,

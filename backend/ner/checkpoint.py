@@ -48,6 +48,8 @@ def save_model(ner: NerModel, metrics: dict, out: str | os.PathLike, extra_files
         label_map = {"labels": list(ner.labels.labels)}
         if ner.transitions is not None:
             label_map["transitions"] = [list(map(float, row)) for row in ner.transitions]
+        if ner.threshold is not None:
+            label_map["span_threshold"] = float(ner.threshold)
         (tmp / LABELS_FILE).write_text(json.dumps(label_map))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
         if ner.gazetteer is not None:
@@ -74,7 +76,7 @@ def check_folder(path: str | os.PathLike) -> LabelSet:
     return _read_label_map(path)[0]
 
 
-def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None]:
+def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, float | None]:
     path = Path(path)
     if not path.is_dir():
         raise ModelFolderError(f"model folder {path} does not exist")
@@ -87,6 +89,9 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None]:
         transitions = label_map.get("transitions")
         if transitions is not None:
             check_transitions(transitions, labels)
+        threshold = label_map.get("span_threshold")
+        if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError(f"span_threshold {threshold!r} is not a probability")
         config = json.loads((path / "config.json").read_text())
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"model folder {path} has an unreadable label map or config: {exc}") from None
@@ -94,7 +99,7 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None]:
     if id2label != labels.id2label:
         raise ModelFolderError(f"model folder {path}: {LABELS_FILE} does not match config.json's labels")
     _check_weights(path / WEIGHTS_FILE)
-    return labels, transitions
+    return labels, transitions, None if threshold is None else float(threshold)
 
 
 def _check_weights(path: Path) -> None:
@@ -124,7 +129,7 @@ def load_model(path: str | os.PathLike, device=None) -> NerModel:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     path = Path(path)
-    labels, transitions = _read_label_map(path)
+    labels, transitions, threshold = _read_label_map(path)
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(path)
@@ -134,4 +139,4 @@ def load_model(path: str | os.PathLike, device=None) -> NerModel:
     if device is not None:
         model.to(device)
     model.eval()
-    return NerModel(model, tokenizer, labels, transitions, Gazetteer.load(path))
+    return NerModel(model, tokenizer, labels, transitions, Gazetteer.load(path), threshold)

@@ -6,7 +6,9 @@ import math
 
 from seqeval.metrics import classification_report
 
+from .effort import Effort, effort
 from .readers import Sentence
+from .spans import decode_entities
 from .words import piece_counts, split_tagged
 
 
@@ -66,3 +68,11 @@ def evaluate_model(predictor, sentences: list[Sentence]) -> dict:
     figures = score([s.tags for s in sentences], predict_corpus_tags(predictor, sentences))
     figures["sentences"] = len(sentences)
     return figures
+
+
+def corpus_effort(predictor, sentences: list[Sentence]) -> Effort:
+    """The edits that turn `predictor`'s pre-annotations of `sentences` into their gold ones, summed."""
+    total = Effort()
+    for predicted, s in zip(predict_corpus_tags(predictor, sentences), sentences):
+        total += effort(decode_entities(predicted), decode_entities(s.tags))
+    return total

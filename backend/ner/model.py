@@ -19,6 +19,9 @@ class NerModel:
     labels: LabelSet
     transitions: list[list[float]] | None = None  # tag bigram log-probs
     gazetteer: Gazetteer | None = None
+    # spans whose mean word score is below this are not served (a wrong span costs a delete);
+    # None: every span. Chosen on the dev split by the recipe.
+    threshold: float | None = None
 
     @property
     def device(self):

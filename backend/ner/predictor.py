@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import fmean
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from .checkpoint import load_model
 from .device import INT8, autocast, pick_device, resolve_precision
 from .model import NerModel
 from .onnxengine import INT8_FILE, OnnxEngine
-from .spans import Prediction, decode_spans
+from .spans import Prediction, decode_entities, decode_spans
 from .transitions import check_transitions, viterbi_many
 from .windows import Window, plan_windows, word_starts
 from .words import split_words, tokenizable
@@ -73,6 +74,15 @@ class _WordDists:
         self.centrality[rows] = centrality[better]
 
 
+def drop_unsure(out: WordTags, threshold: float) -> None:
+    """Entities whose mean word score is below `threshold` become O (the gazetteer may still fill
+    their words): from a weak model, a wrong span costs the annotator a delete."""
+    for first, stop, _ in decode_entities(out.tags):
+        scored = [s for s in out.scores[first:stop] if s is not None]
+        if scored and fmean(scored) < threshold:
+            out.tags[first:stop] = ["O"] * (stop - first)
+
+
 def entropy(probs: np.ndarray) -> np.ndarray:
     """Entropy in nats of each row of a (words x labels) probability matrix."""
     return -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
@@ -110,6 +120,7 @@ class Predictor:
         self.case_feature = uses_case_feature(model)
         self.transitions = None if ner.transitions is None else check_transitions(ner.transitions, ner.labels)
         self.gazetteer = ner.gazetteer  # the recipe tries the model with and without it
+        self.threshold = ner.threshold  # ... and with and without this one
 
     @classmethod
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
@@ -145,6 +156,9 @@ class Predictor:
             for r, probs in zip(batch, self._forward(batch)):
                 dists[r.doc].take(r.window, probs, len(self.affixes.prefix))
         self._decode(dists, [results[doc] for doc in nonempty])
+        if self.threshold:
+            for doc in nonempty:
+                drop_unsure(results[doc], self.threshold)
         if self.gazetteer:
             for doc, d in zip(nonempty, dists):
                 self._fill(docs[doc], results[doc], d)

@@ -16,7 +16,7 @@ from ..labelstudio.labelconfig import NerControl
 from ..labelstudio.labelmap import parse_label_map
 from ..ner.checkpoint import ModelFolderError, check_folder
 from ..state.registry import ModelRegistry, newest_first
-from .cache import UNTRAINED, ModelCache, ServedModel, folder_version
+from .cache import UNTRAINED, ModelCache, ServedModel, folder_version, orders_tasks
 
 log = logging.getLogger(__name__)
 RETRY_MAX_S = 300.0  # the longest wait between two tries to load a version that failed to load
@@ -181,7 +181,7 @@ class ModelServer:
                       project, version, type(exc).__name__, exc, keeping, delay)
             return False
         self._retry.pop(key, None)
-        self._served[project] = ServedModel(version, predictor, labels)
+        self._served[project] = ServedModel(version, predictor, labels, orders_tasks(path))
         if served is not None:
             self.cache.discard(self.registry.path(project, served.version))
         log.info("project %s: now serving %s", project, version)

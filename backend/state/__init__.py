@@ -8,6 +8,7 @@ import redis
 
 from ..config import Settings
 from .annotations import AnnotationStore
+from .cover import CoverOrder
 from .history import TrainingHistory
 from .quality import QualityLog
 from .registry import ModelRegistry
@@ -37,10 +38,11 @@ class Stores:
     history: TrainingHistory
     queue: TrainingQueue
     quality: QualityLog
+    cover: CoverOrder
 
 
 def connect(settings: Settings) -> Stores:
     """The stores of `settings.redis_url` and `settings.model_dir`, as the service, the jobs and the CLI use them."""
     r = client(settings.redis_url)
     return Stores(r, AnnotationStore(r), ModelRegistry(settings.model_dir, r), TrainingHistory(r),
-                  TrainingQueue(r, settings), QualityLog(r))
+                  TrainingQueue(r, settings), QualityLog(r), CoverOrder(r))

@@ -55,6 +55,9 @@ class Training:
     dev: dict | None = None  # seqeval figures of the new model on the dev split
     previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
     gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)
+    threshold: float | None = None  # spans scored below it are not served (None: all are)
+    dev_effort_saved: float | None = None  # share of edits the served spans save on the dev split ...
+    dev_effort_saved_all: float | None = None  # ... and what serving every span would save
     reason: str | None = None  # why a model was not promoted
     error: str | None = None
     serving: dict | None = None  # the precision the version is served in, and the dev F1s that chose it

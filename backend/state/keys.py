@@ -79,6 +79,19 @@ class ProjectKeys:
     def outcomes(self) -> str:  # hash: annotation id -> what was predicted and what was submitted
         return self._key("outcomes")
 
+    # cover.CoverOrder
+    @property
+    def cover_scores(self) -> str:  # hash: task id -> its place in the cold-start order, as a task score
+        return self._key("cover-scores")
+
+    @property
+    def cover_version(self) -> str:  # hash: version (the model_version LS shows), since (UTC), tasks
+        return self._key("cover-version")
+
+    @property
+    def cover_asked(self) -> str:  # set while a cover job waits (coalesces TASKS_CREATED bursts)
+        return self._key("cover-asked")
+
     # trainqueue.TrainingQueue
     @property
     def changes_at_request(self) -> str:  # the change counter when the last training was asked for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 JOB_FUNCTION = "worker.jobs.train_project"  # by name: the web service never imports the worker
 PUSH_FUNCTION = "worker.jobs.push_predictions"
+COVER_FUNCTION = "worker.jobs.cover_tasks"
+COVER_ASK_TTL_S = 3600  # a cover job that never started (no worker) is asked for again after this
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 LEASE_S = 15  # a started job whose lease is this old is dead (its worker was killed)
 DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
@@ -100,6 +103,21 @@ class TrainingQueue:
                                  failure_ttl=30 * 86400, description=f"push {version} of project {project} to LS")
         log.info("project %s: %s enqueued", project, job.id)
         return job.id
+
+    def cover(self, project: str) -> str | None:
+        """Enqueue ordering the project's unlabelled tasks for the cold start, unless one is waiting
+        (a burst of imports asks once); the job id, or None when one waits."""
+        if not self.r.set(ProjectKeys(project).cover_asked, 1, nx=True, ex=COVER_ASK_TTL_S):
+            return None
+        job = self.queue.enqueue(COVER_FUNCTION, project, job_id=f"cover-{project}-{time.time_ns()}",
+                                 job_timeout=self.settings.train_timeout, result_ttl=86400, failure_ttl=30 * 86400,
+                                 description=f"order project {project}'s tasks for the cold start")
+        log.info("project %s: %s enqueued", project, job.id)
+        return job.id
+
+    def cover_started(self, project: str) -> None:
+        """A cover job has begun reading the tasks: imports from now on ask for another."""
+        self.r.delete(ProjectKeys(project).cover_asked)
 
     def _job(self, raw: bytes | None) -> Job | None:
         """The job whose id a Redis key holds (None: no id, or the job expired)."""

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from ..labelstudio.labelconfig import LabelConfigError, NerControl, parse_label_config, unsupported_message
 from ..labelstudio.protocol import (
     DELETE_ACTION,
+    IMPORT_ACTION,
     STORE_ACTIONS,
     TRAIN_ACTION,
     PredictRequest,
@@ -54,10 +55,19 @@ def setup():
         ours.server.remember_project(req.project, req.schema, controls)
         try:  # the worker trains with this config's labels; /setup must not fail for want of it
             ours.stores.annotations.save_config(req.project, req.schema)
+            _cold_start(req.project)
         except redis.RedisError as exc:
             log.warning("could not save project %s's labeling config: %s", req.project, exc)
     served = ours.server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     return jsonify(model_version=served.version)
+
+
+def _cold_start(project: str) -> None:
+    """Connecting LS to a project with tasks and no model of its own: order its tasks for the cold
+    start (LS sends no TASKS_CREATED for tasks imported before the backend was connected)."""
+    stores = services().stores
+    if services().settings.pushes_to_ls and stores.registry.current(project) is None and stores.cover.current(project) is None:
+        stores.queue.cover(project)
 
 
 def _stored_config(project: str | None) -> str | None:
@@ -90,9 +100,32 @@ def predict():
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = task_results(req.tasks, req.project, served, _controls(req), server.explicit_label_map)
+    if not served.orders_tasks and services().settings.pushes_to_ls:  # only a worker that reaches LS makes the order
+        _cover_scores(req, results)
     _remember_served(req, served.version if served.predictor is not None else None, results)
     metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
     return jsonify(results=results, model_version=served.version)
+
+
+def _cover_scores(req: PredictRequest, results: list[dict]) -> None:
+    """The cold-start order's task scores, for a project whose served model does not order its tasks
+    (none of its own yet, or one too weak): what LS shows when it sorts by prediction score."""
+    ids = [t.id if _task_id(t.id) else None for t in req.tasks]
+    if req.project is None or all(i is None for i in ids):
+        return
+    try:
+        cover = services().stores.cover.scores(req.project, [i for i in ids if i is not None])
+    except redis.RedisError as exc:  # the predictions stand; only their order is the model's
+        log.warning("project %s: cold-start scores unavailable: %s", req.project, exc)
+        return
+    for task_id, result in zip(ids, results):
+        if task_id in cover:
+            result["score"] = cover[task_id]
+
+
+def _task_id(value) -> bool:
+    """A task id we can key on: an int (JSON true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _remember_served(req: PredictRequest, version: str | None, results: list[dict]) -> None:
@@ -100,7 +133,7 @@ def _remember_served(req: PredictRequest, version: str | None, results: list[dic
     delays nor fails a prediction)."""
     if req.project is None or version is None:
         return
-    shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if isinstance(t.id, int) and not isinstance(t.id, bool)}
+    shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if _task_id(t.id)}
     services().served.record(req.project, version, shown)
 
 
@@ -144,6 +177,8 @@ def webhook():
     reply = {"status": "ok", "action": event.action, "changed": changed}
     if training is not None:
         reply["training"] = {"job_id": training.job_id, "coalesced": training.coalesced}
+    if event.action == IMPORT_ACTION and services().settings.pushes_to_ls:
+        reply["cover"] = stores.queue.cover(event.project)  # new tasks: the cold-start order is redone
     return jsonify(reply)
 
 

@@ -7,6 +7,7 @@ import redis
 from flask import Blueprint, render_template
 
 from ..serving import ServedModel
+from ..serving.cache import orders_tasks
 from ..state.keys import project_order
 from .services import services
 
@@ -17,10 +18,11 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
     ours = services()
     server = ours.server
     try:
-        records = ours.stores.history.all(project)[-5:]
-        quality = ours.stores.quality.summary(project)
+        history = ours.stores.history.all(project)
+        records, quality = history[-5:], ours.stores.quality.summary(project)
+        order = _ls_order(project, current.get(project), history)
     except redis.RedisError:
-        records, quality = [], {}
+        records, quality, order = [], {}, "unknown (Redis unavailable)"
     return {
         "id": project,
         "current": current.get(project),
@@ -28,8 +30,26 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         "precision": _precision(server.serving(project)),
         "labels": "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, [])),
         "trainings": records,
+        "order": order,
         "quality": list(quality.items())[-5:],
     }
+
+
+def _ls_order(project: str, current: str | None, history: list) -> str:
+    """Which order Label Studio's "prediction score, ascending" shows the project's tasks in, and since when."""
+    ours = services()
+    settings, stores = ours.settings, ours.stores
+    if not settings.pushes_to_ls:
+        return "import order (no LABEL_STUDIO_URL and key: nothing writes task scores to LS)"
+    if current is not None and orders_tasks(stores.registry.path(project, current)):
+        pushed = [t.push for t in history if t.version == current and t.push]
+        when = f" (its push to LS: {pushed[-1].get('status')})" if pushed else " (not pushed to LS yet)"
+        return f"the task scores of {current} (token entropy){when}"
+    cover = stores.cover.current(project)
+    if cover is None:
+        return "import order (no cold-start order made yet)"
+    under = f"; the predictions are {current}'s, too weak yet to order the tasks" if current else ""
+    return f"the cold-start order {cover.version} ({cover.tasks} tasks), since {cover.since}{under}"
 
 
 def _precision(served: ServedModel) -> str:

@@ -166,3 +166,39 @@ def test_a_promotion_writes_predictions_for_every_unlabelled_task_and_the_data_m
     assert sorted(order) == unlabelled
     in_order = [scores[t] for t in order]
     assert in_order == sorted(in_order), list(zip(order, in_order, [t.get("predictions_score") for t in listed]))
+
+
+def test_a_project_with_no_model_is_ordered_to_cover_its_data_from_the_first_task(label_studio, learning_backend, gmb_train):
+    """Connecting the backend to a project with 30 tasks and no model: the worker orders the tasks
+    (cold start), LS gets a prediction of that order on every task, selected, so the Data Manager's
+    "prediction score, ascending" is the covering order before anyone has annotated anything; /predict
+    and the status page say the same."""
+    client, project, tasks = _connected_project(label_studio, learning_backend, "ner cold start", gmb_train[60:90], 0)
+
+    def selected():
+        version = client.projects.get(id=project).model_version
+        return version if version and version.startswith("coldstart-") else None
+
+    version = wait_until("the cold-start order to be selected in LS", selected, timeout=300, every=1)
+    scores = {}
+    for task in tasks:
+        (prediction,) = [p for p in client.predictions.list(task=task) if p.model_version == version]
+        assert prediction.result == []  # no model yet: nothing to pre-annotate, only the order
+        scores[task] = prediction.score
+    assert sorted(scores.values()) == [round(rank / 30, 6) for rank in range(30)]  # one place each
+    first = sorted(tasks, key=scores.get)[:6]
+    assert first != tasks[:6]  # not the import order
+    query = {"ordering": ["tasks:predictions_score"]}
+    listed = label_studio.api("GET", f"/api/tasks?project={project}&page_size=100&fields=task_only&query="
+                              + urllib.parse.quote(json.dumps(query)))
+    listed = listed["tasks"] if isinstance(listed, dict) else listed
+    assert [t["id"] for t in listed][:6] == first
+    text = text_and_regions(gmb_train[60 + tasks.index(first[0])])[0]
+    body = {"project": f"{project}.1", "label_config": GMB_CONFIG, "tasks": [{"id": first[0], "data": {"text": text}}]}
+    assert call("POST", learning_backend.url + "/predict", body)[1]["results"][0]["score"] == scores[first[0]]
+
+    def page_shows_the_order() -> bool:  # a serving process lists the projects it has had a /setup for
+        call("POST", learning_backend.url + "/setup", {"project": str(project), "schema": GMB_CONFIG})
+        return f"the cold-start order {version} (30 tasks)" in call("GET", learning_backend.url + "/")[1]
+
+    wait_until("the status page to show the cold-start order", page_shows_the_order, timeout=30)

@@ -45,6 +45,21 @@ def test_two_tiny_rounds_print_json_and_draw_the_plot(data_dir, tmp_path):
     assert "round 1/2" in done.stderr and "round 2/2" in done.stderr  # progress on stderr, not stdout
 
 
+def test_import_order_and_the_cold_start_order(data_dir):
+    """sequential takes the pool as imported; coldstart takes a covering order, chosen once."""
+    from backend.ner.readers import read_corpus
+
+    pool = read_corpus(data_dir / "gmb_train.csv", limit=40)
+    done = run("--pool", str(data_dir / "gmb_train.csv"), "--test", str(data_dir / "gmb_eval.csv"),
+               "--limit-pool", "40", "--limit-test", "10", "--rounds", "12", "--strategy", "sequential,coldstart",
+               "--json", epochs=1)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sequential, cold = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sequential["words_per_task"] == round(sum(len(s.words) for s in pool[:12]) / 12, 2)
+    assert cold["strategy"] == "coldstart" and not cold["handed_over"]  # 12 tasks: no dev split to judge by
+    assert cold["words_per_task"] != sequential["words_per_task"]
+
+
 def test_bad_options_get_one_clear_line(data_dir, capsys):
     from backend.cli import main
 

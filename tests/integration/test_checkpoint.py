@@ -42,3 +42,20 @@ def test_truncated_weights_are_refused(trained, tmp_path):
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ModelFolderError, match="truncated"):
         load_model(out)
+
+
+def test_a_span_threshold_travels_with_the_version_and_is_served(trained, tmp_path):
+    from dataclasses import replace
+
+    out = save_model(replace(trained.ner, threshold=0.97), {}, tmp_path / "m")
+    assert load_model(out).threshold == 0.97
+    strict = Predictor.from_folder(out, precision="fp32").predict(TEXTS)
+    every = Predictor(trained.ner, precision="fp32").predict(TEXTS)
+    def spans(predictions):
+        return {(n, s.start, s.end, s.label) for n, p in enumerate(predictions) for s in p.spans}
+
+    assert spans(strict) < spans(every)  # only the surest spans are left
+    label_map = json.loads((out / "labels.json").read_text())
+    (out / "labels.json").write_text(json.dumps({**label_map, "span_threshold": 7}))
+    with pytest.raises(ModelFolderError, match="not a probability"):
+        load_model(out)

@@ -51,3 +51,21 @@ def test_the_gate_compares_on_dev_tasks_the_serving_version_never_trained_on():
     assert "gate was skipped" in skipped.note and "v1" in skipped.note
     part = train_candidate(train, dev, LABELS, 14, current, settings, unseen_dev=dev[:1])
     assert part.previous_dev_f1 == evaluate_model(current.predictor(settings), dev[:1])["f1"]
+
+
+def test_a_span_threshold_is_served_only_when_it_saves_edits_on_dev(gmb_train, gmb_eval):
+    from dataclasses import replace
+
+    from backend.ner.evaluation import corpus_effort
+    from backend.ner.predictor import Predictor
+    from worker.training.recipe import THRESHOLDS
+
+    settings = Settings(train_epochs=2, precision="fp32", gazetteer="off")
+    candidate = train_candidate(gmb_train[:40], gmb_eval[:30], LabelSet.from_types(
+        ["art", "eve", "geo", "gpe", "nat", "org", "per", "tim"]), 50, None, settings)
+    assert candidate.threshold in (None, *THRESHOLDS)
+    assert candidate.dev_effort_saved >= candidate.dev_effort_saved_all
+    served = corpus_effort(Predictor(candidate.ner, precision="fp32"), gmb_eval[:30]).saved
+    every = corpus_effort(Predictor(replace(candidate.ner, threshold=None), precision="fp32"), gmb_eval[:30]).saved
+    assert (served, every) == (candidate.dev_effort_saved, candidate.dev_effort_saved_all)
+    assert candidate.f1 == candidate.dev["f1"]  # F1 and the gate count every span

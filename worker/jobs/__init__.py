@@ -1,6 +1,7 @@
 """RQ entry points, enqueued by name (`worker.jobs.<function>`): the web service never imports the worker."""
 
+from .cover import cover_tasks
 from .push import push_predictions
 from .train import train_project
 
-__all__ = ["push_predictions", "train_project"]
+__all__ = ["cover_tasks", "push_predictions", "train_project"]

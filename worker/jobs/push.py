@@ -5,6 +5,8 @@ current model's task score."""
 from __future__ import annotations
 
 import logging
+from itertools import islice
+from typing import Callable, Iterable
 
 from backend.config import Settings
 from backend.labelstudio.client import LabelStudioClient
@@ -13,6 +15,7 @@ from backend.labelstudio.labelmap import parse_label_map
 from backend.labelstudio.protocol import Task, task_results
 from backend.ner.device import use_threads
 from backend.serving import ModelCache, ServedModel
+from backend.serving.cache import orders_tasks
 from backend.state import Stores, connect
 from backend.state.history import PushStatus, Training
 
@@ -40,31 +43,54 @@ def push_predictions(project: str, version: str, training_job: str) -> dict:
     return {"project": project, **record.push}
 
 
+def load_version(project: str, version: str, settings: Settings, stores: Stores) -> ServedModel:
+    """A project's version as every serving process loads it: in the precision its fast-path check chose."""
+    path = stores.registry.path(project, version)
+    predictor = ModelCache(settings, 1).get(path)
+    return ServedModel(version, predictor, predictor.labels, orders_tasks(path))
+
+
 def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
+    served = load_version(project, version, settings, stores)
+    ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
+    tasks = islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit)
+
+    def progress(batch: list[Task]) -> None:
+        record.push["tasks"] += len(batch)
+        record.push["pushed"] += len(batch)
+        stores.history.save(project, record)
+
+    write_predictions(project, served, version, tasks, settings, stores, ls, progress)
+    log.info("project %s: %d predictions of %s written to Label Studio", project, record.push["pushed"], version)
+
+
+def write_predictions(project: str, served: ServedModel, label: str, tasks: Iterable[tuple[int, dict]], settings: Settings,
+                      stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None) -> None:
+    """`served`'s predictions for `tasks` (id, data), written to LS PUSH_BATCH at a time as model
+    version `label`, then that version selected in LS. Task scores are the model's when it orders the
+    tasks, else the cold-start order's."""
     config = stores.annotations.config(project)
     if not config:
         raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
     controls = parse_label_config(config)
-    # loaded as every serving process loads it: the precision its fast-path check chose
-    predictor = ModelCache(settings, 1).get(stores.registry.path(project, version))
-    served = ServedModel(version, predictor, predictor.labels)
     explicit = parse_label_map(settings.label_map)
-    ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
     batch: list[Task] = []
 
     def flush() -> None:
         results = task_results(batch, project, served, controls, explicit)
-        ls.import_predictions(project, [{"task": t.id, "result": r["result"], "score": r["score"], "model_version": version}
+        if not served.orders_tasks:  # too weak to order the tasks, or none yet: the cold-start order does
+            cover = stores.cover.scores(project, [t.id for t in batch])
+            for t, r in zip(batch, results):
+                r["score"] = cover.get(t.id, r["score"])
+        ls.import_predictions(project, [{"task": t.id, "result": r["result"], "score": r["score"], "model_version": label}
                                         for t, r in zip(batch, results)])
-        stores.quality.record_served(project, version, {t.id: r["result"] for t, r in zip(batch, results)})
-        record.push["pushed"] += len(batch)
-        stores.history.save(project, record)
+        if served.predictor is not None:
+            stores.quality.record_served(project, served.version, {t.id: r["result"] for t, r in zip(batch, results)})
+        if progress:
+            progress(batch)
         batch.clear()
 
-    for task_id, data in ls.unlabelled_tasks(project, PUSH_BATCH):
-        if record.push["tasks"] >= settings.push_limit:
-            break
-        record.push["tasks"] += 1
+    for task_id, data in tasks:
         batch.append(Task(task_id, data))
         if len(batch) == PUSH_BATCH:
             flush()
@@ -73,7 +99,6 @@ def _push(project: str, version: str, settings: Settings, stores: Stores, record
     # LS's Data Manager scores a task by its predictions of the project's selected model version
     # (Settings > Model), which connecting a backend sets to the backend's title, a version no
     # prediction carries: the "prediction score" column stays empty and sorting by it does nothing.
-    # Selecting the version just written makes it the current model's task score. LS then shows
-    # these stored predictions when a task opens instead of asking the backend.
-    ls.select_version(project, version)
-    log.info("project %s: %d predictions of %s written to Label Studio", project, record.push["pushed"], version)
+    # Selecting the version just written makes it the task score. LS then shows these stored
+    # predictions when a task opens instead of asking the backend.
+    ls.select_version(project, label)

@@ -11,7 +11,7 @@ from rq import get_current_job
 
 from backend.config import Settings
 from backend.labelstudio.labelconfig import LabelConfigError, parse_label_config, unsupported_message
-from backend.ner import fastpath
+from backend.ner import coverage, fastpath
 from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
 from backend.ner.device import use_threads
 from backend.state import Stores, connect
@@ -64,8 +64,7 @@ def train_project(project: str) -> dict:
         queue.release(project, record.job_id)
         record.finished, record.duration_s = utc_now(), round(time.monotonic() - started, 2)
         history.save(project, record)
-    pushing = settings.label_studio_url and settings.label_studio_api_key and settings.push_limit > 0
-    if record.status == TrainingStatus.PROMOTED and pushing:
+    if record.status == TrainingStatus.PROMOTED and settings.pushes_to_ls:
         queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
     return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
 
@@ -132,6 +131,8 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
     record.gazetteer = len(candidate.gazetteer or ())
+    record.threshold = candidate.threshold
+    record.dev_effort_saved, record.dev_effort_saved_all = candidate.dev_effort_saved, candidate.dev_effort_saved_all
     record.version, path = registry.new_version(project)
 
     def metrics(choice: fastpath.ServingChoice) -> dict:
@@ -188,6 +189,8 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "base_model": settings.base_model or "minilm",
         "dev": record.dev,
         "gazetteer": record.gazetteer,
+        "span_threshold": record.threshold,
+        coverage.ORDERS_TASKS: coverage.handed_over(record.dev),  # else the cold-start order stays in LS
         fastpath.METRICS_KEY: record.serving,
         "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
         "train": {**result.summary(), "config": config_dict(config)},

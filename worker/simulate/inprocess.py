@@ -13,13 +13,20 @@ from typing import Callable, Iterator
 from backend.config import Settings
 from backend.labelstudio.annotation import Annotation
 from backend.labelstudio.labelconfig import parse_label_config
-from backend.ner.acquisition import STRATEGIES, confidence, pick
+from backend.ner import coverage
+from backend.ner.acquisition import STRATEGIES as ACTIVE, TASK_SCORE, confidence, pick
 from backend.ner.effort import Effort, effort
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
 from worker.training.dataset import project_data, split_dev
 from worker.training.recipe import Current, train_candidate
+
+
+# The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
+# random, the cold start (a covering order until the project's model is good enough, then TASK_SCORE),
+# and the active-learning strategies (random until a model is served).
+STRATEGIES = ("sequential", "random", "coldstart", *(s for s in ACTIVE if s != "random"))
 
 
 class SimulationError(ValueError):
@@ -44,6 +51,10 @@ class Round:
     warm_start: str
     promoted: bool
     version: str | None  # the version served after this round ("v<n>"), None while untrained
+    handed_over: bool = False  # coldstart: the served model orders the next round's tasks
+    threshold: float | None = None  # the served version's span-score threshold (None: every span served)
+    f1_all: float | None = None  # test F1 ...
+    effort_saved_all: float | None = None  # ... and effort saved, had every span been served
     dev_f1: float | None = None
     gazetteer: int = 0  # annotated strings the served version labels wherever they recur
     model_only_f1: float | None = None  # test F1 of this round's model alone ...
@@ -119,19 +130,32 @@ def shuffled(pool: list[Sentence], seed: int) -> list[int]:
     return order
 
 
-def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str, seed_order: list[int],
-               current: Current | None, settings: Settings) -> list[int]:
-    """The next `size` tasks: random takes the shuffle's next ones; the others rank what is left by
-    the served model's task confidence (random while nothing is served)."""
+def first_order(pool: list[Sentence], strategy: str, seed: int, settings: Settings) -> list[int]:
+    """The order tasks come in before a model ranks them: the pool's own for sequential, the covering
+    order for coldstart, a seeded shuffle otherwise."""
+    if strategy == "sequential":
+        return list(range(len(pool)))
+    if strategy == "coldstart":
+        vectors = coverage.embed([" ".join(s.words) for s in pool], settings.base_model or None)
+        return coverage.cover_order(vectors, seed=seed)
+    return shuffled(pool, seed)
+
+
+def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str, order: list[int],
+               current: Current | None, settings: Settings, handed_over: bool = False) -> list[int]:
+    """The next `size` tasks: sequential, random and coldstart (until `handed_over`) take the next
+    ones of `order`; the others rank what is left by the served model's task confidence (`order`
+    while nothing is served)."""
     done = set(taken)
-    left = [i for i in seed_order if i not in done]
-    if strategy == "random" or current is None:
+    left = [i for i in order if i not in done]
+    if strategy in ("sequential", "random") or current is None or (strategy == "coldstart" and not handed_over):
         return left[:size]
+    ranking = TASK_SCORE if strategy == "coldstart" else strategy
     predictor = current.predictor(settings)
     tagged = predictor.tag_words([pool[i].words for i in left])
     n_labels = len(current.labels.labels)
-    confidences = [confidence(t, strategy, n_labels) for t in tagged]
-    return pick(left, confidences, size, strategy, lambda i: pool[i].words)
+    confidences = [confidence(t, ranking, n_labels) for t in tagged]
+    return pick(left, confidences, size, ranking, lambda i: pool[i].words)
 
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
@@ -142,13 +166,14 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     settings = settings or Settings()
     check_options(pool, rounds, strategy)
     controls = parse_label_config(corpus_config(pool, test))
-    seed_order = shuffled(pool, seed)
+    order = first_order(pool, strategy, seed, settings)
+    handed = False
     taken: list[int] = []
     annotations: list[Annotation] = []
     current: Current | None = None
     for n, target in enumerate(rounds, 1):
         started = time.monotonic()
-        batch = next_batch(pool, taken, target - len(taken), strategy, seed_order, current, settings)
+        batch = next_batch(pool, taken, target - len(taken), strategy, order, current, settings, handed)
         choose_seconds = time.monotonic() - started
         taken += batch
         annotations += [as_annotation(pool[i], i + 1) for i in batch]
@@ -163,7 +188,13 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         seconds = time.monotonic() - started
         if candidate.reason is None:
             current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids)
+            handed = handed or (strategy == "coldstart" and coverage.handed_over(candidate.dev))
         figures, spent = measure(current, test, settings)
+        every_span = {}
+        if current is not None and current.ner.threshold is not None:
+            unfiltered, spent_all = measure(replace(current, ner=replace(current.ner, threshold=None)), test, settings)
+            every_span = {"threshold": current.ner.threshold, "f1_all": unfiltered["f1"],
+                          "effort_saved_all": None if spent_all.saved is None else round(spent_all.saved, 4)}
         model_only = with_strings = None
         if candidate.tried:  # both ways on the test set, whichever the dev split chose
             fresh = Current("", candidate.result.ner, data.tasks)
@@ -173,6 +204,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             strategy=strategy, seed=seed, annotations=target, **test_figures(figures, spent, len(test)),
             train_seconds=round(seconds, 1), epochs=candidate.config.epochs, warm_start=candidate.warm_start,
             promoted=candidate.reason is None, version=current.version if current else None, dev_f1=candidate.f1,
+            handed_over=handed, **every_span,
             reason=candidate.reason or candidate.note, gazetteer=len(current.ner.gazetteer or ()) if current else 0,
             model_only_f1=model_only, with_strings_f1=with_strings, choose_seconds=round(choose_seconds, 1),
             words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),

@@ -68,11 +68,11 @@ def simulate_via_service(url: str, project: int, pool: list[Sentence], test: lis
     """As `simulate`, through the real service at `url` (its Redis, workers and registry) in
     project `project`, which should be new: its trainings are read back from the service."""
     check_options(pool, rounds, strategy)
-    if strategy != "random":
-        raise SimulationError("--service runs the random order only: the other strategies score the pool in-process")
+    if strategy not in ("random", "sequential"):
+        raise SimulationError("--service runs the random and sequential orders only: the others score the pool in-process")
     url = url.rstrip("/")
     config = corpus_config(pool, test)
-    sequence, sent = shuffled(pool, seed), 0
+    sequence, sent = (list(range(len(pool))) if strategy == "sequential" else shuffled(pool, seed)), 0
     for n, target in enumerate(rounds, 1):
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}, via {url}): {target} annotated tasks")

@@ -1,0 +1,69 @@
+"""The RQ job cover_tasks(project): order a project's unlabelled tasks so that the first ones cover the
+data, and write that order to Label Studio as task scores, until the project's own model ranks them."""
+
+from __future__ import annotations
+
+import logging
+from itertools import islice
+
+from backend.config import Settings
+from backend.labelstudio.client import LabelStudioClient
+from backend.labelstudio.labelconfig import LabelConfigError, parse_label_config
+from backend.ner import coverage
+from backend.ner.device import use_threads
+from backend.serving import ModelServer, ServedModel
+from backend.serving.cache import orders_tasks
+from backend.state import Stores, connect
+
+from .push import PUSH_BATCH, load_version, write_predictions
+
+log = logging.getLogger(__name__)
+
+
+def cover_tasks(project: str) -> dict:
+    """Embed the project's unlabelled tasks (up to PUSH_LIMIT), order them by `coverage.cover_order`
+    and keep that order in Redis (/predict and later pushes score by it). Then write it to LS: what
+    the project is served now (a version too weak to order the tasks, else the bootstrap model, else
+    empty pre-annotations) predicts every task, scored by the order, as model version
+    `coldstart-<time>`, selected in LS. A version that orders the tasks is never overridden."""
+    settings = Settings.from_env()
+    use_threads(settings.train_threads)
+    stores = connect(settings)
+    stores.queue.cover_started(project)
+    current = stores.registry.current(project)
+    if current is not None and orders_tasks(stores.registry.path(project, current)):
+        return {"project": project, "status": "skipped", "reason": f"{current} orders the tasks"}
+    ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
+    tasks = list(islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit))
+    keys = _text_keys(stores.annotations.config(project))
+    vectors = coverage.embed([_text(data, keys) for _, data in tasks], settings.base_model or None)
+    scores = {tasks[i][0]: score for i, score in coverage.cover_scores(coverage.cover_order(vectors)).items()}
+    made = stores.cover.save(project, scores)
+    now = stores.registry.current(project)
+    if now is not None and orders_tasks(stores.registry.path(project, now)):  # promoted meanwhile
+        return {"project": project, "status": "kept", "version": made.version, "reason": f"{now} orders the tasks"}
+    write_predictions(project, _served(project, now, settings, stores), made.version, tasks, settings, stores, ls)
+    log.info("project %s: cold-start order %s of %d tasks written", project, made.version, len(tasks))
+    return {"project": project, "status": "done", "version": made.version, "tasks": len(tasks)}
+
+
+def _served(project: str, version: str | None, settings: Settings, stores: Stores) -> ServedModel:
+    """What the project is served now, as a serving process loads it: its version, else the
+    bootstrap model, else nothing (empty pre-annotations)."""
+    return load_version(project, version, settings, stores) if version else ModelServer(settings).bootstrap()
+
+
+def _text_keys(config: str | None) -> list[str]:
+    """The task data fields the project's labeling config labels (its <Text> values)."""
+    try:
+        return [c.data_key for c in parse_label_config(config) if c.supported] if config else []
+    except LabelConfigError:  # an unusable config: the task's first text field stands in
+        return []
+
+
+def _text(data: dict, keys: list[str]) -> str:
+    """What a task says, as one string: its labelled fields, else its first string field."""
+    texts = [data[k] for k in keys if isinstance(data.get(k), str)]
+    if not texts:
+        texts = [v for v in data.values() if isinstance(v, str)][:1]
+    return " ".join(texts)
