@@ -52,7 +52,11 @@ def score(gold: list[list[str]], predicted: list[list[str]]) -> dict:
 def predict_corpus_tags(predictor, sentences: list[Sentence]) -> list[list[str]]:
     """Predicted tags for each corpus word: the tag of its first piece (see words.split_tagged)."""
     pieces = [split_tagged(s.words, s.tags)[0] for s in sentences]
-    tagged = predictor.tag_words(pieces)
+    return _corpus_tags(sentences, predictor.tag_words(pieces))
+
+
+def _corpus_tags(sentences: list[Sentence], tagged) -> list[list[str]]:
+    """Each corpus word's tag: the tag of its first piece."""
     out = []
     for s, wt in zip(sentences, tagged):
         tags, i = [], 0
@@ -72,7 +76,17 @@ def evaluate_model(predictor, sentences: list[Sentence]) -> dict:
 
 def corpus_effort(predictor, sentences: list[Sentence]) -> Effort:
     """The edits that turn `predictor`'s pre-annotations of `sentences` into their gold ones, summed."""
+    return _effort(sentences, predict_corpus_tags(predictor, sentences))
+
+
+def corpus_efforts(predictor, sentences: list[Sentence], thresholds: list[float | None]) -> list[Effort]:
+    """`corpus_effort` under each span-score threshold, from one forward pass."""
+    pieces = [split_tagged(s.words, s.tags)[0] for s in sentences]
+    return [_effort(sentences, _corpus_tags(sentences, tagged)) for tagged in predictor.tag_words_at(pieces, thresholds)]
+
+
+def _effort(sentences: list[Sentence], predicted: list[list[str]]) -> Effort:
     total = Effort()
-    for predicted, s in zip(predict_corpus_tags(predictor, sentences), sentences):
-        total += effort(decode_entities(predicted), decode_entities(s.tags))
+    for tags, s in zip(predicted, sentences):
+        total += effort(decode_entities(tags), decode_entities(s.tags))
     return total

@@ -137,10 +137,18 @@ class Predictor:
         overlapping windows takes it from the window where it sits farther from an edge. Tags are
         then the per-word argmax, or the Viterbi path when the model has tag transitions.
         """
-        results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d)) for d in docs]
+        return self._tags(docs, *self._distributions(docs), self.threshold)
+
+    def tag_words_at(self, docs: list[list[str]], thresholds: list[float | None]) -> list[list[WordTags]]:
+        """`tag_words` as it would answer under each of `thresholds`, from one forward pass."""
+        nonempty, dists = self._distributions(docs)
+        return [self._tags(docs, nonempty, dists, threshold) for threshold in thresholds]
+
+    def _distributions(self, docs: list[list[str]]) -> tuple[list[int], list["_WordDists"]]:
+        """The documents that have words, and each one's per-word tag distributions (the forward pass)."""
         nonempty = [i for i, d in enumerate(docs) if d]
         if not nonempty:
-            return results
+            return nonempty, []
         enc = self.tokenizer(
             [tokenizable(docs[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False, verbose=False
         )
@@ -155,10 +163,18 @@ class Predictor:
         for batch in self._batches(rows):
             for r, probs in zip(batch, self._forward(batch)):
                 dists[r.doc].take(r.window, probs, len(self.affixes.prefix))
+        return nonempty, dists
+
+    def _tags(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"],
+              threshold: float | None) -> list[WordTags]:
+        """Tags from the distributions: decoded, unsure spans dropped, annotated strings filled in."""
+        results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d)) for d in docs]
+        if not nonempty:
+            return results
         self._decode(dists, [results[doc] for doc in nonempty])
-        if self.threshold:
+        if threshold:
             for doc in nonempty:
-                drop_unsure(results[doc], self.threshold)
+                drop_unsure(results[doc], threshold)
         if self.gazetteer:
             for doc, d in zip(nonempty, dists):
                 self._fill(docs[doc], results[doc], d)

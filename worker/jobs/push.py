@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from itertools import islice
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from backend.config import Settings
 from backend.labelstudio.client import LabelStudioClient
@@ -53,14 +53,17 @@ def load_version(project: str, version: str, settings: Settings, stores: Stores)
 def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
     served = load_version(project, version, settings, stores)
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
-    tasks = islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit)
+
+    def tasks() -> Iterator[tuple[int, dict]]:  # counted as read: `tasks` beside `pushed` shows a batch that failed
+        for task in islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit):
+            record.push["tasks"] += 1
+            yield task
 
     def progress(batch: list[Task]) -> None:
-        record.push["tasks"] += len(batch)
         record.push["pushed"] += len(batch)
         stores.history.save(project, record)
 
-    write_predictions(project, served, version, tasks, settings, stores, ls, progress)
+    write_predictions(project, served, version, tasks(), settings, stores, ls, progress)
     log.info("project %s: %d predictions of %s written to Label Studio", project, record.push["pushed"], version)
 
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, replace
 
 from backend.config import Settings
-from backend.ner.evaluation import corpus_effort, evaluate_model
+from backend.ner.evaluation import corpus_efforts, evaluate_model
 from backend.ner.gazetteer import Gazetteer
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
@@ -163,15 +163,13 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence]) ->
     (F1 and the gate are the model's own, every span counted)."""
     if not dev:
         return
-    new.gazetteer, new.threshold = candidate.gazetteer, None
-    best, saved = None, corpus_effort(new, dev).saved
+    new.gazetteer = candidate.gazetteer
+    every, *tried = corpus_efforts(new, dev, [None, *THRESHOLDS])
+    best, saved = None, every.saved
     candidate.dev_effort_saved_all = saved
-    for threshold in THRESHOLDS:
-        new.threshold = threshold
-        tried = corpus_effort(new, dev).saved
-        if tried is not None and saved is not None and tried > saved:
-            best, saved = threshold, tried
-    new.threshold = None
+    for threshold, effort in zip(THRESHOLDS, tried):
+        if effort.saved is not None and saved is not None and effort.saved > saved:
+            best, saved = threshold, effort.saved
     candidate.threshold, candidate.dev_effort_saved = best, saved
 
 
