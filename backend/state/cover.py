@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import redis
 
-from .keys import ProjectKeys
+from .keys import COVERED, ProjectKeys, project_order
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class CoverOrder:
         if scores:
             pipe.hset(keys.cover_scores, mapping={str(t): s for t, s in scores.items()})
         pipe.hset(keys.cover_version, mapping={"version": made.version, "since": made.since, "tasks": made.tasks})
+        pipe.sadd(COVERED, project)
         pipe.execute()
         return made
 
@@ -45,6 +46,10 @@ class CoverOrder:
             return {}
         raw = self.r.hmget(ProjectKeys(project).cover_scores, [str(t) for t in task_ids])
         return {t: float(v) for t, v in zip(task_ids, raw) if v is not None}
+
+    def projects(self) -> list[str]:
+        """Every project with a cold-start order (the status page lists them in every process)."""
+        return sorted((p.decode() for p in self.r.smembers(COVERED)), key=project_order)
 
     def current(self, project: str) -> CoverVersion | None:
         raw = self.r.hgetall(ProjectKeys(project).cover_version)

@@ -67,9 +67,11 @@ def status_page():
     server = services().server
     try:
         current = server.registry.all_current() if server.registry else {}
+        covered = services().stores.cover.projects()
     except redis.RedisError:
-        current = {}
-    controls = server.projects()
-    projects = [_project(p, current, controls) for p in sorted(set(controls) | set(current), key=project_order)]
+        current, covered = {}, []
+    controls = server.projects()  # what /setup told this process; the rest is in Redis for every process
+    listed = set(controls) | set(current) | set(covered)
+    projects = [_project(p, current, controls) for p in sorted(listed, key=project_order)]
     return render_template("status.html", bootstrap=server.bootstrap(), projects=projects,
                            bootstrap_precision=_precision(server.bootstrap()))
