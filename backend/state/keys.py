@@ -93,6 +93,10 @@ class ProjectKeys:
     def cover_asked(self) -> str:  # set while a cover job waits (coalesces TASKS_CREATED bursts)
         return self._key("cover-asked")
 
+    @property
+    def cover_first(self) -> str:  # set once /setup has asked for a project's first order
+        return self._key("cover-first")
+
     # trainqueue.TrainingQueue
     @property
     def changes_at_request(self) -> str:  # the change counter when the last training was asked for

@@ -104,10 +104,14 @@ class TrainingQueue:
         log.info("project %s: %s enqueued", project, job.id)
         return job.id
 
-    def cover(self, project: str) -> str | None:
+    def cover(self, project: str, first: bool = False) -> str | None:
         """Enqueue ordering the project's unlabelled tasks for the cold start, unless one is waiting
-        (a burst of imports asks once); the job id, or None when one waits."""
-        if not self.r.set(ProjectKeys(project).cover_asked, 1, nx=True, ex=COVER_ASK_TTL_S):
+        (a burst of imports asks once); the job id, or None when one waits. `first`: the order a
+        connection asks for, once (LS calls /setup again and again while that job runs)."""
+        keys = ProjectKeys(project)
+        if first and not self.r.set(keys.cover_first, 1, nx=True, ex=COVER_ASK_TTL_S):
+            return None
+        if not self.r.set(keys.cover_asked, 1, nx=True, ex=COVER_ASK_TTL_S):
             return None
         job = self.queue.enqueue(COVER_FUNCTION, project, job_id=f"cover-{project}-{time.time_ns()}",
                                  job_timeout=self.settings.train_timeout, result_ttl=86400, failure_ttl=30 * 86400,

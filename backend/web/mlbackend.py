@@ -67,7 +67,7 @@ def _cold_start(project: str) -> None:
     start (LS sends no TASKS_CREATED for tasks imported before the backend was connected)."""
     stores = services().stores
     if services().settings.pushes_to_ls and stores.registry.current(project) is None and stores.cover.current(project) is None:
-        stores.queue.cover(project)
+        stores.queue.cover(project, first=True)
 
 
 def _stored_config(project: str | None) -> str | None:
