@@ -74,6 +74,7 @@ class Settings:
     max_f1_drop: float = setting(0.05)  # a new version is not promoted if its dev F1 is lower than the current's by more
     # auto: also label annotated strings where they recur, while dev F1 says it helps
     gazetteer: str = setting("auto", choices=("auto", "off"))
+    span_threshold: str = setting("auto")  # "auto": each version's dev split chooses; or a fixed score in [0, 1] (0: every span)
     train_timeout: int = setting(7200)  # seconds before RQ stops a training job
     queue_name: str = setting("ner-training")
     worker_nice: int = setting(0)  # CPU niceness of the training worker (raise it to favour serving over training)
@@ -87,9 +88,25 @@ class Settings:
         """Whether the worker writes predictions and task scores to Label Studio (its URL and a key set)."""
         return bool(self.label_studio_url and self.label_studio_api_key and self.push_limit > 0)
 
+    @property
+    def fixed_span_threshold(self) -> float | None:
+        """SPAN_THRESHOLD as a score (0.0: serve every span), or None for `auto`."""
+        return None if self.span_threshold == "auto" else float(self.span_threshold)
+
     def __post_init__(self) -> None:
         if not self.model_dir:  # the default: under DATA_DIR
             object.__setattr__(self, "model_dir", os.path.join(self.data_dir, "models"))
+        if bool(self.basic_auth_user) != bool(self.basic_auth_pass):
+            raise ValueError("BASIC_AUTH_USER and BASIC_AUTH_PASS are set together or not at all: "
+                             "with one of them, every endpoint would be open")
+        object.__setattr__(self, "span_threshold", self.span_threshold.strip().lower())
+        if self.span_threshold != "auto":
+            try:
+                score = float(self.span_threshold)
+            except ValueError:
+                score = -1.0
+            if not 0.0 <= score <= 1.0:  # also refuses nan
+                raise ValueError(f"SPAN_THRESHOLD must be auto or a score from 0 to 1, got {self.span_threshold!r}")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":

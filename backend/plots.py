@@ -47,7 +47,8 @@ def learning_curve_svg(points: list[tuple[int, float]], title: str) -> str:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#1f77b4">'
                          f'<title>{n} tasks: F1 {f1:.3f}</title></circle>')
     else:
-        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no scored training yet</text>')
+        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no training scored yet: the dev split '
+                     'needs 50 gold entities</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

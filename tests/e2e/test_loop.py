@@ -141,7 +141,9 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
         versions = [v for w, v, _ in seen if w == worker]
         assert versions == sorted(versions, key=version_number), f"{worker} went back to an older model"
 
-    assert record["train_sentences"] + record["dev_sentences"] == 60 and record["dev"]["f1"] is not None
+    # 12 dev tasks of 60 hold too few entities to judge anything: every task is trained on
+    assert record["train_sentences"] == 60 and record["dev_sentences"] == 0 and record["dev"] is None
+    assert record["threshold"] is None and "no dev split judged" in record["reason"]  # SPAN_THRESHOLD=0
     # a second training warm-starts only from a first one that saw at least 2/3 of the 60 tasks
     warm = len(records) == 2 and records[0]["annotations"] >= 40
     assert record["warm_start"] == (f"current:{records[0]['version']}" if warm else "base")
@@ -150,7 +152,8 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
     assert after["model_version"] == version and score(after, gold) > 0.2, score(after, gold)
     assert call("GET", f"{service.url}/versions?project={project}")[1]["versions"] == [r["version"] for r in records]
     status, svg, headers = call("GET", f"{service.url}/projects/{project}/learning-curve.svg")
-    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml") and "<circle" in svg
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
+    assert "<circle" not in svg and "no training scored yet" in svg  # 60 tasks: no dev split judged one
     page = call("GET", service.url + "/")[1]
     assert f"Project {project}" in page and version in page and "learning-curve.svg" in page
 

@@ -7,7 +7,8 @@ from backend.ner.evaluation import evaluate_model
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.readers import Sentence
-from worker.training.recipe import Current, starting_point, train_candidate
+from worker.training.recipe import (MIN_GATE_ENTITIES, PRIOR_THRESHOLD, Current, starting_point, train_candidate,
+                                    training_split)
 
 LABELS = LabelSet.from_types(["org", "per"])
 
@@ -69,3 +70,33 @@ def test_a_span_threshold_is_served_only_when_it_saves_edits_on_dev(gmb_train, g
     every = corpus_effort(Predictor(replace(candidate.ner, threshold=None), precision="fp32"), gmb_eval[:30]).saved
     assert (served, every) == (candidate.dev_effort_saved, candidate.dev_effort_saved_all)
     assert candidate.f1 == candidate.dev["f1"]  # F1 and the gate count every span
+
+
+def test_a_dev_split_too_small_to_judge_is_trained_on_and_the_prior_threshold_served(gmb_train):
+    from backend.labelstudio.annotation import Annotation
+    from backend.labelstudio.labelconfig import parse_label_config
+    from backend.ner.spans import decode_entities
+    from tests.support.lsdata import GMB_CONFIG, text_and_regions
+    from worker.training.dataset import project_data, split_dev
+
+    settings = Settings()
+    for n in (60, 400):
+        anns = [Annotation(task_id=i, annotation_id=i, data={"text": text_and_regions(s)[0]},
+                           result=text_and_regions(s)[1]) for i, s in enumerate(gmb_train[:n])]
+        data = project_data(anns, parse_label_config(GMB_CONFIG))
+        held = split_dev(data, settings.dev_fraction)
+        entities = sum(len(decode_entities(s.tags)) for s in held.dev)
+        split = training_split(data, settings)
+        assert held.dev_ids and (entities < MIN_GATE_ENTITIES) == (n == 60)  # GMB: about 2 entities a task
+        if n == 60:
+            assert split.dev_ids == frozenset() and split.train_ids == held.train_ids | held.dev_ids
+        else:
+            assert (split.train_ids, split.dev_ids) == (held.train_ids, held.dev_ids)
+
+    quick = dict(train_epochs=1, precision="fp32", gazetteer="off")
+    pooled = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick))
+    assert pooled.threshold == PRIOR_THRESHOLD and "no dev split judged" in pooled.note
+    every = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick, span_threshold="0"))
+    assert every.threshold is None and every.ner.threshold is None
+    fixed = train_candidate(split.train[:12], split.dev[:20], data.labels, 12, None, Settings(**quick, span_threshold="0.7"))
+    assert fixed.threshold == 0.7 and fixed.dev_effort_saved is not None

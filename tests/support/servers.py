@@ -16,8 +16,9 @@ from backend.ops.processes import LoopbackProcess, call, free_port  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 # Services and workers in tests check plumbing (webhooks, queues, swaps), not learning: a short
-# training unless a test says otherwise. What the recipe learns is measured by `simulate`.
-PLUMBING = {"TRAIN_EPOCHS": "15"}  # what the old auto rule gave projects of under ~200 tasks
+# training unless a test says otherwise, and every span it finds served (a short training's spans
+# score under the 0.9 served without a dev split). What the recipe learns is measured by `simulate`.
+PLUMBING = {"TRAIN_EPOCHS": "15", "SPAN_THRESHOLD": "0"}  # 15: what the old auto rule gave projects of under ~200 tasks
 
 
 class Service(processes.Service):

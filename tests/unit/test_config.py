@@ -18,6 +18,8 @@ def test_defaults_and_overrides():
     assert (s.base_model, s.precision, s.max_length, s.train_lr) == ("/models/bert", "fp32", 128, 1e-4)
     assert (s.label_studio_url, s.gazetteer) == ("http://ls:8080", "off")
     assert Settings.from_env({"PORT": "  ", "HOST": ""}) == Settings()  # blank means the default
+    assert Settings().fixed_span_threshold is None and Settings.from_env({"SPAN_THRESHOLD": " AUTO"}).span_threshold == "auto"
+    assert Settings.from_env({"SPAN_THRESHOLD": "0"}).fixed_span_threshold == 0.0
 
 
 @pytest.mark.parametrize("name, raw, message", [
@@ -25,6 +27,11 @@ def test_defaults_and_overrides():
     ("DEV_FRACTION", "a fifth", "DEV_FRACTION must be a number"),
     ("PRECISION", "int3", "PRECISION must be one of auto, fp32, bf16, fp16"),
     ("GAZETTEER", "maybe", "GAZETTEER must be one of auto, off"),
+    ("BASIC_AUTH_USER", "ls", "BASIC_AUTH_USER and BASIC_AUTH_PASS are set together"),
+    ("BASIC_AUTH_PASS", "s3cret", "BASIC_AUTH_USER and BASIC_AUTH_PASS are set together"),
+    ("SPAN_THRESHOLD", "high", "SPAN_THRESHOLD must be auto or a score from 0 to 1"),
+    ("SPAN_THRESHOLD", "1.5", "SPAN_THRESHOLD must be auto or a score from 0 to 1"),
+    ("SPAN_THRESHOLD", "nan", "SPAN_THRESHOLD must be auto or a score from 0 to 1"),
 ])
 def test_bad_values_are_named(name, raw, message):
     with pytest.raises(ValueError, match=message):
@@ -52,7 +59,7 @@ def test_data_dir_holds_the_model_store_unless_model_dir_is_set():
 
 
 def test_secrets_stay_out_of_the_settings_repr_and_are_taken_as_given():
-    s = Settings.from_env({"BASIC_AUTH_PASS": " hunter2", "LABEL_STUDIO_API_KEY": "tok-123"})
+    s = Settings.from_env({"BASIC_AUTH_USER": "ls", "BASIC_AUTH_PASS": " hunter2", "LABEL_STUDIO_API_KEY": "tok-123"})
     assert "hunter2" not in repr(s) and "tok-123" not in repr(s)
     assert s.basic_auth_pass == " hunter2"
 

@@ -19,9 +19,9 @@ from backend.state.annotations import AnnotationStore
 from backend.state.history import Training, TrainingStatus, utc_now
 from backend.state.registry import ModelRegistry, StaleVersion
 from backend.state.trainqueue import LEASE_S, TrainingQueue
-from worker.training.dataset import ProjectData, project_data, split_dev
+from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
-from worker.training.recipe import Current, train_candidate
+from worker.training.recipe import Current, train_candidate, training_split
 
 from .resync import resync_project
 
@@ -120,7 +120,7 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks
-    split = split_dev(data, settings.dev_fraction)
+    split = training_split(data, settings)
     train, dev = split.train, split.dev
     if not train:
         raise TrainingError(f"no usable annotated task ({len(data.skipped)} skipped)")

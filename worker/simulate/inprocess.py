@@ -19,8 +19,8 @@ from backend.ner.effort import Effort, effort
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
-from worker.training.dataset import project_data, split_dev
-from worker.training.recipe import Current, train_candidate
+from worker.training.dataset import project_data
+from worker.training.recipe import Current, train_candidate, training_split
 
 
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
@@ -180,7 +180,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
         data = project_data(annotations, controls)
-        split = split_dev(data, settings.dev_fraction)
+        split = training_split(data, settings)
         started = time.monotonic()
         candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
                                     progress=progress is not None,

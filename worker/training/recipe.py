@@ -14,7 +14,9 @@ from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.predictor import Predictor
 from backend.ner.readers import Sentence
+from backend.ner.spans import decode_entities
 
+from .dataset import ProjectData, Split, split_dev
 from .loop import TrainConfig, TrainResult, fine_tune
 
 # Optimiser steps a training aims for when TRAIN_EPOCHS is 0 (auto). Few tasks need many passes:
@@ -29,12 +31,19 @@ WARM_START_SHARE = 2 / 3
 # The F1 gate needs a dev split that can tell two models apart: with a few dev tasks (~10 entities)
 # F1 swings by 0.1 from one task to the next, and the gate refused better models (a version trained
 # on 25 tasks was refused next to one trained on 10). Below this many gold entities on dev, the
-# newer model (more data) is promoted and the record says the gate could not judge.
+# newer model (more data) is promoted and the record says the gate could not judge. Such a dev
+# split judges nothing, so its tasks are trained on instead: on BC5CDR after 50 cold-start tasks
+# (3 seeds, test set), training on all 50 rather than ~40 lifted the edits saved from 12-15 % to
+# 19-27 % (docs/benchmarks.md, "The first hour").
 MIN_GATE_ENTITIES = 50
 # Span-score thresholds tried on the dev split: the one that saves the annotator the most edits is
 # served (none, when none saves more than serving every span). A weak model's wrong spans cost a
 # delete each: on BC5CDR after 50 tasks, serving every span saved 0.1 % of the edits.
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Served without a dev split to choose from: the value dev splits chose most often (25 of 57
+# simulated rounds on GMB and BC5CDR; none in 19). A weak model is over-confident: its spans are
+# more often right than wrong only from about 0.88 (docs/benchmarks.md, "Span-score calibration").
+PRIOR_THRESHOLD = 0.9
 
 
 def auto_epochs(train_sentences: int, batch_size: int) -> int:
@@ -109,6 +118,15 @@ def starting_point(current: Current | None, tasks: int, labels: LabelSet, settin
     return None, settings.base_model or None, "base"
 
 
+def training_split(data: ProjectData, settings: Settings) -> Split:
+    """The tasks a version trains on and is judged on: `split_dev`'s split, or every task for
+    training while that dev split holds fewer than MIN_GATE_ENTITIES gold entities."""
+    split = split_dev(data, settings.dev_fraction)
+    if split.dev_ids and sum(len(decode_entities(s.tags)) for s in split.dev) < MIN_GATE_ENTITIES:
+        return Split(data, split.train_ids | split.dev_ids, frozenset())
+    return split
+
+
 def dev_f1(current: Current | None, dev: list[Sentence], settings: Settings) -> float | None:
     """The serving model's micro-F1 on `dev` (None without one, or when its labels differ)."""
     if current is None or not dev or set(t for s in dev for t in s.tags) - set(current.labels.labels):
@@ -154,21 +172,27 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
     elif current is not None and dev and not gate:
         candidate.note = (f"the gate was skipped: the serving version {current.version} trained on every "
                           f"dev task (it was trained before the project had a dev split)")
-    _try_threshold(candidate, new, dev)
+    _try_threshold(candidate, new, dev, settings.fixed_span_threshold)
     return candidate
 
 
-def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence]) -> None:
+def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fixed: float | None) -> None:
     """Serve only spans scored at or above the THRESHOLDS value that saves the most edits on `dev`
-    (F1 and the gate are the model's own, every span counted)."""
+    (F1 and the gate are the model's own, every span counted); PRIOR_THRESHOLD without one; the
+    `fixed` one (SPAN_THRESHOLD) when set, 0 serving every span."""
     if not dev:
+        candidate.threshold = PRIOR_THRESHOLD if fixed is None else fixed or None
+        candidate.note = candidate.note or (
+            f"no dev split judged this version (one needs {MIN_GATE_ENTITIES} gold entities): "
+            f"trained on every task, spans served from score {candidate.threshold or 0}")
         return
     new.gazetteer = candidate.gazetteer
-    every, *tried = corpus_efforts(new, dev, [None, *THRESHOLDS])
+    thresholds = THRESHOLDS if fixed is None else (fixed or None,)
+    every, *tried = corpus_efforts(new, dev, [None, *thresholds])
     best, saved = None, every.saved
     candidate.dev_effort_saved_all = saved
-    for threshold, effort in zip(THRESHOLDS, tried):
-        if effort.saved is not None and saved is not None and effort.saved > saved:
+    for threshold, effort in zip(thresholds, tried):
+        if fixed is not None or (effort.saved is not None and saved is not None and effort.saved > saved):
             best, saved = threshold, effort.saved
     candidate.threshold, candidate.dev_effort_saved = best, saved
 
