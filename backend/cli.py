@@ -8,6 +8,7 @@ import os
 import logging
 import random
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -226,7 +227,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import worker.jobs  # noqa: F401  (imported once here, so each forked job starts warm)
 
     from .ner.basemodel import preload
+    from .ner.device import describe_device
 
+    log.info("%s", describe_device())
     try:
         preload(settings.base_model or None)
     except Exception as exc:  # a bad BASE_MODEL fails each job, with the reason in its record
@@ -235,12 +238,32 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if settings.worker_nice:
         os.nice(settings.worker_nice)
 
+    threading.Thread(target=_rescue_dead_trainings, args=(settings,), name="rescue", daemon=True).start()
     # A bare client: RQ's worker loop blocks on the queue for minutes, past the stores' socket timeout.
     client = redis.Redis.from_url(settings.redis_url)
     queue = Queue(settings.queue_name, connection=client)
     log.info("worker on queue %r at %s", settings.queue_name, settings.redis_url.split("@")[-1])
     Worker([queue], connection=client, name=args.name).work(burst=args.burst, logging_level="INFO")
     return 0
+
+
+def _rescue_dead_trainings(settings: Settings) -> None:
+    """Every LEASE_S, train again each project whose latest training died with its worker: a
+    worker killed mid-training leaves a started job that nothing else would replace until the
+    project's next webhook (`TrainingQueue.rescue`)."""
+    import redis
+
+    from .state import connect
+    from .state.trainqueue import LEASE_S
+
+    stores = connect(settings)
+    while True:
+        time.sleep(LEASE_S + 1)  # a job is dead once its lease has lapsed
+        try:
+            for project in stores.annotations.projects():
+                stores.queue.rescue(project)
+        except redis.RedisError as exc:  # Redis restarting: the next round tries again
+            log.warning("could not look for dead trainings: %s", exc)
 
 
 def _int_list(raw: str, what: str) -> list[int]:

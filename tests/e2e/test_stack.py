@@ -94,7 +94,10 @@ def test_run_command_and_readme_steps(trained_folder, tmp_path):
         status, reply, _ = call("POST", again.url + "/setup", json.loads((ROOT / "examples/setup.json").read_text()))
         assert status == 200 and reply["model_version"] == version
         assert call("GET", again.url + "/projects/1/trainings")[1] == history
-        store = AnnotationStore(redis.Redis(port=again.redis_port))
+        password = (tmp_path / "data" / "redis" / "password").read_text()
+        with pytest.raises(redis.AuthenticationError):  # RQ unpickles payloads: no password, no access
+            redis.Redis(port=again.redis_port).ping()
+        store = AnnotationStore(redis.Redis(port=again.redis_port, password=password))
         assert store.count("1") == 12 and store.config("1") == json.loads(webhook_line(0))["project"]["label_config"]
     finally:
         assert again.ctrl_c() == 0

@@ -58,3 +58,41 @@ def test_projects_are_independent_and_a_finished_job_is_not_joined(setup):
     Job.fetch(a.job_id, connection=queue.connection).cancel()
     again = trainer.request("503")
     assert not again.coalesced and again.job_id == "train-503-2"
+
+
+def _started(queue, job_id: str, seconds_ago: float) -> Job:
+    """The job as a worker leaves it when it is killed mid-training: started, no lease renewed."""
+    from datetime import datetime, timedelta, timezone
+
+    from rq.job import JobStatus
+
+    job = Job.fetch(job_id, connection=queue.connection)
+    job.set_status(JobStatus.STARTED)
+    job.started_at = datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
+    job.save()
+    return job
+
+
+def test_a_training_that_died_with_its_worker_is_trained_again(setup):
+    from backend.state.trainqueue import LEASE_S
+
+    store, trainer, queue = setup
+    first = trainer.request("505")
+    assert trainer.rescue("505") is None  # waiting to start: nothing to rescue
+    _started(queue, first.job_id, 2)
+    assert trainer.rescue("505") is None  # started moments ago: its worker may be loading
+    trainer.lease("505", first.job_id)
+    _started(queue, first.job_id, LEASE_S + 5)
+    assert trainer.rescue("505") is None  # an old job that still renews its lease is alive
+    trainer.release("505", first.job_id)
+    again = trainer.rescue("505")  # killed mid-training, nothing waiting: a new job
+    assert again == "train-505-2" and trainer.rescue("505") is None
+    # "Start training" pressed right after a kill waits on the job that just died; once its lease
+    # has lapsed, rescue replaces the waiting job
+    _started(queue, again, 2)
+    successor = trainer.request("505")
+    assert not successor.coalesced and Job.fetch(successor.job_id, connection=queue.connection).get_status() == "deferred"
+    assert trainer.rescue("505") is None
+    _started(queue, again, LEASE_S + 5)
+    replaced = trainer.rescue("505")
+    assert replaced == "train-505-4" and Job.fetch(successor.job_id, connection=queue.connection).get_status() == "canceled"

@@ -1,15 +1,20 @@
-"""The deployment files: docker-compose.yml's services, volumes, health checks and GPU reservation,
-and a Dockerfile that runs as non-root."""
+"""The deployment files: docker-compose.yml's services, volumes, health checks, GPU reservation and
+safe defaults (Redis with a password and unpublished, loopback unless asked), and the Dockerfile."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 import yaml
 
 from tests.support.servers import ROOT
+
+SECRETS = {"REDIS_PASSWORD": "r3dis-pw", "LABEL_STUDIO_USERNAME": "a@b.c", "LABEL_STUDIO_PASSWORD": "ls-pw",
+           "LABEL_STUDIO_API_KEY": "ls-token"}
 
 
 @pytest.fixture(scope="module")
@@ -17,24 +22,65 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_file_is_valid_for_docker_compose():
+def compose_config(env: dict[str, str], *files: str) -> subprocess.CompletedProcess:
     if not shutil.which("docker-compose"):
-        pytest.skip("docker-compose not installed (CI installs it and runs `docker-compose config`)")
-    subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], check=True)
+        pytest.skip("docker-compose not installed (CI installs it)")
+    args = [a for f in ("docker-compose.yml", *files) for a in ("-f", str(ROOT / f))]
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS and not k.endswith("_BIND")}
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty:  # not the checkout's own .env
+        return subprocess.run(["docker-compose", "--project-directory", str(ROOT), "--env-file", empty.name, *args,
+                               "config"], env={**base, **env}, capture_output=True, text=True)
+
+
+def test_compose_file_is_valid_and_refuses_to_start_without_its_secrets():
+    done = compose_config(SECRETS)
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    ports = {name: s.get("ports", []) for name, s in resolved["services"].items()}
+    assert not ports["redis"] and not ports["backend"]  # Redis never published; replicas behind the proxy
+    assert ports["proxy"][0].startswith("127.0.0.1:") and ports["label-studio"][0].startswith("127.0.0.1:")
+    assert resolved["services"]["backend"]["environment"]["REDIS_URL"] == "redis://:r3dis-pw@redis:6379/0"
+    assert "r3dis-pw" not in " ".join(resolved["services"]["redis"]["command"])  # given on stdin
+    opened = yaml.safe_load(compose_config({**SECRETS, "BACKEND_BIND": "0.0.0.0"}).stdout)
+    assert opened["services"]["proxy"]["ports"][0].startswith("0.0.0.0:")
+    for missing in SECRETS:
+        done = compose_config({k: v for k, v in SECRETS.items() if k != missing})
+        assert done.returncode != 0 and missing in done.stderr
+    offline = compose_config(SECRETS, "docker/compose.offline.yml")
+    assert offline.returncode == 0, offline.stderr
 
 
 def test_services_volumes_and_health_checks(compose):
     services = compose["services"]
-    assert {"redis", "backend", "worker", "worker-cpu", "label-studio"} <= set(services)
+    assert {"redis", "backend", "proxy", "worker", "worker-cpu", "label-studio"} <= set(services)
     assert set(compose["volumes"]) >= {"redis-data", "models"}
     redis = services["redis"]
-    assert "--appendonly" in redis["command"] and "redis-data:/data" in redis["volumes"]
-    assert "redis-cli" in redis["healthcheck"]["test"]
+    assert "--appendonly yes --appendfsync always" in redis["command"][-1] and "redis-data:/data" in redis["volumes"]
+    assert "requirepass" in redis["command"][-1] and "redis-cli" in redis["healthcheck"]["test"][-1]
     assert "/health" in " ".join(services["backend"]["healthcheck"]["test"])
+    assert "ports" not in redis and "ports" not in services["backend"]
     for name in ("backend", "worker", "worker-cpu"):  # one model store shared by serving and training
         assert "models:/data/models" in services[name]["volumes"]
-        assert services[name]["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["environment"]["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_secrets_come_from_the_env_file_not_from_compose_literals(compose):
+    ls = compose["services"]["label-studio"]["environment"]
+    for key in ("LABEL_STUDIO_USERNAME", "LABEL_STUDIO_PASSWORD", "LABEL_STUDIO_USER_TOKEN"):
+        assert ls[key].startswith("${") and ":?" in ls[key], key
+    assert compose["services"]["redis"]["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+
+
+def test_compose_env_script_writes_owner_only_fresh_secrets(tmp_path):
+    env_file = tmp_path / ".env"
+    subprocess.run(["bash", str(ROOT / "scripts/compose-env.sh"), str(env_file)], check=True, capture_output=True)
+    values = dict(line.split("=", 1) for line in env_file.read_text().split())
+    assert set(values) == set(SECRETS) and env_file.stat().st_mode & 0o077 == 0
+    assert len(values["REDIS_PASSWORD"]) == 48 and values["REDIS_PASSWORD"].isalnum()  # safe inside REDIS_URL
+    kept = env_file.read_text()
+    subprocess.run(["bash", str(ROOT / "scripts/compose-env.sh"), str(env_file)], check=True, capture_output=True)
+    assert env_file.read_text() == kept
 
 
 def test_gpu_worker_and_cpu_fallback(compose):
@@ -46,14 +92,20 @@ def test_gpu_worker_and_cpu_fallback(compose):
 
 
 def test_label_studio_can_reach_a_backend_on_the_private_network(compose):
+    # LS makes no webhook for a URL whose host has no dot: the proxy has a dotted alias to connect to
+    assert "." in compose["services"]["proxy"]["networks"]["default"]["aliases"][0]
     ls = compose["services"]["label-studio"]
     assert ls["profiles"] == ["labelstudio"]
     assert ls["environment"]["ML_BLOCK_LOCAL_IP"] == "false" and ls["environment"]["SSRF_PROTECTION_ENABLED"] == "false"
 
 
-def test_image_runs_as_non_root():
+def test_image_runs_as_non_root_and_a_code_change_does_not_reinstall_torch():
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     runtime = "\n".join(lines[max(i for i, line in enumerate(lines) if line.startswith("FROM ")):])
     assert "build-essential" not in runtime and "gcc" not in runtime and "HEALTHCHECK" in runtime
+    torch = next(i for i, line in enumerate(lines) if line.startswith("RUN pip install") and "torch==" in line)
+    code = next(i for i, line in enumerate(lines) if line.startswith("COPY backend"))
+    assert torch < code and "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in lines
+    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in lines

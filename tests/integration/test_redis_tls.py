@@ -1,0 +1,58 @@
+"""REDIS_URL with `rediss://` and a password (ElastiCache with AUTH and in-transit encryption):
+the stores and the training queue work over TLS against a real TLS redis-server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.parse
+
+import pytest
+import redis
+from rq import Queue
+
+from backend.config import Settings
+from backend.labelstudio.annotation import Annotation
+from backend.ops.processes import free_port, redis_server_binary, wait_for_redis
+from backend.state import connect
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    port, password = free_port(), "tls-s3cret"
+    proc = subprocess.Popen([redis_server_binary(), "-", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                             "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert),
+                             "--tls-auth-clients", "no", "--save", "", "--dir", str(tmp_path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.stdin.write(f"requirepass {password}\n".encode())
+    proc.stdin.close()
+    url = f"rediss://:{password}@127.0.0.1:{port}/0?ssl_ca_certs={urllib.parse.quote(str(cert))}"
+    try:
+        wait_for_redis(url, proc)
+    except Exception as exc:  # noqa: BLE001 - a redis-server built without TLS cannot run this test
+        proc.kill()
+        pytest.skip(f"this redis-server does not serve TLS: {exc}")
+    yield url, port
+    proc.kill()
+    proc.wait()
+
+
+def test_the_stores_and_the_queue_work_over_tls_with_a_password(tls_redis, tmp_path):
+    url, port = tls_redis
+    stores = connect(Settings(redis_url=url, model_dir=str(tmp_path / "models"), min_annotations=1))
+    ann = Annotation(task_id=1, annotation_id=1, data={"text": "Paris"},
+                     result=[{"from_name": "label", "to_name": "text", "type": "labels",
+                              "value": {"start": 0, "end": 5, "text": "Paris", "labels": ["LOC"]}}])
+    assert stores.annotations.upsert("5", ann) and stores.annotations.count("5") == 1
+    request = stores.queue.request("5")
+    assert request.job_id and len(Queue(Settings().queue_name, connection=stores.client)) == 1
+    with pytest.raises(redis.ConnectionError):  # plain text to a TLS port is refused
+        redis.Redis(port=port, password="tls-s3cret", socket_timeout=2).ping()
+    with pytest.raises(redis.ConnectionError):  # and a certificate nobody vouches for
+        redis.Redis.from_url(url.split("?")[0], socket_timeout=2).ping()
