@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from .labelconfig import NerControl
 from .labelmap import map_types
 from .webhooks import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED
 
-_PROJECT_RE = re.compile(r"^\s*(\d{1,18})(?:\.\d+)?\s*$")
+_PROJECT_RE = re.compile(r"[ \t]*(\d{1,18})(?:\.\d+)?[ \t]*", re.ASCII)  # registry.MAX_PROJECT_DIGITS
 log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
 
@@ -26,22 +27,36 @@ def project_id(value) -> str:
     """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
     if isinstance(value, bool):
         raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value < 10**18:
         return str(value)
     if isinstance(value, str):
-        m = _PROJECT_RE.match(value)
+        m = _PROJECT_RE.fullmatch(value)
         if m:
             return str(int(m.group(1)))
     raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
 
 
+def _no_constant(name: str):
+    raise ProtocolError(f"the request body must be strict JSON: {name} is not a number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: a number JSON allows and no offset can be
+        raise ProtocolError(f"the request body must be strict JSON: {text} is not a finite number")
+    return value
+
+
 def parse_json(raw: bytes):
-    """The request body as JSON; ProtocolError for anything else (not UTF-8, too deep, empty)."""
+    """The request body as strict JSON (no NaN, Infinity or numbers beyond a float); ProtocolError
+    for anything else (not UTF-8, too deep, empty)."""
     try:
         # Strict UTF-8 (json.loads on bytes would let encoded surrogates through); a BOM is tolerated.
-        body = json.loads(raw.decode("utf-8-sig"))
+        body = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise ProtocolError("the request body must be JSON encoded as UTF-8") from None
+    except ProtocolError:
+        raise
     except (ValueError, RecursionError):
         raise ProtocolError("the request body must be JSON") from None
     if _depth_exceeds(body, MAX_JSON_DEPTH):
@@ -209,6 +224,8 @@ def parse_webhook(body) -> WebhookEvent:
             raise ProtocolError("'task.data' must be an object")
         if not isinstance(ann.get("result"), list):
             raise ProtocolError("'annotation.result' must be a list")
+        for n, region in enumerate(ann["result"]):
+            check_region(region, f"'annotation.result[{n}]'")
         annotation = Annotation.from_ls(_int_id(task.get("id", ann.get("task")), "'task.id'"),
                                         _int_id(ann.get("id"), "'annotation.id'"), task["data"], ann)
         return WebhookEvent(action, project, annotation, bool(ann.get("was_cancelled")), label_config=config)
@@ -219,6 +236,29 @@ def parse_webhook(body) -> WebhookEvent:
         ids = tuple(_int_id(a.get("id") if isinstance(a, dict) else None, "annotation id") for a in items)
         return WebhookEvent(action, project, deleted_ids=ids, label_config=config)
     return WebhookEvent(action, project, label_config=config)
+
+
+def check_region(region, where: str) -> None:
+    """ProtocolError unless `region` is an object, and a `labels` region has what training reads:
+    integer offsets with 0 <= start <= end and a list of non-empty label names. Regions of other
+    controls (choices, text areas, relations) pass as they are: training does not read them."""
+    if not isinstance(region, dict):
+        raise ProtocolError(f"{where} must be an object")
+    value = region.get("value")
+    if value is None and region.get("type") != "labels":
+        return
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where}.value must be an object")
+    if region.get("type") != "labels" and "labels" not in value:
+        return
+    labels = value.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise ProtocolError(f"{where}.value.labels must be a list of label names")
+    start, end = value.get("start"), value.get("end")
+    if any(isinstance(x, bool) or not isinstance(x, int) for x in (start, end)) or not 0 <= start <= end:
+        raise ProtocolError(f"{where}.value.start and .end must be integers with 0 <= start <= end")
+    if "text" in value and not isinstance(value["text"], str):
+        raise ProtocolError(f"{where}.value.text must be a string")
 
 
 def task_results(tasks: list[Task], project: str | None, served, controls: list[NerControl], explicit: dict) -> list[dict]:

@@ -29,6 +29,10 @@ class PushStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    STALE = "stale"  # a newer version was promoted meanwhile: its own push selects it in LS
+
+
+SKIPPED_SHOWN = 20  # reasons a record keeps for the tasks a training skipped
 
 
 def utc_now() -> str:
@@ -46,6 +50,8 @@ class Training:
     finished: str | None = None
     duration_s: float | None = None
     annotations: int = 0  # annotated tasks the job read (train + dev)
+    skipped: int = 0  # annotated tasks it could not read ...
+    skipped_why: list = field(default_factory=list)  # ... and why (the first SKIPPED_SHOWN)
     changes: int = 0  # the store's change counter when the job read it
     train_sentences: int = 0
     dev_sentences: int = 0

@@ -12,8 +12,9 @@ import redis
 from ..ner.checkpoint import check_folder
 from .keys import CURRENT_VERSIONS, ProjectKeys
 
-_PROJECT_RE = re.compile(r"^\d{1,18}$")
-_VERSION_RE = re.compile(r"^v\d{1,9}-\d{8}T\d{6}$")
+MAX_PROJECT_DIGITS = 18  # the one id rule: the protocol, URLs and folders share it
+_PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
+_VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
 
 
 class RegistryError(ValueError):
@@ -59,12 +60,12 @@ class ModelRegistry:
         self.r = client
 
     def project_dir(self, project: str) -> Path:
-        if not isinstance(project, str) or not _PROJECT_RE.match(project):
+        if not isinstance(project, str) or not _PROJECT_RE.fullmatch(project):
             raise RegistryError(f"invalid project id {project!r}")
         return self.root / project
 
     def path(self, project: str, version: str) -> Path:
-        if not isinstance(version, str) or not _VERSION_RE.match(version):
+        if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
             raise RegistryError(f"invalid model version {version!r}")
         return self.project_dir(project) / version
 

@@ -69,3 +69,52 @@ def test_weights_check_catches_truncation_and_accepts_the_real_file(trained_fold
     (copy / "model.safetensors").write_bytes(json.dumps({"not": "safetensors"}).encode())
     with pytest.raises(ModelFolderError, match="unreadable"):
         check_folder(copy)
+
+
+def test_a_stored_annotation_no_check_foresaw_is_skipped_and_the_project_still_learns(
+        gmb_train, redis_url, tmp_path, monkeypatch):
+    """What an older version stored (the webhook now refuses it) cannot fail every later training."""
+    from backend.labelstudio.annotation import Annotation
+    from backend.ner.readers import text_and_regions
+    from backend.state import connect
+    from worker.jobs import train_project
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("TRAIN_EPOCHS", "1")
+    stores = connect(Settings.from_env())
+    project = "7100"
+    for i, sentence in enumerate(gmb_train[:12]):
+        text, regions = text_and_regions(sentence)
+        stores.annotations.upsert(project, Annotation(i + 1, i + 1, {"text": text}, regions))
+    poison = {"from_name": "label", "to_name": "text", "type": "labels",
+              "value": {"start": float("inf"), "end": 5, "labels": ["geo"]}}
+    stores.annotations.upsert(project, Annotation(99, 99, {"text": "Paris is big"}, [poison]))
+    assert train_project(project)["status"] == "promoted"
+    (record,) = stores.history.all(project)
+    assert record.annotations == 12 and record.skipped == 1
+    assert "task 99" in record.skipped_why[0] and "OverflowError" in record.skipped_why[0]
+
+
+def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(trained_folder, redis_url, tmp_path,
+                                                                             monkeypatch):
+    """Two workers: v1's push finishing after v2's would select v1 in LS while v2 serves."""
+    from backend.state import connect
+    from backend.state.history import Training
+    from worker.jobs import push_predictions
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")  # never reached: the push stops first
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    stores = connect(Settings.from_env())
+    project, versions = "7200", []
+    for _ in range(2):
+        version, path = stores.registry.new_version(project)
+        shutil.copytree(trained_folder, path)
+        stores.registry.promote(project, version)
+        versions.append(version)
+    stores.history.save(project, Training("train-7200-1", version=versions[0]))
+    pushed = push_predictions(project, versions[0], "train-7200-1")
+    assert pushed["status"] == "stale" and versions[1] in pushed["error"]
+    assert stores.history.get(project, "train-7200-1").push["status"] == "stale"

@@ -87,3 +87,43 @@ def test_store_down_is_a_503_not_a_silent_drop(tmp_path):
     status, reply = post(down.test_client(), event("ANNOTATION_CREATED"))
     assert status == 503 and "unavailable" in reply["error"]
     assert down.test_client().get("/health").status_code == 200
+
+
+def _with_region(value, region_type="labels") -> bytes:
+    import json
+
+    body = event("ANNOTATION_CREATED", task_id=9)
+    body["annotation"]["result"] = [{"from_name": "label", "to_name": "text", "type": region_type, "value": value}]
+    return json.dumps(body).encode()
+
+
+GOOD = {"start": 0, "end": 6, "text": "Angela", "labels": ["PER"]}
+
+
+@pytest.mark.parametrize("raw, message", [
+    (_with_region(GOOD).replace(b'"start": 0', b'"start": Infinity'), "Infinity is not a number"),
+    (_with_region(GOOD).replace(b'"start": 0', b'"start": NaN'), "NaN is not a number"),
+    (_with_region(GOOD).replace(b'"start": 0', b'"start": 1e999'), "1e999 is not a finite number"),
+    (_with_region([1]), "value must be an object"),
+    (_with_region({**GOOD, "labels": {"a": 1}}), "labels must be a list of label names"),
+    (_with_region({**GOOD, "labels": 5}), "labels must be a list of label names"),
+    (_with_region({**GOOD, "labels": [""]}), "labels must be a list of label names"),
+    (_with_region({**GOOD, "start": 2.0}), "must be integers with 0 <= start <= end"),
+    (_with_region({**GOOD, "start": 7}), "must be integers with 0 <= start <= end"),
+    (_with_region({**GOOD, "end": True}), "must be integers with 0 <= start <= end"),
+])
+def test_a_region_training_could_not_read_is_refused_and_nothing_is_stored(service, store, raw, message):
+    before = store.count("7")
+    reply = service.post("/webhook", data=raw, content_type="application/json")
+    assert reply.status_code == 400 and message in reply.get_json()["error"], reply.get_json()
+    assert store.count("7") == before
+
+
+def test_regions_of_other_controls_pass_as_they_are(service, store):
+    import json
+
+    body = event("ANNOTATION_CREATED", task_id=10)
+    body["annotation"]["result"].append({"from_name": "sentiment", "to_name": "text", "type": "choices",
+                                         "value": {"choices": ["positive"]}})
+    reply = service.post("/webhook", data=json.dumps(body), content_type="application/json")
+    assert reply.status_code == 200 and reply.get_json()["changed"] == 1

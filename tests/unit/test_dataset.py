@@ -80,3 +80,20 @@ def test_regions_of_object_tags_we_cannot_place_are_not_trained_on():
     assert not data.skipped
     (sentence,) = data.sentences[1]
     assert sentence.tags == ["O", "O", "B-LOC"] and data.labels.types == ["LOC"]
+
+
+def test_a_task_no_check_foresaw_is_skipped_with_its_reason_and_the_rest_trains(gmb_train):
+    good = _annotations(gmb_train[:3])
+    weird = [Annotation(task_id=90 + i, annotation_id=90 + i, data={"text": "Paris is big"}, result=[region])
+             for i, region in enumerate([
+                 {"from_name": "label", "to_name": "text", "type": "labels",
+                  "value": {"start": float("inf"), "end": 5, "labels": ["geo"]}},
+                 {"from_name": "label", "to_name": "text", "type": "labels", "value": [1]},
+                 {"from_name": "label", "to_name": "text", "type": "labels",
+                  "value": {"start": 0, "end": 5, "labels": {"a": 1}}},
+                 {"from_name": "label", "to_name": "text", "type": "labels",
+                  "value": {"start": 0, "end": 5, "labels": 5}},
+             ])]
+    data = project_data(good + weird, parse_label_config(GMB_CONFIG))
+    assert sorted(data.sentences) == [0, 1, 2]
+    assert len(data.skipped) == 4 and all(f"task {90 + i}" in line for i, line in enumerate(data.skipped))

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 PUSH_BATCH = 100  # tasks predicted and written per call to LS
 
 
+class StalePush(Exception):
+    """The version being pushed no longer serves: selecting it would leave LS on an older model."""
+
+
 def push_predictions(project: str, version: str, training_job: str) -> dict:
     """Write `version`'s predictions for up to PUSH_LIMIT unlabelled tasks of `project` to LS, in
     batches, recording progress in the training record of `training_job`. Never raises: the
@@ -36,6 +40,9 @@ def push_predictions(project: str, version: str, training_job: str) -> dict:
     try:
         _push(project, version, settings, stores, record)
         record.push["status"] = PushStatus.DONE
+    except StalePush as exc:  # two workers: an older version's push finishing after a newer one's
+        record.push.update(status=PushStatus.STALE, error=str(exc))
+        log.info("project %s: %s", project, exc)
     except Exception as exc:  # LS down, a refused token, a vanished version: the promotion stands
         record.push.update(status=PushStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         log.exception("project %s: pushing %s's predictions to Label Studio failed", project, version)
@@ -51,6 +58,12 @@ def load_version(project: str, version: str, settings: Settings, stores: Stores)
 
 
 def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
+    def still_current() -> None:
+        serving = stores.registry.current(project)
+        if serving != version:
+            raise StalePush(f"push of {version} stopped: {serving} serves now")
+
+    still_current()
     served = load_version(project, version, settings, stores)
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
 
@@ -63,15 +76,17 @@ def _push(project: str, version: str, settings: Settings, stores: Stores, record
         record.push["pushed"] += len(batch)
         stores.history.save(project, record)
 
-    write_predictions(project, served, version, tasks(), settings, stores, ls, progress)
+    write_predictions(project, served, version, tasks(), settings, stores, ls, progress, still_current)
     log.info("project %s: %d predictions of %s written to Label Studio", project, record.push["pushed"], version)
 
 
 def write_predictions(project: str, served: ServedModel, label: str, tasks: Iterable[tuple[int, dict]], settings: Settings,
-                      stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None) -> None:
+                      stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None,
+                      check: Callable[[], None] | None = None) -> None:
     """`served`'s predictions for `tasks` (id, data), written to LS PUSH_BATCH at a time as model
     version `label`, then that version selected in LS. Task scores are the model's when it orders the
-    tasks, else the cold-start order's."""
+    tasks, else the cold-start order's. `check` runs before each batch and before the selection
+    (it raises to stop: a newer version serves)."""
     config = stores.annotations.config(project)
     if not config:
         raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
@@ -80,6 +95,8 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
     batch: list[Task] = []
 
     def flush() -> None:
+        if check:
+            check()
         results = task_results(batch, project, served, controls, explicit)
         if not served.orders_tasks:  # too weak to order the tasks, or none yet: the cold-start order does
             cover = stores.cover.scores(project, [t.id for t in batch])
@@ -104,4 +121,6 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
     # prediction carries: the "prediction score" column stays empty and sorting by it does nothing.
     # Selecting the version just written makes it the task score. LS then shows these stored
     # predictions when a task opens instead of asking the backend.
+    if check:
+        check()
     ls.select_version(project, label)

@@ -39,6 +39,8 @@ def resync_project(store: AnnotationStore, project: str, url: str, api_key: str)
         if ann is None or not isinstance(task.get("data"), dict):
             continue
         annotated.add(int(task["id"]))
+        if not isinstance(ann.get("result"), list):  # a listing without results says nothing of them: keep ours
+            continue
         stored += store.upsert(project, Annotation.from_ls(int(task["id"]), int(ann["id"]), task["data"], ann))
     gone = [a for a in before if a.task_id not in annotated]
     removed = store.delete_unchanged(project, gone) if gone else 0

@@ -16,7 +16,7 @@ from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
 from backend.ner.device import use_threads
 from backend.state import Stores, connect
 from backend.state.annotations import AnnotationStore
-from backend.state.history import Training, TrainingStatus, utc_now
+from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus, utc_now
 from backend.state.registry import ModelRegistry, StaleVersion
 from backend.state.trainqueue import LEASE_S, TrainingQueue
 from worker.training.dataset import ProjectData, project_data
@@ -120,6 +120,7 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks
+    record.skipped, record.skipped_why = len(data.skipped), data.skipped[:SKIPPED_SHOWN]
     split = training_split(data, settings)
     train, dev = split.train, split.dev
     if not train:

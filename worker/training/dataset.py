@@ -65,6 +65,10 @@ def project_data(annotations: list[Annotation], controls: list[NerControl]) -> P
         except CorpusError as exc:
             skipped.append(str(exc))
             continue
+        except Exception as exc:  # noqa: BLE001 - one unreadable task (stored by an older version, or a
+            # shape no check foresaw) must not fail every later training of its project: skip it, say why
+            skipped.append(f"task {ann.task_id}: unreadable annotation ({type(exc).__name__}: {exc})")
+            continue
         if sentences:
             by_task[ann.task_id] = sentences
     types = {label for c in controls if c.supported for label in c.labels}
