@@ -137,9 +137,12 @@ class ModelServer:
             current = self.registry.all_current()
         except redis.RedisError as exc:
             log.warning("model watcher: registry unavailable (%s); serving what is loaded", exc)
-            current = {}
+            self._answer_waiting()
+            return []
         with self._lock:
-            wanted = list(self._wanted)[-self._capacity():]
+            # Only projects with a version of their own compete for the slots: ids with none (new
+            # projects, made-up ones) get the bootstrap model, which holds its own slot.
+            wanted = [p for p in self._wanted if p in current][-self._capacity():]
             if preload and len(wanted) < self._capacity():
                 extra = [p for p in newest_first(current) if p not in wanted][: self._capacity() - len(wanted)]
                 for project in reversed(extra):  # wanted from now on, as if asked (the newest last)
@@ -150,11 +153,15 @@ class ModelServer:
                 if project not in wanted:  # out of the memory bound: back to bootstrap until asked again
                     self._drop(project)
         swapped = [p for p in wanted if self._swap(p, current.get(p))]
-        with self._lock:
-            for project in wanted:
-                if project in self._wanted:
-                    self._wanted[project].set()
+        self._answer_waiting()
         return swapped
+
+    def _answer_waiting(self) -> None:
+        """Every first request waiting on this poll gets what is served now (its version, when it
+        has one and fits the slots; else the bootstrap model)."""
+        with self._lock:
+            for ready in self._wanted.values():
+                ready.set()
 
     def _swap(self, project: str, version: str | None) -> bool:
         served = self._served.get(project)
@@ -165,21 +172,33 @@ class ModelServer:
         if time.monotonic() < next_try:
             return False
         keeping = served.version if served else "bootstrap"
-        try:
-            path = self.registry.path(project, version)
-            labels = check_folder(path)
-        except Exception as exc:  # incomplete or damaged on disk: it will not get better
-            log.error("project %s: version %s fails its integrity check, keeping %s: %s", project, version, keeping, exc)
-            self._broken.add(key)
-            return False
-        try:
-            predictor = self.cache.get(path)  # loads and runs a warm-up prediction: it works
-        except Exception as exc:  # e.g. MemoryError while two models are in memory: try again later
+
+        def later(exc: BaseException) -> bool:
             delay = min(RETRY_MAX_S, self.settings.swap_poll_seconds * 2 ** failures)
             self._retry[key] = (failures + 1, time.monotonic() + delay)
             log.error("project %s: version %s did not load (%s: %s), keeping %s; retrying in %.0f s",
                       project, version, type(exc).__name__, exc, keeping, delay)
             return False
+
+        try:
+            path = self.registry.path(project, version)
+            labels = check_folder(path)
+        except (ModelFolderError, OSError) as exc:
+            if isinstance(exc, OSError) or not path.is_dir():
+                # a shared filesystem (EFS, NFS) may show a folder renamed elsewhere seconds late, or
+                # fail a read for a while: that gets better, unlike a damaged folder
+                return later(exc)
+            log.error("project %s: version %s fails its integrity check, keeping %s: %s", project, version, keeping, exc)
+            self._broken.add(key)
+            return False
+        except Exception as exc:  # a version name no folder can have: it will not get better
+            log.error("project %s: version %s is unusable, keeping %s: %s", project, version, keeping, exc)
+            self._broken.add(key)
+            return False
+        try:
+            predictor = self.cache.get(path)  # loads and runs a warm-up prediction: it works
+        except Exception as exc:  # e.g. MemoryError while two models are in memory: try again later
+            return later(exc)
         self._retry.pop(key, None)
         self._served[project] = ServedModel(version, predictor, labels, orders_tasks(path))
         if served is not None:

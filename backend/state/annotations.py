@@ -9,10 +9,13 @@ from .keys import PROJECTS, ProjectKeys, project_order
 
 
 class AnnotationStore:
-    """Per project: hash task id -> Annotation, hash annotation id -> task id, a change counter.
+    """Per project: hash task id -> Annotation, hash annotation id -> task id, a change counter,
+    and the ids of deleted annotations.
 
     Writes are transactions (WATCH/MULTI): the newest annotation of a task wins whatever order
-    webhooks arrive in, and re-delivering an event changes nothing (the counter included).
+    webhooks arrive in, and re-delivering an event changes nothing (the counter included). A
+    deleted annotation never comes back: an update delivered after its deletion, or a re-sync page
+    read before it, finds its id among the deleted and is not stored.
     """
 
     def __init__(self, client: redis.Redis) -> None:
@@ -25,9 +28,12 @@ class AnnotationStore:
     def upsert(self, project: str, ann: Annotation) -> bool:
         """Store `ann` unless the task already holds a newer or identical one; True if it changed."""
         tasks, owners, changes = self._keys(project)
-        field_ = str(ann.task_id)
+        field_, deleted = str(ann.task_id), ProjectKeys(project).deleted_annotations
 
         def txn(pipe: redis.client.Pipeline) -> bool:
+            if pipe.sismember(deleted, str(ann.annotation_id)):
+                pipe.multi()
+                return False
             raw = pipe.hget(tasks, field_)
             old = Annotation.from_json(raw) if raw else None
             if old is not None and (old == ann or (old.updated_at, old.annotation_id) > (ann.updated_at, ann.annotation_id)):
@@ -42,7 +48,7 @@ class AnnotationStore:
             pipe.sadd(PROJECTS, project)
             return True
 
-        return self._transaction(txn, tasks, owners)
+        return self._transaction(txn, tasks, owners, deleted)
 
     def delete_annotations(self, project: str, annotation_ids: list[int]) -> int:
         """Remove the tasks' annotations with these ids (others are kept); returns how many went."""
@@ -52,6 +58,8 @@ class AnnotationStore:
         def txn(pipe: redis.client.Pipeline) -> int:
             owned = pipe.hmget(owners, ids) if ids else []
             pipe.multi()
+            if ids:  # also ids not stored (yet): a creation delivered after its deletion stays out
+                pipe.sadd(ProjectKeys(project).deleted_annotations, *ids)
             return self._remove(pipe, project, [(task, a) for a, task in zip(ids, owned) if task is not None])
 
         return self._transaction(txn, tasks, owners)
@@ -65,6 +73,7 @@ class AnnotationStore:
         def txn(pipe: redis.client.Pipeline) -> int:
             held = pipe.hmget(tasks, fields) if fields else []
             pipe.multi()
+            # not marked deleted: a task missed by a listing that shifted under it may come back
             return self._remove(pipe, project, [(str(a.task_id), str(a.annotation_id)) for a, raw in zip(annotations, held)
                                                 if raw is not None and Annotation.from_json(raw) == a])
 

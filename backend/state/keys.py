@@ -38,6 +38,10 @@ class ProjectKeys:
         return self._key("changes")
 
     @property
+    def deleted_annotations(self) -> str:  # set: ids of annotations deleted in LS (never stored again)
+        return self._key("deleted-annotations")
+
+    @property
     def label_config(self) -> str:  # the labeling config LS last sent
         return self._key("label-config")
 

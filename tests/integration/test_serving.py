@@ -80,3 +80,37 @@ def test_a_version_that_fails_its_integrity_check_is_given_up(store, trained_fol
     for _ in range(3):
         assert server.refresh() == []
     assert server.serving("44").version == good and ("44", bad) in server._broken
+
+
+def test_a_folder_the_shared_filesystem_shows_late_is_tried_again(store, trained_folder):
+    settings, registry = store
+    good = promote_copy(registry, "45", trained_folder)
+    server = ModelServer(settings, registry)
+    server.for_project("45")
+    server.refresh()
+    late, path = registry.new_version("45")
+    shutil.copytree(trained_folder, path)
+    registry.promote("45", late)
+    hidden = path.with_name(path.name + ".elsewhere")
+    path.rename(hidden)  # promoted by another node; not visible here yet
+    assert server.refresh() == [] and server.serving("45").version == good and ("45", late) not in server._broken
+    hidden.rename(path)
+
+    def swapped() -> bool:
+        server.refresh()
+        return server.serving("45").version == late
+
+    wait_until("the late folder to be served", swapped, timeout=30, every=0.02)
+
+
+def test_only_projects_with_a_version_compete_for_the_slots(store, trained_folder):
+    settings, registry = store  # MODEL_CACHE_SIZE=3
+    versions = {p: promote_copy(registry, p, trained_folder) for p in ("46", "47", "48")}
+    server = ModelServer(settings, registry)
+    for project in versions:
+        server.for_project(project)
+    server.refresh()
+    for made_up in range(900, 960):  # /setup or /predict for new or made-up ids
+        assert server.for_project(str(made_up)).version == "untrained"
+    server.refresh()
+    assert {p: server.serving(p).version for p in versions} == versions

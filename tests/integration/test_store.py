@@ -42,3 +42,19 @@ def test_a_resync_removes_only_what_is_unchanged_since_it_read_the_store(stores)
     assert store.delete_unchanged(p, read) == 2  # tasks 1 and 3, deleted in LS; task 2 is newer
     assert [(a.task_id, a.annotation_id) for a in store.annotations(p)] == [(2, 202)]
     assert store.changes(p) == changes + 2
+
+
+def test_a_deleted_annotation_never_comes_back(stores):
+    store = stores.annotations
+    p = "store-4"
+    assert store.upsert(p, _ann(1, 101, "2026-01-01T10:00"))
+    assert store.delete_annotations(p, [101]) == 1
+    changes = store.changes(p)
+    assert not store.upsert(p, _ann(1, 101, "2026-01-01T11:00"))  # an update delivered after the deletion
+    assert not store.upsert(p, _ann(1, 101, "2026-01-01T10:00"))  # a re-sync page read before it
+    assert store.count(p) == 0 and store.changes(p) == changes
+    # a deletion delivered before its creation: the creation stays out too
+    assert store.delete_annotations(p, [202]) == 0
+    assert not store.upsert(p, _ann(2, 202, "2026-01-01T10:00"))
+    assert store.upsert(p, _ann(1, 103, "2026-01-02T10:00"))  # another annotation of the task is new data
+    assert [a.annotation_id for a in store.annotations(p)] == [103]

@@ -122,7 +122,7 @@ def test_a_region_training_could_not_read_is_refused_and_nothing_is_stored(servi
 def test_regions_of_other_controls_pass_as_they_are(service, store):
     import json
 
-    body = event("ANNOTATION_CREATED", task_id=10)
+    body = event("ANNOTATION_CREATED", ann_id=31, task_id=10)
     body["annotation"]["result"].append({"from_name": "sentiment", "to_name": "text", "type": "choices",
                                          "value": {"choices": ["positive"]}})
     reply = service.post("/webhook", data=json.dumps(body), content_type="application/json")
