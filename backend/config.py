@@ -61,6 +61,8 @@ class Settings:
     basic_auth_user: str = setting("", secret=True)
     basic_auth_pass: str = setting("", secret=True)
     max_request_bytes: int = setting(32 * 1024 * 1024)
+    max_tasks_per_request: int = setting(20_000)  # tasks in one /predict (LS sends its batches well under)
+    max_task_chars: int = setting(1_000_000)  # characters of one task's text (about 210 MiB of words per million)
     # the active-learning loop
     min_annotations: int = setting(10)  # annotated tasks before a project's first training
     train_every: int = setting(10)  # new, changed or deleted annotations that trigger the next training

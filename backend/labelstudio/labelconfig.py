@@ -16,6 +16,7 @@ class LabelConfigError(ValueError):
 SUPPORTED_OBJECT = "Text"
 LABEL_CONTROLS = ("Labels", "HyperTextLabels", "ParagraphLabels")
 OBJECT_TAGS = ("Text", "HyperText", "Paragraphs")
+MAX_CONTROLS = 32  # <Labels>-to-object pairs in one config: NER configs have one or a few
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ def parse_label_config(xml: str) -> list[NerControl]:
         if el.tag in OBJECT_TAGS and el.get("name") and el.get("value", "").startswith("$")
     }
     controls: list[NerControl] = []
+    pairs: set[tuple[str, str]] = set()
     for el in (el for el in root.iter() if el.tag in LABEL_CONTROLS):
         name = el.get("name")
         for to_name in (t.strip() for t in (el.get("toName") or "").split(",")):
-            if not name or to_name not in objects:
-                continue
+            if not name or to_name not in objects or (name, to_name) in pairs:
+                continue  # a pair named twice (toName="t,t,...") is served once
+            pairs.add((name, to_name))
+            if len(pairs) > MAX_CONTROLS:
+                raise LabelConfigError(f"the labeling config binds more than {MAX_CONTROLS} <Labels> to objects; "
+                                       f"each pair predicts every task's text once more")
             values, aliases = [], {}
             for label in el.iter("Label"):
                 value = label.get("value")

@@ -22,6 +22,14 @@ MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused,
 class ProtocolError(ValueError):
     """A request LS (or anyone) sent that we cannot act on; answered with a 400 and this text."""
 
+    status = 400
+
+
+class TooLarge(ProtocolError):
+    """A request over one of the limits a serving process keeps (tasks, characters); a 413."""
+
+    status = 413
+
 
 def project_id(value) -> str:
     """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
@@ -124,13 +132,15 @@ class PredictRequest:
     interactive: bool  # params.context present: one task, answer fast
 
 
-def parse_predict(body) -> PredictRequest:
+def parse_predict(body, max_tasks: int | None = None) -> PredictRequest:
     body = _object(body)
     tasks = body.get("tasks")
     if not isinstance(tasks, list):
         raise ProtocolError("'tasks' must be a list of tasks")
     if not tasks:
         raise ProtocolError("'tasks' is empty")
+    if max_tasks is not None and len(tasks) > max_tasks:
+        raise TooLarge(f"{len(tasks)} tasks in one request; MAX_TASKS_PER_REQUEST is {max_tasks}")
     project = project_id(body["project"]) if body.get("project") is not None else None
     if project is None:
         # LS always sends it; a task's own "project" field is a fallback for other clients.
@@ -153,6 +163,17 @@ def task_text(task: Task, control: NerControl) -> str | None:
     """The text this control labels, or None when the task lacks it (or it is not a string)."""
     value = task.data.get(control.data_key)
     return value if isinstance(value, str) else None
+
+
+def check_text_sizes(tasks: list[Task], controls: list[NerControl], max_chars: int) -> None:
+    """TooLarge naming the first task whose text is over `max_chars` characters: split into words,
+    a 32 MiB text would take gigabytes before the model saw any of it."""
+    for task in tasks:
+        for control in controls:
+            text = task_text(task, control)
+            if text is not None and len(text) > max_chars:
+                raise TooLarge(f"task {task.id!r}: data[{control.data_key!r}] has {len(text)} characters; "
+                               f"MAX_TASK_CHARS is {max_chars}")
 
 
 def regions(prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
@@ -261,7 +282,8 @@ def check_region(region, where: str) -> None:
         raise ProtocolError(f"{where}.value.text must be a string")
 
 
-def task_results(tasks: list[Task], project: str | None, served, controls: list[NerControl], explicit: dict) -> list[dict]:
+def task_results(tasks: list[Task], project: str | None, served, controls: list[NerControl], explicit: dict,
+                 max_chars: int | None = None) -> list[dict]:
     """One LS result per task, in order, from `served` (a `backend.serving.ServedModel`: version,
     predictor, types); every text of every task goes through one batched call. /predict answers with these and
     the worker pushes them to LS after a promotion."""
@@ -276,6 +298,9 @@ def task_results(tasks: list[Task], project: str | None, served, controls: list[
             text = task_text(task, control)
             if text is None:
                 log.info("task %s has no text in data[%r]: empty result", task.id, control.data_key)
+            elif max_chars is not None and len(text) > max_chars:
+                log.warning("task %s: data[%r] has %d characters, over MAX_TASK_CHARS: empty result",
+                            task.id, control.data_key, len(text))
             elif text and label_map and served.predictor is not None:
                 jobs.append((i, control, label_map, text))
     predictions = served.predictor.predict([j[3] for j in jobs]) if jobs else []

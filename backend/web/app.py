@@ -113,7 +113,7 @@ def _errors(app: Flask) -> None:
     @app.errorhandler(ProtocolError)
     def _protocol_error(exc: ProtocolError):
         log.warning("bad request to %s: %s", request.path, exc)
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=str(exc)), exc.status
 
     @app.errorhandler(redis.exceptions.RedisError)
     def _store_down(exc: Exception):

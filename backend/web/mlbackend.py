@@ -16,6 +16,7 @@ from ..labelstudio.protocol import (
     TRAIN_ACTION,
     PredictRequest,
     ProtocolError,
+    check_text_sizes,
     parse_json,
     parse_predict,
     parse_setup,
@@ -96,10 +97,13 @@ def _controls(req: PredictRequest) -> list[NerControl]:
 
 @bp.post("/predict")
 def predict():
-    req = parse_predict(_body())
+    settings = services().settings
+    req = parse_predict(_body(), settings.max_tasks_per_request)
+    controls = _controls(req)
+    check_text_sizes(req.tasks, controls, settings.max_task_chars)
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
-    results = task_results(req.tasks, req.project, served, _controls(req), server.explicit_label_map)
+    results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map)
     if not served.orders_tasks and services().settings.pushes_to_ls:  # only a worker that reaches LS makes the order
         _cover_scores(req, results)
     _remember_served(req, served.version if served.predictor is not None else None, results)

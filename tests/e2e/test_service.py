@@ -199,3 +199,27 @@ def test_untrained_without_bootstrap_model(tmp_path):
         svc.stop()
     assert list(private_tmp.iterdir()) == []  # removed when the server stopped
     assert list(home.iterdir()) == []  # no gunicorn control socket (~/.gunicorn) either
+
+
+@pytest.mark.slow  # its own service, at the default body limit (~30 s)
+def test_a_20_mb_single_task_is_refused_and_memory_stays_flat(trained_folder, tmp_path):
+    """Split into words, a 20 MB text would take about 4 GiB before the model saw any of it."""
+    from tests.support.servers import descendants, rss_mb
+
+    svc = Service({"BOOTSTRAP_MODEL": str(trained_folder), "WORKERS": "1"}, log_path=tmp_path / "service.log")
+    try:
+        text = ("Angela Merkel met Obama in Paris . " * 600_000)[:20_000_000]
+        body = ls_predict_body([{"text": "Angela Merkel met Obama in Paris ."}])
+        call("POST", svc.url + "/predict", body)  # warm: the model is loaded and has predicted
+        workers = descendants(svc.proc.pid)
+        before = sum(rss_mb(pid) for pid in workers)
+        for _ in range(3):
+            status, reply, _ = call("POST", svc.url + "/predict", ls_predict_body([{"text": text}]), timeout=120)
+            assert status == 413 and "MAX_TASK_CHARS is 1000000" in reply["error"], reply
+        status, reply, _ = call("POST", svc.url + "/predict", ls_predict_body([{"text": "x"}] * 20_001), timeout=120)
+        assert status == 413 and "MAX_TASKS_PER_REQUEST" in reply["error"]
+        after = sum(rss_mb(pid) for pid in workers)
+        assert after - before < 200, (before, after)  # the body itself is read; its words are never made
+        assert call("POST", svc.url + "/predict", body)[0] == 200
+    finally:
+        svc.stop()

@@ -97,7 +97,7 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
     def flush() -> None:
         if check:
             check()
-        results = task_results(batch, project, served, controls, explicit)
+        results = task_results(batch, project, served, controls, explicit, settings.max_task_chars)
         if not served.orders_tasks:  # too weak to order the tasks, or none yet: the cold-start order does
             cover = stores.cover.scores(project, [t.id for t in batch])
             for t, r in zip(batch, results):
