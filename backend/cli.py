@@ -19,6 +19,7 @@ from .ner.labels import LabelError
 from .ner.readers import FORMATS, CorpusError, read_corpus
 
 log = logging.getLogger("ner_backend")
+ORPHAN_AGE_S = 3600  # a save takes seconds: what a worker left half-written for an hour is an orphan
 
 
 class CliError(Exception):
@@ -89,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run an RQ worker that trains projects from the webhook queue")
     w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     w.add_argument("--name", help="worker name (default: RQ's random one)")
+
+    rb = sub.add_parser("rollback", help="serve an older kept version of a project again (every process swaps to it)")
+    rb.add_argument("--project", required=True, help="project id")
+    rb.add_argument("--to", help="the version (default: the one that served before the current one)")
+
+    pn = sub.add_parser("pin", help="keep a version whatever the retention (KEEP_VERSIONS)")
+    pn.add_argument("--project", required=True, help="project id")
+    pn.add_argument("version")
+    pn.add_argument("--unpin", action="store_true", help="let retention remove it again")
     return parser
 
 
@@ -238,6 +248,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if settings.worker_nice:
         os.nice(settings.worker_nice)
 
+    try:
+        _tidy_store(settings)
+    except (OSError, redis.RedisError) as exc:  # tidying is housekeeping: the worker trains anyway
+        log.warning("could not tidy the model store: %s", exc)
     threading.Thread(target=_rescue_dead_trainings, args=(settings,), name="rescue", daemon=True).start()
     # A bare client: RQ's worker loop blocks on the queue for minutes, past the stores' socket timeout.
     client = redis.Redis.from_url(settings.redis_url)
@@ -264,6 +278,62 @@ def _rescue_dead_trainings(settings: Settings) -> None:
                 stores.queue.rescue(project)
         except redis.RedisError as exc:  # Redis restarting: the next round tries again
             log.warning("could not look for dead trainings: %s", exc)
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    """Promote a kept older version through the registry (checked like any promotion)."""
+    from .state import connect
+    from .state.registry import RegistryError
+
+    registry = connect(settings).registry
+    target = args.to or registry.previous(args.project)
+    if not target:
+        raise CliError(f"project {args.project} has no earlier version to roll back to")
+    current = registry.current(args.project)
+    try:
+        registry.promote(args.project, target)
+    except (RegistryError, ModelFolderError) as exc:
+        raise CliError(f"cannot roll back to {target}: {exc}") from None
+    print(f"project {args.project}: {target} serves again (was {current}); every serving process swaps within "
+          f"SWAP_POLL_SECONDS. The next promoted training replaces it: `pin` it, or keep annotating.")
+    return 0
+
+
+def cmd_pin(args: argparse.Namespace, settings: Settings) -> int:
+    from .state import connect
+    from .state.registry import RegistryError
+
+    registry = connect(settings).registry
+    try:
+        if not args.unpin and not registry.path(args.project, args.version).is_dir():
+            raise CliError(f"project {args.project} has no version {args.version}")
+        registry.pin(args.project, args.version, not args.unpin)
+    except RegistryError as exc:
+        raise CliError(str(exc)) from None
+    print(f"project {args.project}: {args.version} {'unpinned' if args.unpin else 'pinned: retention keeps it'}")
+    return 0
+
+
+def _tidy_store(settings: Settings) -> None:
+    """At worker start: remove what killed workers left (scratch and unpromoted folders older than
+    an hour, the fast-path check's scratch under the temp folder) and retire old versions."""
+    import shutil
+    import tempfile
+
+    from .state import connect
+    from .state.registry import RETIRE_GRACE_S
+
+    stores = connect(settings)
+    for path in stores.registry.remove_orphans(ORPHAN_AGE_S):
+        log.info("removed %s, left by a worker that died while saving", path)
+    cutoff = time.time() - ORPHAN_AGE_S
+    for scratch in Path(tempfile.gettempdir()).glob("ner-fastpath-*"):
+        if scratch.stat().st_mtime < cutoff:
+            shutil.rmtree(scratch, ignore_errors=True)
+    for project in stores.annotations.projects():
+        gone = stores.registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
+        if gone:
+            log.info("project %s: removed versions %s (KEEP_VERSIONS=%d)", project, ", ".join(gone), settings.keep_versions)
 
 
 def _int_list(raw: str, what: str) -> list[int]:
@@ -332,7 +402,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve, "worker": cmd_worker,
-    "up": cmd_up, "simulate": cmd_simulate,
+    "up": cmd_up, "simulate": cmd_simulate, "rollback": cmd_rollback, "pin": cmd_pin,
 }
 
 

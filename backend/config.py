@@ -54,6 +54,7 @@ class Settings:
     bootstrap_model: str = setting("")  # a model folder served to projects without a model of their own
     label_map: str = setting("")  # model type -> config label, e.g. "per=PER,geo=LOC"
     model_cache_size: int = setting(4)  # models kept loaded per serving process
+    keep_versions: int = setting(3)  # promoted versions kept per project beside the current, the previous and pinned ones
     host: str = setting("127.0.0.1")
     port: int = setting(9090)
     workers: int = setting(1)

@@ -122,7 +122,13 @@ def worker_killed(stack: Stack, project: int, tasks: list[int], sentences, figur
 
 def down_and_up(stack: Stack, project: int, up_args: list[str], figures: dict) -> None:
     """`down` and `up` again: annotations, versions and the served version survive on the volumes."""
-    before = stack.trainings(project)
+    def settled():  # no training running, no push still writing to LS (it updates its record)
+        history = stack.trainings(project)
+        busy = [r for r in history["trainings"]
+                if r["status"] == "running" or (r.get("push") or {}).get("status") == "running"]
+        return None if busy else history
+
+    before = until("the trainings and their pushes to finish", settled, 300, 1)
     stack.run("down")
     started = time.monotonic()
     stack.run("up", "-d", "--no-build", *up_args)

@@ -59,6 +59,14 @@ class ProjectKeys:
         return self._key("versions")
 
     @property
+    def promoted_at(self) -> str:  # when the current version was promoted (seconds since the epoch)
+        return self._key("promoted-at")
+
+    @property
+    def pinned(self) -> str:  # set: versions a user pinned (never removed by retention)
+        return self._key("pinned")
+
+    @property
     def current_changes(self) -> str:  # the change counter the current version's training read
         return self._key("current-changes")
 

@@ -15,6 +15,9 @@ from .keys import CURRENT_VERSIONS, ProjectKeys
 MAX_PROJECT_DIGITS = 18  # the one id rule: the protocol, URLs and folders share it
 _PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
 _VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
+# Versions retention removes are older than the current one, which has served this long: every
+# serving process polls the registry every SWAP_POLL_SECONDS and loads a version in seconds.
+RETIRE_GRACE_S = 600
 
 
 class RegistryError(ValueError):
@@ -40,6 +43,11 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[1])
 return -1
 """
+
+
+def _number(version: str) -> int:
+    """The n of `v<n>-<time>`."""
+    return int(version[1:].split("-", 1)[0])
 
 
 def newest_first(current: dict[str, str]) -> list[str]:
@@ -88,6 +96,60 @@ class ModelRegistry:
         if seen >= 0:
             raise StaleVersion(f"{version} read the store at change {changes}; the current version "
                                f"{self.current(project)} read it at change {seen}")
+        self.r.set(own.promoted_at, time.time())
+
+    def previous(self, project: str) -> str | None:
+        """The version that served before the current one (what a rollback returns to)."""
+        current, promoted = self.current(project), self.versions(project)
+        for version in reversed(promoted[:-1] if promoted and promoted[-1] == current else promoted):
+            if version != current:
+                return version
+        return None
+
+    def pin(self, project: str, version: str, pinned: bool = True) -> None:
+        """Keep `version` whatever the retention (or stop keeping it)."""
+        self.path(project, version)  # a name no folder can have is refused
+        key = ProjectKeys(project).pinned
+        self.r.sadd(key, version) if pinned else self.r.srem(key, version)
+
+    def kept(self, project: str, keep: int) -> set[str]:
+        """What retention keeps: the current version, the previous one, the newest `keep` promoted
+        and every pinned one."""
+        newest = sorted(set(self.versions(project)), key=_number, reverse=True)[:max(0, keep)]
+        pinned = {v.decode() for v in self.r.smembers(ProjectKeys(project).pinned)}
+        return {v for v in (self.current(project), self.previous(project)) if v} | set(newest) | pinned
+
+    def retire(self, project: str, keep: int, grace_s: float) -> list[str]:
+        """Remove the folders of promoted versions retention does not keep, once the current one
+        has served for `grace_s` (every serving process has swapped away from the others by then).
+        Returns the versions removed."""
+        promoted_at = float(self.r.get(ProjectKeys(project).promoted_at) or 0)
+        folder = self.project_dir(project)
+        if time.time() - promoted_at < grace_s or not folder.is_dir():
+            return []
+        kept = self.kept(project, keep)
+        gone = [p.name for p in folder.iterdir() if _VERSION_RE.fullmatch(p.name) and p.name not in kept
+                and p.name in set(self.versions(project))]
+        for version in gone:
+            shutil.rmtree(folder / version, ignore_errors=True)
+        return sorted(gone, key=_number)
+
+    def remove_orphans(self, older_than_s: float) -> list[Path]:
+        """Remove what a worker killed mid-save leaves in the store: `.v*.tmp-*` folders older than
+        `older_than_s`, and version folders never promoted (a rejected or failed training's)."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        cutoff = time.time() - older_than_s
+        for project_dir in (p for p in self.root.iterdir() if p.is_dir() and _PROJECT_RE.fullmatch(p.name)):
+            promoted = set(self.versions(project_dir.name)) | {self.current(project_dir.name)}
+            for entry in project_dir.iterdir():
+                scratch = entry.name.startswith(".v") and ".tmp-" in entry.name
+                unpromoted = _VERSION_RE.fullmatch(entry.name) and entry.name not in promoted
+                if (scratch or unpromoted) and entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+        return removed
 
     def current(self, project: str) -> str | None:
         raw = self.r.get(ProjectKeys(project).current)

@@ -59,3 +59,76 @@ def test_promotion_is_monotonic_in_the_data_a_version_saw(registry, trained_fold
     assert registry.r.hget(CURRENT_VERSIONS, project).decode() == newer  # what serving processes poll
     registry.promote(project, same, changes=20)  # a retraining on the same data may replace it
     assert registry.current(project) == same
+
+
+def _promoted(registry, project, trained_folder, n):
+    import shutil
+
+    made = []
+    for _ in range(n):
+        version, path = registry.new_version(project)
+        shutil.copytree(trained_folder, path)
+        registry.promote(project, version)
+        made.append(version)
+    return made
+
+
+def test_retention_keeps_current_previous_newest_and_pinned_once_the_current_has_served(registry, trained_folder):
+    from backend.state.keys import ProjectKeys
+
+    project = "47"
+    made = _promoted(registry, project, trained_folder, 7)
+    registry.pin(project, made[0])
+    assert registry.retire(project, keep=2, grace_s=600) == []  # the current one was promoted just now
+    registry.r.set(ProjectKeys(project).promoted_at, 0)  # ... and has served for a long time
+    gone = registry.retire(project, keep=2, grace_s=600)
+    assert gone == made[1:5]  # kept: pinned v1, v6 (previous, among the newest 2) and v7 (current)
+    on_disk = sorted(p.name for p in registry.project_dir(project).iterdir())
+    assert on_disk == sorted([made[0], made[5], made[6]])
+    assert registry.previous(project) == made[5]
+
+
+@pytest.mark.slow  # five CLI processes (~25 s)
+def test_a_rollback_serves_the_previous_version_through_the_registry(registry, trained_folder, redis_url, tmp_path):
+    import subprocess
+    import sys
+
+    from backend.state.keys import CURRENT_VERSIONS
+    from tests.support.servers import ROOT
+
+    project = "48"
+    made = _promoted(registry, project, trained_folder, 3)
+    env = {"REDIS_URL": redis_url, "MODEL_DIR": str(registry.root.parent), "PATH": "/usr/bin:/bin"}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "backend.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True)
+
+    done = cli("rollback", "--project", project)
+    assert done.returncode == 0, done.stderr
+    assert registry.current(project) == made[1] and registry.r.hget(CURRENT_VERSIONS, project).decode() == made[1]
+    assert registry.previous(project) == made[2]  # rolling back again returns to the newer one
+    assert cli("rollback", "--project", project, "--to", made[0]).returncode == 0
+    assert registry.current(project) == made[0]
+    missing = cli("rollback", "--project", project, "--to", "v99-20260101T000000")
+    assert missing.returncode != 0 and "cannot roll back" in missing.stderr
+    assert cli("pin", "--project", project, made[1]).returncode == 0
+    assert made[1] in registry.kept(project, keep=0)
+
+
+def test_what_a_killed_worker_left_is_removed_and_nothing_else(registry, trained_folder):
+    import os
+
+    project = "49"
+    (current,) = _promoted(registry, project, trained_folder, 1)
+    folder = registry.project_dir(project)
+    scratch = folder / ".v2-20260101T000000.tmp-abcd1234"
+    unpromoted = folder / "v3-20260101T000000"
+    fresh = folder / ".v4-20260101T000000.tmp-ffff0000"  # a save in progress right now
+    for path in (scratch, unpromoted, fresh):
+        path.mkdir()
+    for path in (scratch, unpromoted):
+        os.utime(path, (0, 0))
+    removed = registry.remove_orphans(older_than_s=3600)
+    assert sorted(p.name for p in removed) == sorted([scratch.name, unpromoted.name])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([current, fresh.name])

@@ -118,3 +118,35 @@ def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(tra
     pushed = push_predictions(project, versions[0], "train-7200-1")
     assert pushed["status"] == "stale" and versions[1] in pushed["error"]
     assert stores.history.get(project, "train-7200-1").push["status"] == "stale"
+
+
+def test_a_full_disk_during_a_save_fails_that_training_and_nothing_else(gmb_train, redis_url, tmp_path, monkeypatch):
+    import errno
+
+    from backend.labelstudio.annotation import Annotation
+    from backend.ner import fastpath
+    from backend.ner.readers import text_and_regions
+    from backend.state import connect
+    from worker.jobs import train_project
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("TRAIN_EPOCHS", "1")
+    stores = connect(Settings.from_env())
+    project = "7300"
+    for i, sentence in enumerate(gmb_train[:12]):
+        text, regions = text_and_regions(sentence)
+        stores.annotations.upsert(project, Annotation(i + 1, i + 1, {"text": text}, regions))
+    assert train_project(project)["status"] == "promoted"
+    served = stores.registry.current(project)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fastpath, "save_model", disk_full)
+    with pytest.raises(OSError):
+        train_project(project)
+    last = stores.history.all(project)[-1]
+    assert last.status == "failed" and "No space left on device" in last.error
+    assert stores.registry.current(project) == served and stores.annotations.count(project) == 12
+    assert sorted(p.name for p in stores.registry.project_dir(project).iterdir()) == [served]
