@@ -33,6 +33,7 @@ class PushStatus(StrEnum):
 
 
 SKIPPED_SHOWN = 20  # reasons a record keeps for the tasks a training skipped
+HISTORY_KEPT = 200  # training records kept per project (a training every 10 annotations: 2,000 annotations' worth)
 
 
 def utc_now() -> str:
@@ -89,10 +90,22 @@ class TrainingHistory:
         return keys.trainings, keys.training_records
 
     def save(self, project: str, record: Training) -> None:
+        """Store `record` (new or updated); the newest HISTORY_KEPT records stay, the learning
+        curve keeps every scored training's point."""
         order, records = self._keys(project)
         raw = json.dumps(finite(asdict(record)), sort_keys=True, allow_nan=False)
+        if record.f1 is not None:
+            self.r.hset(ProjectKeys(project).learning_curve, record.job_id, json.dumps([record.annotations, record.f1]))
         if self.r.hset(records, record.job_id, raw):  # a new field: append to the order
-            self.r.rpush(order, record.job_id)
+            if self.r.rpush(order, record.job_id) > HISTORY_KEPT:
+                dropped = self.r.lpop(order, self.r.llen(order) - HISTORY_KEPT) or []
+                if dropped:
+                    self.r.hdel(records, *dropped)
+
+    def curve(self, project: str) -> list[tuple[int, float]]:
+        """(annotated tasks, dev F1) of every scored training, by annotated tasks."""
+        points = (json.loads(raw) for raw in self.r.hvals(ProjectKeys(project).learning_curve))
+        return sorted((int(n), float(f1)) for n, f1 in points)
 
     def all(self, project: str) -> list[Training]:
         order, records = self._keys(project)

@@ -76,6 +76,10 @@ class ProjectKeys:
         return self._key("trainings")
 
     @property
+    def learning_curve(self) -> str:  # hash: job id -> [annotations, dev F1] of every scored training
+        return self._key("learning-curve")
+
+    @property
     def training_records(self) -> str:  # hash: job id -> Training JSON
         return self._key("training-records")
 

@@ -13,6 +13,7 @@ from ..state.keys import project_order
 from ..state.registry import newest_first
 
 MAX_PROJECT_LABELS = 50  # projects with series of their own; the rest are counted as "other"
+MAX_LABELS = 20  # entity labels with series of their own per project (the "all" series counts every one)
 OTHER = "other"
 
 REQUESTS = Counter("ner_requests_total", "HTTP requests answered", ["endpoint", "status"])
@@ -73,7 +74,9 @@ class _Preannotations:
         for project in sorted(self.quality, key=project_order)[:MAX_PROJECT_LABELS]:
             version, figures = self.quality[project]
             tasks.add_metric([project, version], figures["tasks"])
-            for label, numbers in [("all", figures), *figures["labels"].items()]:
+            # the most annotated labels only: label names come from annotators, in any number
+            busiest = sorted(figures["labels"].items(), key=lambda kv: -(kv[1].get("final_spans") or 0))[:MAX_LABELS]
+            for label, numbers in [("all", figures), *busiest]:
                 for key, family in families.items():
                     if numbers[key] is not None:
                         family.add_metric([project, version, label], numbers[key])

@@ -44,7 +44,7 @@ def quality(raw: str):
 @bp.get("/projects/<raw>/learning-curve.svg")
 def learning_curve(raw: str):
     project = project_arg(raw)
-    points = [(t.annotations, t.f1) for t in services().stores.history.all(project) if t.f1 is not None]
+    points = services().stores.history.curve(project)
     svg = learning_curve_svg(points, f"project {project}: dev F1 by annotations")
     return Response(svg, content_type="image/svg+xml")
 

@@ -58,3 +58,18 @@ def test_a_deleted_annotation_never_comes_back(stores):
     assert not store.upsert(p, _ann(2, 202, "2026-01-01T10:00"))
     assert store.upsert(p, _ann(1, 103, "2026-01-02T10:00"))  # another annotation of the task is new data
     assert [a.annotation_id for a in store.annotations(p)] == [103]
+
+
+def test_the_training_history_is_bounded_and_the_learning_curve_keeps_every_point(stores):
+    from backend.state.history import HISTORY_KEPT, Training
+
+    history, p = stores.history, "store-5"
+    for n in range(HISTORY_KEPT + 5):
+        record = Training(f"train-{p}-{n}", status="promoted", annotations=10 * (n + 1), dev={"f1": n / 1000})
+        history.save(p, record)
+        history.save(p, record)  # updated in place (a push writes its progress): not counted twice
+    kept = history.all(p)
+    assert [r.job_id for r in kept] == [f"train-{p}-{n}" for n in range(5, HISTORY_KEPT + 5)]
+    assert history.get(p, f"train-{p}-0") is None
+    curve = history.curve(p)
+    assert len(curve) == HISTORY_KEPT + 5 and curve[0] == (10, 0.0) and curve[-1][0] == 10 * (HISTORY_KEPT + 5)

@@ -10,3 +10,4 @@ def test_one_point_per_scored_training_or_why_there_is_none():
     assert svg.count("<circle") == 2 and "300 tasks: F1 0.720" in svg and "<polyline" in svg
     empty = learning_curve_svg([], "project 3")
     assert "<circle" not in empty and "needs 50 gold entities" in empty
+
