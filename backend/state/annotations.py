@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import redis
 
 from ..labelstudio.annotation import Annotation
 from .keys import PROJECTS, ProjectKeys, project_order
+
+
+def _newer(a: Annotation, b: Annotation) -> bool:
+    """Whether `a` is newer than `b` (by update time, then id: a fixed order for equal times)."""
+    return (a.updated_at, a.annotation_id) > (b.updated_at, b.annotation_id)
 
 
 class AnnotationStore:
@@ -26,43 +33,92 @@ class AnnotationStore:
         return keys.annotations, keys.annotation_tasks, keys.changes
 
     def upsert(self, project: str, ann: Annotation) -> bool:
-        """Store `ann` unless the task already holds a newer or identical one; True if it changed."""
+        """Store `ann`. A task trains on its newest annotation; an older one of another annotator
+        is kept beside it, to train on if the newer is deleted. True if what the task trains on
+        changed (re-delivering an event, or an older annotation, changes nothing)."""
+        keys = ProjectKeys(project)
         tasks, owners, changes = self._keys(project)
-        field_, deleted = str(ann.task_id), ProjectKeys(project).deleted_annotations
+        field_, aid = str(ann.task_id), str(ann.annotation_id)
 
         def txn(pipe: redis.client.Pipeline) -> bool:
-            if pipe.sismember(deleted, str(ann.annotation_id)):
+            if pipe.sismember(keys.deleted_annotations, aid):
                 pipe.multi()
                 return False
             raw = pipe.hget(tasks, field_)
             old = Annotation.from_json(raw) if raw else None
-            if old is not None and (old == ann or (old.updated_at, old.annotation_id) > (ann.updated_at, ann.annotation_id)):
+            others = json.loads(pipe.hget(keys.task_others, field_) or "[]")
+            if old is not None and old.annotation_id != ann.annotation_id and _newer(old, ann):
+                # another annotator's older annotation: kept beside the one the task trains on
+                held = pipe.hget(keys.other_annotations, aid)
+                if held is not None and not _newer(ann, Annotation.from_json(held)):
+                    pipe.multi()
+                    return False
+                pipe.multi()
+                pipe.hset(keys.other_annotations, aid, ann.to_json())
+                pipe.hset(keys.task_others, field_, json.dumps(sorted({*others, aid})))
+                pipe.hset(owners, aid, field_)
+                return False
+            if old is not None and (old == ann or _newer(old, ann)):
                 pipe.multi()
                 return False
             pipe.multi()
-            if old is not None and old.annotation_id != ann.annotation_id:
-                pipe.hdel(owners, str(old.annotation_id))
+            if old is not None and old.annotation_id != ann.annotation_id:  # the older one stays, beside
+                pipe.hset(keys.other_annotations, str(old.annotation_id), old.to_json())
+                others = sorted({*others, str(old.annotation_id)})
+            if aid in others:
+                pipe.hdel(keys.other_annotations, aid)
+                others.remove(aid)
+            pipe.hset(keys.task_others, field_, json.dumps(others))
             pipe.hset(tasks, field_, ann.to_json())
-            pipe.hset(owners, str(ann.annotation_id), field_)
+            pipe.hset(owners, aid, field_)
             pipe.incr(changes)
             pipe.sadd(PROJECTS, project)
             return True
 
-        return self._transaction(txn, tasks, owners, deleted)
+        return self._transaction(txn, tasks, owners, keys.deleted_annotations, keys.task_others, keys.other_annotations)
 
     def delete_annotations(self, project: str, annotation_ids: list[int]) -> int:
-        """Remove the tasks' annotations with these ids (others are kept); returns how many went."""
-        tasks, owners, _ = self._keys(project)
+        """Remove the annotations with these ids; a task whose newest one goes trains on its next
+        newest, if another annotator's is kept. Returns how many annotations went."""
+        keys = ProjectKeys(project)
+        tasks, owners, changes = self._keys(project)
         ids = [str(i) for i in annotation_ids]
 
         def txn(pipe: redis.client.Pipeline) -> int:
             owned = pipe.hmget(owners, ids) if ids else []
+            by_task: dict[str, set[str]] = {}
+            for aid, task in zip(ids, owned):
+                if task is not None:
+                    by_task.setdefault(task.decode(), set()).add(aid)
+            plans = []
+            for task, going in by_task.items():
+                raw = pipe.hget(tasks, task)
+                current = Annotation.from_json(raw) if raw else None
+                others = json.loads(pipe.hget(keys.task_others, task) or "[]")
+                kept = [Annotation.from_json(r) for r in (pipe.hmget(keys.other_annotations, others) if others else [])
+                        if r is not None]
+                plans.append((task, going, current, [a for a in kept if str(a.annotation_id) not in going]))
             pipe.multi()
             if ids:  # also ids not stored (yet): a creation delivered after its deletion stays out
-                pipe.sadd(ProjectKeys(project).deleted_annotations, *ids)
-            return self._remove(pipe, project, [(task, a) for a, task in zip(ids, owned) if task is not None])
+                pipe.sadd(keys.deleted_annotations, *ids)
+            gone = 0
+            for task, going, current, kept in plans:
+                gone += len(going)
+                pipe.hdel(owners, *going)
+                pipe.hdel(keys.other_annotations, *going)
+                if current is not None and str(current.annotation_id) in going:
+                    pipe.incr(changes)
+                    if kept:  # the next newest annotation of the task is trained on now
+                        successor = max(kept, key=lambda a: (a.updated_at, a.annotation_id))
+                        pipe.hset(tasks, task, successor.to_json())
+                        pipe.hdel(keys.other_annotations, str(successor.annotation_id))
+                        kept = [a for a in kept if a is not successor]
+                    else:
+                        pipe.hdel(tasks, task)
+                pipe.hset(keys.task_others, task, json.dumps(sorted(str(a.annotation_id) for a in kept)))
+            return gone
 
-        return self._transaction(txn, tasks, owners)
+        return self._transaction(txn, tasks, owners, keys.task_others, keys.other_annotations)
 
     def delete_unchanged(self, project: str, annotations: list[Annotation]) -> int:
         """Remove these annotations only where the store still holds them exactly (a webhook that
@@ -80,11 +136,14 @@ class AnnotationStore:
         return self._transaction(txn, tasks, owners)
 
     def _remove(self, pipe: redis.client.Pipeline, project: str, pairs: list) -> int:
-        """Queue the removal of (task, annotation id) pairs in a transaction, counted as changes."""
+        """Queue the removal of (task, annotation id) pairs in a transaction, with every other
+        annotation kept for those tasks (LS no longer lists any), counted as changes."""
+        keys = ProjectKeys(project)
         tasks, owners, changes = self._keys(project)
         for task, annotation_id in pairs:
             pipe.hdel(tasks, task)
             pipe.hdel(owners, annotation_id)
+            pipe.hdel(keys.task_others, task)
         if pairs:
             pipe.incrby(changes, len(pairs))
         return len(pairs)

@@ -38,6 +38,14 @@ class ProjectKeys:
         return self._key("changes")
 
     @property
+    def other_annotations(self) -> str:  # hash: annotation id -> an older annotation of a task (another annotator's)
+        return self._key("other-annotations")
+
+    @property
+    def task_others(self) -> str:  # hash: task id -> JSON list of the ids in other_annotations for it
+        return self._key("task-others")
+
+    @property
     def deleted_annotations(self) -> str:  # set: ids of annotations deleted in LS (never stored again)
         return self._key("deleted-annotations")
 

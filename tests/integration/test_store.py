@@ -73,3 +73,20 @@ def test_the_training_history_is_bounded_and_the_learning_curve_keeps_every_poin
     assert history.get(p, f"train-{p}-0") is None
     curve = history.curve(p)
     assert len(curve) == HISTORY_KEPT + 5 and curve[0] == (10, 0.0) and curve[-1][0] == 10 * (HISTORY_KEPT + 5)
+
+
+def test_deleting_the_newer_of_two_annotators_work_trains_on_the_other(stores):
+    store = stores.annotations
+    p = "store-6"
+    assert store.upsert(p, _ann(1, 201, "2026-01-01T10:00", [{"by": "ann"}]))
+    assert store.upsert(p, _ann(1, 202, "2026-01-02T10:00", [{"by": "bob"}]))  # newer: trained on
+    assert not store.upsert(p, _ann(1, 203, "2026-01-01T12:00", [{"by": "cid"}]))  # older: kept beside
+    assert [a.annotation_id for a in store.annotations(p)] == [202]
+    changes = store.changes(p)
+    assert store.delete_annotations(p, [202]) == 1
+    assert [a.result for a in store.annotations(p)] == [[{"by": "cid"}]]  # the next newest that exists
+    assert store.changes(p) == changes + 1
+    assert store.delete_annotations(p, [201]) == 1 and store.changes(p) == changes + 1  # not the trained one
+    assert store.delete_annotations(p, [203]) == 1
+    assert store.annotations(p) == [] and store.count(p) == 0
+    assert not store.upsert(p, _ann(1, 202, "2026-01-03T10:00"))  # deleted ones stay deleted
