@@ -67,11 +67,12 @@ done
 up_s=$(( $(date +%s) - t0 ))
 if figures=$(.venv/bin/python scripts/docker_e2e.py --compose "$COMPOSE" --up-args "$UP_ARGS" \
       --backend "http://127.0.0.1:$BACKEND_PORT" --label-studio "http://127.0.0.1:$LABEL_STUDIO_PORT" \
-      --token "$LABEL_STUDIO_API_KEY"); then
+      --token "$LABEL_STUDIO_API_KEY" 2>"$WORK/checks.log"); then
   echo "figures: {\"images_built_s\": $build_s, \"up_to_healthy_replicas_s\": $up_s, ${figures#\{}"
   summary "passed: loop through Label Studio, worker killed mid-training, down/up, replica killed under load"
 else
   echo "figures so far: $figures"
-  summary "FAILED (logs: $WORK/compose.log)"
+  tail -5 "$WORK/checks.log"
+  summary "FAILED: $(grep '^FAILED at' "$WORK/checks.log" | tail -1) (logs: $WORK/compose.log)"
   exit 1
 fi
