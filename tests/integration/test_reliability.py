@@ -71,22 +71,30 @@ def test_weights_check_catches_truncation_and_accepts_the_real_file(trained_fold
         check_folder(copy)
 
 
-def test_a_stored_annotation_no_check_foresaw_is_skipped_and_the_project_still_learns(
-        gmb_train, redis_url, tmp_path, monkeypatch):
-    """What an older version stored (the webhook now refuses it) cannot fail every later training."""
+def _annotated_project(project: str, sentences, redis_url, tmp_path, monkeypatch):
+    """The stores a worker job uses (one-epoch trainings), with `sentences` annotated as tasks 1..n."""
     from backend.labelstudio.annotation import Annotation
     from backend.ner.readers import text_and_regions
     from backend.state import connect
-    from worker.jobs import train_project
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("TRAIN_EPOCHS", "1")
     stores = connect(Settings.from_env())
-    project = "7100"
-    for i, sentence in enumerate(gmb_train[:12]):
+    for i, sentence in enumerate(sentences):
         text, regions = text_and_regions(sentence)
         stores.annotations.upsert(project, Annotation(i + 1, i + 1, {"text": text}, regions))
+    return stores
+
+
+def test_a_stored_annotation_no_check_foresaw_is_skipped_and_the_project_still_learns(
+        gmb_train, redis_url, tmp_path, monkeypatch):
+    """What an older version stored (the webhook now refuses it) cannot fail every later training."""
+    from backend.labelstudio.annotation import Annotation
+    from worker.jobs import train_project
+
+    project = "7100"
+    stores = _annotated_project(project, gmb_train[:12], redis_url, tmp_path, monkeypatch)
     poison = {"from_name": "label", "to_name": "text", "type": "labels",
               "value": {"start": float("inf"), "end": 5, "labels": ["geo"]}}
     stores.annotations.upsert(project, Annotation(99, 99, {"text": "Paris is big"}, [poison]))
@@ -123,20 +131,11 @@ def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(tra
 def test_a_full_disk_during_a_save_fails_that_training_and_nothing_else(gmb_train, redis_url, tmp_path, monkeypatch):
     import errno
 
-    from backend.labelstudio.annotation import Annotation
     from backend.ner import fastpath
-    from backend.ner.readers import text_and_regions
-    from backend.state import connect
     from worker.jobs import train_project
 
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("TRAIN_EPOCHS", "1")
-    stores = connect(Settings.from_env())
     project = "7300"
-    for i, sentence in enumerate(gmb_train[:12]):
-        text, regions = text_and_regions(sentence)
-        stores.annotations.upsert(project, Annotation(i + 1, i + 1, {"text": text}, regions))
+    stores = _annotated_project(project, gmb_train[:12], redis_url, tmp_path, monkeypatch)
     assert train_project(project)["status"] == "promoted"
     served = stores.registry.current(project)
 
