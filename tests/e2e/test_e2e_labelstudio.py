@@ -123,8 +123,9 @@ def test_annotations_in_label_studio_train_a_model_it_then_uses(label_studio, le
     for task, sentence in zip(tasks[12:], sentences[12:]):
         client.annotations.create(id=task, result=text_and_regions(sentence)[1])
     store = AnnotationStore(redis.Redis.from_url(redis_url))
-    lost = [a.annotation_id for a in store.annotations(str(project)) if a.task_id == tasks[13]]
-    assert store.delete_annotations(str(project), lost) == 1 and store.count(str(project)) == 13
+    # (taken out as a re-sync takes out what LS no longer lists: a deletion in LS would be final)
+    lost = [a for a in store.annotations(str(project)) if a.task_id == tasks[13]]
+    assert store.delete_unchanged(str(project), lost) == 1 and store.count(str(project)) == 13
     (ml_backend,) = client.ml.list(project=project)
     client.ml.train(id=ml_backend.id)
     second = wait_for_training(learning_backend, project, 2)[-1]
