@@ -17,6 +17,7 @@ from .webhooks import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED
 _PROJECT_RE = re.compile(r"[ \t]*(\d{1,18})(?:\.\d+)?[ \t]*", re.ASCII)  # registry.MAX_PROJECT_DIGITS
 log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
+MAX_CONFIG_CHARS = 100_000  # a labeling config is a few KB; each project id keeps the last one sent
 
 
 class ProtocolError(ValueError):
@@ -113,6 +114,8 @@ def parse_setup(body) -> SetupRequest:
     schema = body.get("schema")
     if schema is not None and not isinstance(schema, str):
         raise ProtocolError("'schema' must be a labeling config string")
+    if schema is not None and len(schema) > MAX_CONFIG_CHARS:  # it is stored per project id
+        raise TooLarge(f"the labeling config has {len(schema)} characters; at most {MAX_CONFIG_CHARS} are kept")
     return SetupRequest(project_id(body["project"]), schema)
 
 
@@ -238,7 +241,8 @@ def parse_webhook(body) -> WebhookEvent:
         raw_project = ann.get("project")
     project = project_id(raw_project)
     config = proj.get("label_config") if isinstance(proj, dict) else None
-    config = config if isinstance(config, str) and wellformed(config) else None  # unusable: ignored, not fatal
+    usable = isinstance(config, str) and len(config) <= MAX_CONFIG_CHARS and wellformed(config)
+    config = config if usable else None  # unusable: ignored, not fatal
     if action in STORE_ACTIONS:
         task = body.get("task") if isinstance(body.get("task"), dict) else {}
         if not isinstance(task.get("data"), dict):

@@ -127,3 +127,15 @@ def test_regions_of_other_controls_pass_as_they_are(service, store):
                                          "value": {"choices": ["positive"]}})
     reply = service.post("/webhook", data=json.dumps(body), content_type="application/json")
     assert reply.status_code == 200 and reply.get_json()["changed"] == 1
+
+
+def test_a_labeling_config_too_large_to_keep_is_refused_on_setup_and_ignored_on_webhooks(service, store):
+    from backend.labelstudio.protocol import MAX_CONFIG_CHARS
+
+    huge = CONFIG.replace("</View>", "<!--" + "x" * MAX_CONFIG_CHARS + "--></View>")
+    reply = service.post("/setup", json={"project": "77", "schema": huge})
+    assert reply.status_code == 413 and str(MAX_CONFIG_CHARS) in reply.get_json()["error"]
+    body = event("ANNOTATION_CREATED", ann_id=41, task_id=41)
+    body["project"] = {**PROJECT, "label_config": huge}
+    assert post(service, body)[1]["changed"] == 1
+    assert store.config("7") != huge
