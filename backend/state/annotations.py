@@ -122,31 +122,30 @@ class AnnotationStore:
 
     def delete_unchanged(self, project: str, annotations: list[Annotation]) -> int:
         """Remove these annotations only where the store still holds them exactly (a webhook that
-        replaced one since it was read wins); returns how many went."""
-        tasks, owners, _ = self._keys(project)
+        replaced one since it was read wins), with every other annotation kept for their tasks (LS
+        no longer lists any for them); returns how many tasks went, counted as changes."""
+        keys = ProjectKeys(project)
+        tasks, owners, changes = self._keys(project)
         fields = [str(a.task_id) for a in annotations]
 
         def txn(pipe: redis.client.Pipeline) -> int:
             held = pipe.hmget(tasks, fields) if fields else []
+            gone = [(str(a.task_id), str(a.annotation_id)) for a, raw in zip(annotations, held)
+                    if raw is not None and Annotation.from_json(raw) == a]
+            others = {task: json.loads(pipe.hget(keys.task_others, task) or "[]") for task, _ in gone}
             pipe.multi()
             # not marked deleted: a task missed by a listing that shifted under it may come back
-            return self._remove(pipe, project, [(str(a.task_id), str(a.annotation_id)) for a, raw in zip(annotations, held)
-                                                if raw is not None and Annotation.from_json(raw) == a])
+            for task, annotation_id in gone:
+                pipe.hdel(tasks, task)
+                pipe.hdel(owners, annotation_id, *others[task])
+                if others[task]:
+                    pipe.hdel(keys.other_annotations, *others[task])
+                pipe.hdel(keys.task_others, task)
+            if gone:
+                pipe.incrby(changes, len(gone))
+            return len(gone)
 
-        return self._transaction(txn, tasks, owners)
-
-    def _remove(self, pipe: redis.client.Pipeline, project: str, pairs: list) -> int:
-        """Queue the removal of (task, annotation id) pairs in a transaction, with every other
-        annotation kept for those tasks (LS no longer lists any), counted as changes."""
-        keys = ProjectKeys(project)
-        tasks, owners, changes = self._keys(project)
-        for task, annotation_id in pairs:
-            pipe.hdel(tasks, task)
-            pipe.hdel(owners, annotation_id)
-            pipe.hdel(keys.task_others, task)
-        if pairs:
-            pipe.incrby(changes, len(pairs))
-        return len(pairs)
+        return self._transaction(txn, tasks, owners, keys.task_others, keys.other_annotations)
 
     def _transaction(self, fn, *watch: str):
         result = None

@@ -90,3 +90,14 @@ def test_deleting_the_newer_of_two_annotators_work_trains_on_the_other(stores):
     assert store.delete_annotations(p, [203]) == 1
     assert store.annotations(p) == [] and store.count(p) == 0
     assert not store.upsert(p, _ann(1, 202, "2026-01-03T10:00"))  # deleted ones stay deleted
+
+
+def test_a_resync_removing_a_task_removes_every_annotation_kept_for_it(stores):
+    from backend.state.keys import ProjectKeys
+
+    store, p = stores.annotations, "store-7"
+    store.upsert(p, _ann(1, 301, "2026-01-02"))
+    store.upsert(p, _ann(1, 302, "2026-01-01"))  # an older one, kept beside
+    assert store.delete_unchanged(p, store.annotations(p)) == 1
+    keys = ProjectKeys(p)
+    assert store.count(p) == 0 and not store.r.hlen(keys.other_annotations) and not store.r.hlen(keys.annotation_tasks)
