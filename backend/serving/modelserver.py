@@ -4,6 +4,8 @@ the bootstrap model; a watcher thread swaps in newly promoted versions."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +21,7 @@ from ..state.registry import ModelRegistry, newest_first
 from .cache import UNTRAINED, ModelCache, ServedModel, folder_version, orders_tasks
 
 log = logging.getLogger(__name__)
+HOST = socket.gethostname()  # with the pid (read at report time: gunicorn forks), a process in the registry's reports
 RETRY_MAX_S = 300.0  # the longest wait between two tries to load a version that failed to load
 
 
@@ -154,6 +157,10 @@ class ModelServer:
                     self._drop(project)
         swapped = [p for p in wanted if self._swap(p, current.get(p))]
         self._answer_waiting()
+        try:  # retention keeps what any process still holds
+            self.registry.report_serving(f"{HOST}:{os.getpid()}", {p: s.version for p, s in list(self._served.items())})
+        except redis.RedisError as exc:
+            log.warning("model watcher: could not report the versions held: %s", exc)
         return swapped
 
     def _answer_waiting(self) -> None:

@@ -8,6 +8,7 @@ PREFIX = "ner"
 PROJECTS = f"{PREFIX}:projects"  # set: every project that has stored an annotation
 CURRENT_VERSIONS = f"{PREFIX}:models:current"  # hash: project id -> current version (what serving polls)
 COVERED = f"{PREFIX}:covered"  # set: every project that has a cold-start order
+SERVING = f"{PREFIX}:serving"  # hash: serving process -> {"at": time, "versions": {project: version}}
 
 
 def project_order(project: str) -> tuple[int, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import redis
 
 from ..ner.checkpoint import check_folder
-from .keys import CURRENT_VERSIONS, ProjectKeys
+from .keys import CURRENT_VERSIONS, SERVING, ProjectKeys
 
 MAX_PROJECT_DIGITS = 18  # the one id rule: the protocol, URLs and folders share it
 _PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
@@ -18,6 +19,8 @@ _VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
 # Versions retention removes are older than the current one, which has served this long: every
 # serving process polls the registry every SWAP_POLL_SECONDS and loads a version in seconds.
 RETIRE_GRACE_S = 600
+# A serving process says what it holds every SWAP_POLL_SECONDS; one silent this long is gone.
+SERVING_REPORT_TTL_S = 120
 
 
 class RegistryError(ValueError):
@@ -127,12 +130,30 @@ class ModelRegistry:
         folder = self.project_dir(project)
         if time.time() - promoted_at < grace_s or not folder.is_dir():
             return []
-        kept = self.kept(project, keep)
+        kept = self.kept(project, keep) | self.in_use(project)
         gone = [p.name for p in folder.iterdir() if _VERSION_RE.fullmatch(p.name) and p.name not in kept
                 and p.name in set(self.versions(project))]
         for version in gone:
             shutil.rmtree(folder / version, ignore_errors=True)
         return sorted(gone, key=_number)
+
+    def report_serving(self, process: str, versions: dict[str, str]) -> None:
+        """What serving process `process` holds loaded now ({project: version})."""
+        self.r.hset(SERVING, process, json.dumps({"at": time.time(), "versions": versions}))
+
+    def in_use(self, project: str) -> set[str]:
+        """The versions of `project` some live serving process still holds (reports of processes
+        silent for SERVING_REPORT_TTL_S are dropped)."""
+        held, stale = set(), []
+        for process, raw in self.r.hgetall(SERVING).items():
+            report = json.loads(raw)
+            if time.time() - report["at"] > SERVING_REPORT_TTL_S:
+                stale.append(process)
+            elif project in report["versions"]:
+                held.add(report["versions"][project])
+        if stale:
+            self.r.hdel(SERVING, *stale)
+        return held
 
     def remove_orphans(self, older_than_s: float) -> list[Path]:
         """Remove what a worker killed mid-save leaves in the store: `.v*.tmp-*` folders older than

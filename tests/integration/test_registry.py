@@ -132,3 +132,37 @@ def test_what_a_killed_worker_left_is_removed_and_nothing_else(registry, trained
     removed = registry.remove_orphans(older_than_s=3600)
     assert sorted(p.name for p in removed) == sorted([scratch.name, unpromoted.name])
     assert sorted(p.name for p in folder.iterdir()) == sorted([current, fresh.name])
+
+
+def test_retention_keeps_what_a_live_serving_process_still_holds(registry, trained_folder):
+    import json
+    import time
+
+    from backend.state.keys import SERVING, ProjectKeys
+    from backend.state.registry import SERVING_REPORT_TTL_S
+
+    project = "50"
+    made = _promoted(registry, project, trained_folder, 5)
+    registry.r.set(ProjectKeys(project).promoted_at, 0)
+    registry.report_serving("host:1", {project: made[0]})  # a process that has not swapped yet
+    gone_report = {"at": time.time() - SERVING_REPORT_TTL_S - 1, "versions": {project: made[1]}}
+    registry.r.hset(SERVING, "host:2", json.dumps(gone_report))  # a process that died long ago
+    assert registry.retire(project, keep=1, grace_s=600) == [made[1], made[2]]
+    assert not registry.r.hexists(SERVING, "host:2")
+    registry.r.hdel(SERVING, "host:1")
+
+
+def test_a_serving_process_reports_what_it_holds(registry, trained_folder, stores):
+    import json
+
+    from backend.config import Settings
+    from backend.serving import ModelServer
+    from backend.state.keys import SERVING
+
+    project = "51"
+    (version,) = _promoted(registry, project, trained_folder, 1)
+    server = ModelServer(Settings(model_cache_size=2), registry)
+    server.for_project(project)
+    server.refresh()
+    reports = [json.loads(raw)["versions"] for raw in registry.r.hvals(SERVING)]
+    assert any(r.get(project) == version for r in reports)
