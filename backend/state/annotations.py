@@ -1,4 +1,4 @@
-"""The annotation store in Redis: the latest annotation per task, per project, durable and idempotent."""
+"""The annotation store in Redis: every annotation of every task, the newest trained on, durable and idempotent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def _newer(a: Annotation, b: Annotation) -> bool:
 
 
 class AnnotationStore:
-    """Per project: hash task id -> Annotation, hash annotation id -> task id, a change counter,
+    """Per project: hash task id -> the Annotation it trains on (its newest), the task's older
+    annotations beside it (another annotator's), hash annotation id -> task id, a change counter,
     and the ids of deleted annotations.
 
     Writes are transactions (WATCH/MULTI): the newest annotation of a task wins whatever order
