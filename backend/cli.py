@@ -331,9 +331,7 @@ def _tidy_store(settings: Settings) -> None:
         if scratch.stat().st_mtime < cutoff:
             shutil.rmtree(scratch, ignore_errors=True)
     for project in stores.annotations.projects():
-        gone = stores.registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
-        if gone:
-            log.info("project %s: removed versions %s (KEEP_VERSIONS=%d)", project, ", ".join(gone), settings.keep_versions)
+        stores.registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
 
 
 def _int_list(raw: str, what: str) -> list[int]:

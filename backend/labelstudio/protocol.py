@@ -14,7 +14,8 @@ from .labelconfig import NerControl
 from .labelmap import map_types
 from .webhooks import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED
 
-_PROJECT_RE = re.compile(r"[ \t]*(\d{1,18})(?:\.\d+)?[ \t]*", re.ASCII)  # registry.MAX_PROJECT_DIGITS
+MAX_PROJECT_DIGITS = 18  # the one id rule: LS bodies, URLs and the model store's folders share it
+_PROJECT_RE = re.compile(r"[ \t]*(\d{1,%d})(?:\.\d+)?[ \t]*" % MAX_PROJECT_DIGITS, re.ASCII)
 log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
 MAX_CONFIG_CHARS = 100_000  # a labeling config is a few KB; each project id keeps the last one sent
@@ -36,7 +37,7 @@ def project_id(value) -> str:
     """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
     if isinstance(value, bool):
         raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
-    if isinstance(value, int) and 0 <= value < 10**18:
+    if isinstance(value, int) and 0 <= value < 10**MAX_PROJECT_DIGITS:
         return str(value)
     if isinstance(value, str):
         m = _PROJECT_RE.fullmatch(value)

@@ -47,6 +47,14 @@ class CoverOrder:
         raw = self.r.hmget(ProjectKeys(project).cover_scores, [str(t) for t in task_ids])
         return {t: float(v) for t, v in zip(task_ids, raw) if v is not None}
 
+    def rescore(self, project: str, task_ids: list, results: list[dict]) -> None:
+        """Give each result (one per task id, in order) whose task the order holds the order's
+        score; ids that are not task ids (None) keep theirs."""
+        cover = self.scores(project, [t for t in task_ids if t is not None])
+        for task_id, result in zip(task_ids, results):
+            if task_id in cover:
+                result["score"] = cover[task_id]
+
     def projects(self) -> list[str]:
         """Every project with a cold-start order (the status page lists them in every process)."""
         return sorted((p.decode() for p in self.r.smembers(COVERED)), key=project_order)

@@ -97,8 +97,9 @@ class TrainingHistory:
         if record.f1 is not None:
             self.r.hset(ProjectKeys(project).learning_curve, record.job_id, json.dumps([record.annotations, record.f1]))
         if self.r.hset(records, record.job_id, raw):  # a new field: append to the order
-            if self.r.rpush(order, record.job_id) > HISTORY_KEPT:
-                dropped = self.r.lpop(order, self.r.llen(order) - HISTORY_KEPT) or []
+            length = self.r.rpush(order, record.job_id)
+            if length > HISTORY_KEPT:
+                dropped = self.r.lpop(order, length - HISTORY_KEPT) or []
                 if dropped:
                     self.r.hdel(records, *dropped)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import time
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import redis
 
+from ..labelstudio.protocol import MAX_PROJECT_DIGITS
 from ..ner.checkpoint import check_folder
 from .keys import CURRENT_VERSIONS, SERVING, ProjectKeys
 
-MAX_PROJECT_DIGITS = 18  # the one id rule: the protocol, URLs and folders share it
 _PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
 _VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
 # Versions retention removes are older than the current one, which has served this long: every
@@ -21,6 +22,9 @@ _VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
 RETIRE_GRACE_S = 600
 # A serving process says what it holds every SWAP_POLL_SECONDS; one silent this long is gone.
 SERVING_REPORT_TTL_S = 120
+
+
+log = logging.getLogger(__name__)
 
 
 class RegistryError(ValueError):
@@ -115,10 +119,11 @@ class ModelRegistry:
         key = ProjectKeys(project).pinned
         self.r.sadd(key, version) if pinned else self.r.srem(key, version)
 
-    def kept(self, project: str, keep: int) -> set[str]:
-        """What retention keeps: the current version, the previous one, the newest `keep` promoted
-        and every pinned one."""
-        newest = sorted(set(self.versions(project)), key=_number, reverse=True)[:max(0, keep)]
+    def kept(self, project: str, keep: int, promoted: list[str] | None = None) -> set[str]:
+        """What retention keeps: the current version, the previous one, the newest `keep` of the
+        `promoted` versions (default: read them) and every pinned one."""
+        promoted = self.versions(project) if promoted is None else promoted
+        newest = sorted(set(promoted), key=_number, reverse=True)[:max(0, keep)]
         pinned = {v.decode() for v in self.r.smembers(ProjectKeys(project).pinned)}
         return {v for v in (self.current(project), self.previous(project)) if v} | set(newest) | pinned
 
@@ -130,12 +135,14 @@ class ModelRegistry:
         folder = self.project_dir(project)
         if time.time() - promoted_at < grace_s or not folder.is_dir():
             return []
-        kept = self.kept(project, keep) | self.in_use(project)
-        gone = [p.name for p in folder.iterdir() if _VERSION_RE.fullmatch(p.name) and p.name not in kept
-                and p.name in set(self.versions(project))]
+        promoted = set(self.versions(project))
+        kept = self.kept(project, keep, list(promoted)) | self.in_use(project)
+        gone = sorted((p.name for p in folder.iterdir() if p.name in promoted and p.name not in kept), key=_number)
         for version in gone:
             shutil.rmtree(folder / version, ignore_errors=True)
-        return sorted(gone, key=_number)
+        if gone:
+            log.info("project %s: removed versions %s (kept: %s)", project, ", ".join(gone), ", ".join(sorted(kept)))
+        return gone
 
     def report_serving(self, process: str, versions: dict[str, str]) -> None:
         """What serving process `process` holds loaded now ({project: version})."""

@@ -104,7 +104,7 @@ def predict():
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map)
-    if not served.orders_tasks and services().settings.pushes_to_ls:  # only a worker that reaches LS makes the order
+    if not served.orders_tasks and settings.pushes_to_ls:  # only a worker that reaches LS makes the order
         _cover_scores(req, results)
     _remember_served(req, served.version if served.predictor is not None else None, results)
     metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
@@ -114,17 +114,12 @@ def predict():
 def _cover_scores(req: PredictRequest, results: list[dict]) -> None:
     """The cold-start order's task scores, for a project whose served model does not order its tasks
     (none of its own yet, or one too weak): what LS shows when it sorts by prediction score."""
-    ids = [t.id if _task_id(t.id) else None for t in req.tasks]
-    if req.project is None or all(i is None for i in ids):
+    if req.project is None:
         return
     try:
-        cover = services().stores.cover.scores(req.project, [i for i in ids if i is not None])
+        services().stores.cover.rescore(req.project, [t.id if _task_id(t.id) else None for t in req.tasks], results)
     except redis.RedisError as exc:  # the predictions stand; only their order is the model's
         log.warning("project %s: cold-start scores unavailable: %s", req.project, exc)
-        return
-    for task_id, result in zip(ids, results):
-        if task_id in cover:
-            result["score"] = cover[task_id]
 
 
 def _task_id(value) -> bool:

@@ -67,15 +67,20 @@ def test_a_version_that_failed_to_load_once_is_tried_again(store, trained_folder
     assert len(calls) == 2
 
 
-def test_a_version_that_fails_its_integrity_check_is_given_up(store, trained_folder):
+def serving_then_promoted(store, project: str, folder):
+    """A process serving `project`'s first version, then a second promoted: (server, first,
+    second, the second's folder); the server has not polled since."""
     settings, registry = store
-    good = promote_copy(registry, "44", trained_folder)
+    first = promote_copy(registry, project, folder)
     server = ModelServer(settings, registry)
-    server.for_project("44")
+    server.for_project(project)
     server.refresh()
-    bad, path = registry.new_version("44")
-    shutil.copytree(trained_folder, path)
-    registry.promote("44", bad)
+    second = promote_copy(registry, project, folder)
+    return server, first, second, registry.path(project, second)
+
+
+def test_a_version_that_fails_its_integrity_check_is_given_up(store, trained_folder):
+    server, good, bad, path = serving_then_promoted(store, "44", trained_folder)
     (path / "labels.json").unlink()  # damaged after promotion
     for _ in range(3):
         assert server.refresh() == []
@@ -83,14 +88,7 @@ def test_a_version_that_fails_its_integrity_check_is_given_up(store, trained_fol
 
 
 def test_a_folder_the_shared_filesystem_shows_late_is_tried_again(store, trained_folder):
-    settings, registry = store
-    good = promote_copy(registry, "45", trained_folder)
-    server = ModelServer(settings, registry)
-    server.for_project("45")
-    server.refresh()
-    late, path = registry.new_version("45")
-    shutil.copytree(trained_folder, path)
-    registry.promote("45", late)
+    server, good, late, path = serving_then_promoted(store, "45", trained_folder)
     hidden = path.with_name(path.name + ".elsewhere")
     path.rename(hidden)  # promoted by another node; not visible here yet
     assert server.refresh() == [] and server.serving("45").version == good and ("45", late) not in server._broken

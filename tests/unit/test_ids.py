@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.labelstudio.protocol import ProtocolError, project_id
-from backend.state.registry import MAX_PROJECT_DIGITS, ModelRegistry, RegistryError
+from backend.labelstudio.protocol import MAX_PROJECT_DIGITS, ProtocolError, project_id
+from backend.state.registry import ModelRegistry, RegistryError
 
 
 @pytest.mark.parametrize("raw, want", [("3", "3"), ("3.1795679909", "3"), (" 3 ", "3"), (5, "5"),

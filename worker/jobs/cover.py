@@ -31,7 +31,7 @@ def cover_tasks(project: str) -> dict:
     stores = connect(settings)
     stores.queue.cover_started(project)
     current = stores.registry.current(project)
-    if current is not None and orders_tasks(stores.registry.path(project, current)):
+    if _orders(project, current, stores):
         return {"project": project, "status": "skipped", "reason": f"{current} orders the tasks"}
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
     tasks = list(islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit))
@@ -40,11 +40,16 @@ def cover_tasks(project: str) -> dict:
     scores = {tasks[i][0]: score for i, score in coverage.cover_scores(coverage.cover_order(vectors)).items()}
     made = stores.cover.save(project, scores)
     now = stores.registry.current(project)
-    if now is not None and orders_tasks(stores.registry.path(project, now)):  # promoted meanwhile
+    if _orders(project, now, stores):  # promoted meanwhile
         return {"project": project, "status": "kept", "version": made.version, "reason": f"{now} orders the tasks"}
     write_predictions(project, _served(project, now, settings, stores), made.version, tasks, settings, stores, ls)
     log.info("project %s: cold-start order %s of %d tasks written", project, made.version, len(tasks))
     return {"project": project, "status": "done", "version": made.version, "tasks": len(tasks)}
+
+
+def _orders(project: str, version: str | None, stores: Stores) -> bool:
+    """Whether `version` (the project's current one, if any) orders the tasks itself."""
+    return version is not None and orders_tasks(stores.registry.path(project, version))
 
 
 def _served(project: str, version: str | None, settings: Settings, stores: Stores) -> ServedModel:

@@ -99,9 +99,7 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
             check()
         results = task_results(batch, project, served, controls, explicit, settings.max_task_chars)
         if not served.orders_tasks:  # too weak to order the tasks, or none yet: the cold-start order does
-            cover = stores.cover.scores(project, [t.id for t in batch])
-            for t, r in zip(batch, results):
-                r["score"] = cover.get(t.id, r["score"])
+            stores.cover.rescore(project, [t.id for t in batch], results)
         ls.import_predictions(project, [{"task": t.id, "result": r["result"], "score": r["score"], "model_version": label}
                                         for t, r in zip(batch, results)])
         if served.predictor is not None:

@@ -67,9 +67,7 @@ def train_project(project: str) -> dict:
     if record.status == TrainingStatus.PROMOTED and settings.pushes_to_ls:
         queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
     try:
-        gone = registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
-        if gone:
-            log.info("project %s: removed versions %s (KEEP_VERSIONS=%d)", project, ", ".join(gone), settings.keep_versions)
+        registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
     except OSError as exc:  # housekeeping: the training's outcome stands
         log.warning("project %s: could not remove old versions: %s", project, exc)
     return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
