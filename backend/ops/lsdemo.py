@@ -35,13 +35,21 @@ def ensure_venv(venv: Path) -> Path:
     return venv
 
 
+# What Label Studio is given of the supervisor's environment: enough to find its programs, its
+# locale, its home and temp folder, and any LABEL_STUDIO_* setting an operator gave it. Nothing else: the supervisor's environment holds the backend's
+# secrets (BASIC_AUTH_PASS, REDIS_URL with its password, AWS keys), which LS has no use for.
+PASSED_ON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "USER", "LOGNAME")
+
+
 def ls_environment(data_dir: Path, password: str, token: str) -> dict[str, str]:
     """What LS 1.23 needs to call a backend on loopback or a private network and to accept the
     legacy token this demo hands to the backend, and the admin user it creates on first start.
     The password and token travel in the environment, which only the owner can read, never on
     the command line, which every local user sees in the process list."""
+    inherited = {k: v for k, v in os.environ.items() 
+                 if k in PASSED_ON or k.startswith(("LC_", "LABEL_STUDIO_"))}
     return {
-        **os.environ,
+        **inherited,
         "ML_BLOCK_LOCAL_IP": "false",
         "SSRF_PROTECTION_ENABLED": "false",
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
@@ -65,8 +73,11 @@ def credentials(folder: Path) -> dict[str, str]:
         return json.loads(path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     creds = {"password": secrets.token_urlsafe(12), "token": secrets.token_hex(20)}
-    path.write_text(json.dumps(creds))
-    path.chmod(0o600)
+    # Created owner-only: written first and narrowed after, it would be readable by every local
+    # user (umask 022) for as long as the write takes, or for good if the process died meanwhile.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(creds))
     return creds
 
 
