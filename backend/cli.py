@@ -262,9 +262,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rescue_dead_trainings(settings: Settings) -> None:
-    """Every LEASE_S, train again each project whose latest training died with its worker: a
-    worker killed mid-training leaves a started job that nothing else would replace until the
-    project's next webhook (`TrainingQueue.rescue`)."""
+    """At start and every LEASE_S after, train again each project whose latest training died with
+    its worker, and record the dead one abandoned: a worker killed mid-training leaves a started
+    job, and a successor waiting on it, that nothing else would replace until the project's next
+    trigger after the lease lapsed (`TrainingQueue.rescue`)."""
     import redis
 
     from .state import connect
@@ -272,12 +273,14 @@ def _rescue_dead_trainings(settings: Settings) -> None:
 
     stores = connect(settings)
     while True:
-        time.sleep(LEASE_S + 1)  # a job is dead once its lease has lapsed
         try:
             for project in stores.annotations.projects():
-                stores.queue.rescue(project)
+                job_id = stores.queue.rescue(project)
+                if job_id:  # jobs of a project never overlap: any other running record is dead
+                    stores.history.abandon_running(project, keep=job_id)
         except redis.RedisError as exc:  # Redis restarting: the next round tries again
             log.warning("could not look for dead trainings: %s", exc)
+        time.sleep(LEASE_S + 1)  # a job is dead once its lease has lapsed
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
