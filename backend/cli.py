@@ -20,6 +20,10 @@ from .ner.readers import FORMATS, CorpusError, read_corpus
 
 log = logging.getLogger("ner_backend")
 ORPHAN_AGE_S = 3600  # a save takes seconds: what a worker left half-written for an hour is an orphan
+# `train` holds out this share by default: it stops the training at its best epoch and is the
+# evidence that lets servers use the int8 path (about 5x fp32's per-task pipeline speed, against
+# 2.1x for an unchecked fp32 model: docs/benchmarks.md).
+DEV_FRACTION = 0.1
 
 
 class CliError(Exception):
@@ -45,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=2e-4, help="peak learning rate")
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--max-length", type=int, default=256, help="tokens per training window")
-    t.add_argument("--dev-fraction", type=float, default=0.0, help="hold out this share for early stopping")
+    t.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
+                   help=f"share held out to stop early and to check the fast path on (default {DEV_FRACTION}; "
+                        "0 trains on everything and serves fp32 until `check`)")
     t.add_argument("--patience", type=int, default=1, help="epochs without dev-F1 gain before stopping")
     t.add_argument("--label-all-tokens", action="store_true", help="train every sub-token (I- form)")
     t.add_argument("--seed", type=int, default=42)
@@ -90,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run an RQ worker that trains projects from the webhook queue")
     w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     w.add_argument("--name", help="worker name (default: RQ's random one)")
+
+    c = sub.add_parser("check", help="check a model folder's fast paths (int8, bf16) so that servers may use them")
+    c.add_argument("--model", required=True, help="model folder from `train` or the worker")
+    c.add_argument("--data", help="held-out gold corpus (default: the sentences `train` held out and kept)")
+    c.add_argument("--format", choices=FORMATS, help="corpus format (default: inferred from the file)")
+    c.add_argument("--limit", type=int, help="use only the first N sentences")
 
     rb = sub.add_parser("rollback", help="serve an older kept version of a project again (every process swaps to it)")
     rb.add_argument("--project", required=True, help="project id")
@@ -156,10 +168,32 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         return {**metrics, fastpath.METRICS_KEY: choice.to_dict()}
 
     out = Path(args.out).resolve()
-    fastpath.save_checked(result.ner, dev, settings.precision, out, with_serving)
+    choice = fastpath.save_checked(result.ner, dev, settings.precision, out, with_serving, keep_heldout=True)
     dev_note = f", dev micro-F1 {result.dev_metrics['f1']:.4f}" if result.dev_metrics else ""
     print(f"saved {out} ({result.epochs_run} epochs in {result.duration_s:.1f}s, "
-          f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note})")
+          f"loss {result.first_loss:.3f} -> {result.history[-1]['loss']:.3f}{dev_note}); "
+          f"served here in {choice.precision}: {choice.reason}")
+    if not dev:
+        print(f"no sentence held out: `ner-backend check --model {out} --data HELDOUT` lets servers use a fast path")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Score a folder's fast paths against fp32 on held-out gold and record the evidence in it."""
+    from .ner import fastpath
+
+    if args.data:
+        dev = read_corpus(args.data, args.format, args.limit)
+    else:
+        dev = fastpath.read_heldout(args.model)[: args.limit]
+        if not dev:
+            raise CliError(f"{args.model} keeps no held-out sentences: name a corpus it was not trained on with --data")
+    started = time.monotonic()
+    choice = fastpath.recheck(args.model, dev, settings.precision)
+    tried = ", ".join(f"{path} {f1:.4f}" for path, f1 in choice.tried.items()) or "none"
+    fp32 = f"{choice.fp32_f1:.4f}" if choice.fp32_f1 is not None else "n/a"
+    print(f"{args.model}: {len(dev)} held-out sentences, dev F1 fp32 {fp32}, fast paths {tried}; "
+          f"served here in {choice.precision} ({choice.reason}); {time.monotonic() - started:.1f}s")
     return 0
 
 
@@ -404,6 +438,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve, "worker": cmd_worker,
     "up": cmd_up, "simulate": cmd_simulate, "rollback": cmd_rollback, "pin": cmd_pin,
+    "check": cmd_check,
 }
 
 

@@ -12,6 +12,6 @@ mkdir -p "$WORK"
 PATH="$PWD/.venv/bin:$PATH"
 python bench/gmb_slice.py "$GMB" "$WORK/heldout.csv" --first 39001 --last 40000
 python bench/gmb_slice.py "$GMB" "$WORK/unseen.csv" --first 2001 --last 40000
-/usr/bin/time -f "train wall %e s" ner-backend train --data "$GMB" --limit 2000 --epochs 3 --out "$WORK/gmb2000"
+/usr/bin/time -f "train wall %e s" ner-backend train --data "$GMB" --limit 2000 --epochs 3 --dev-fraction 0 --out "$WORK/gmb2000"
 /usr/bin/time -f "evaluate wall %e s" ner-backend evaluate --model "$WORK/gmb2000" --data "$WORK/heldout.csv"
 /usr/bin/time -f "evaluate (all unseen) wall %e s" ner-backend evaluate --model "$WORK/gmb2000" --data "$WORK/unseen.csv"

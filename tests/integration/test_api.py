@@ -151,7 +151,7 @@ def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, s
     assert "bootstrap-" in page and f"Project {project}" in page
     assert hostile not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
     assert "PER<b>" not in page and "PER&lt;b&gt;" in page
-    assert "served in fp32 (no fast-path check recorded for this version)" in page  # the fixture model has none
+    assert "served in fp32 (no fast-path check recorded for this version" in page  # the fixture model has none
     assert "<td>bf16</td>" in page and "failed: 20 of 40 (&lt;script&gt;" in page
 
 

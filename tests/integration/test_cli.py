@@ -58,6 +58,8 @@ def test_train_evaluate_predict(tmp_path, data_dir):
         (["train", "--data", "{data}/gmb_train.csv", "--format", "conll", "--out", "/tmp/x"], "unknown label"),
         (["train", "--data", "{data}/empty.conll", "--out", "/tmp/x"], "no sentences"),
         (["evaluate", "--model", "/nonexistent", "--data", "{data}/gmb_eval.csv"], "does not exist"),
+        (["check", "--model", "/nonexistent"], "keeps no held-out sentences"),
+        (["check", "--model", "/nonexistent", "--data", "{data}/gmb_eval.csv"], "does not exist"),
     ],
 )
 def test_errors_print_one_line_and_exit_non_zero(tmp_path, data_dir, args, message):
@@ -93,3 +95,47 @@ def test_openmp_waiting_is_chosen_per_command_unless_given(monkeypatch, command,
         monkeypatch.setenv(key, value)
     cli._omp_waiting(command)
     assert {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ} == expected
+
+
+def _serving(folder) -> dict:
+    return json.loads((folder / "metrics.json").read_text())["serving"]
+
+
+def test_train_with_default_options_checks_the_fast_path_and_keeps_its_evidence(tmp_path, data_dir):
+    from backend.ner.fastpath import load_served, read_heldout
+
+    out = tmp_path / "model"
+    r = run_cli("train", "--data", data_dir / "gmb_train.csv", "--limit", "150", "--epochs", "3", "--lr", "3e-4",
+                "--out", out)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dev_sentences"] == 15 and metrics["train_sentences"] == 135  # a tenth held out by default
+    serving = _serving(out)
+    assert serving["fp32_f1"] is not None and "int8" in serving["tried"]  # checked: no longer fp32 for want of evidence
+    assert len(read_heldout(out)) == 15
+    loaded = load_served(out, "auto")
+    passed = serving["tried"]["int8"] >= serving["fp32_f1"] - 0.005
+    assert (loaded.precision == "int8") == passed, (loaded.precision, loaded.precision_reason)
+    assert f"served here in {loaded.precision}" in r.stdout
+
+
+def test_check_gives_a_folder_trained_on_everything_its_fast_path(trained_folder, tmp_path, data_dir):
+    import shutil
+
+    from backend.ner.checkpoint import load_model
+    from backend.ner.fastpath import load_served
+
+    folder = tmp_path / "unchecked"
+    shutil.copytree(trained_folder, folder)
+    assert load_served(folder, "auto").precision == "fp32"  # nothing recorded: fp32, and the reason says how to fix it
+    assert "ner-backend check" in load_served(folder, "auto").precision_reason
+    r = run_cli("check", "--model", folder)
+    assert r.returncode == 1 and "--data" in r.stderr  # no evidence kept: it must be named
+    r = run_cli("check", "--model", folder, "--data", data_dir / "gmb_eval.csv", "--limit", "100")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["note"] == "test fixture"  # what the folder recorded before is kept
+    assert "int8" in metrics["serving"]["tried"] and (folder / "model.int8.onnx").exists() == \
+        (metrics["serving"]["tried"]["int8"] >= metrics["serving"]["fp32_f1"] - 0.005)
+    assert load_model(folder).labels.labels == load_model(trained_folder).labels.labels
+    assert load_served(folder, "auto").precision == metrics["serving"]["precision"]
