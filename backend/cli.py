@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, help="worker processes (default WORKERS, else 1)")
     sv.add_argument("--threads", type=int, help="threads per worker (default THREADS, else 4)")
 
+    f = sub.add_parser("front", help="answer /webhook in this process and forward every other request to a "
+                                      "prediction pool (`serve`): what `up` runs on the public port")
+    f.add_argument("--upstream", required=True, help="the prediction pool's URL, http://HOST:PORT")
+    f.add_argument("--host", help="bind address (default HOST, else 127.0.0.1)")
+    f.add_argument("--port", type=int, help="port (default PORT, else 9090)")
+
     u = sub.add_parser("up", help="run Redis (embedded unless REDIS_URL is set), the backend and a worker")
     u.add_argument("--port", type=int, help="backend port (default PORT, else 9090)")
     u.add_argument("--redis-port", type=int, default=6390, help="port of the embedded Redis (default 6390)")
@@ -263,6 +269,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_front(args: argparse.Namespace, settings: Settings) -> int:
+    """Webhooks in a process of their own, at the niceness it was started with; the rest forwarded."""
+    from dataclasses import replace
+
+    from .web.server import serve
+
+    overrides = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k)}
+    serve(replace(settings, **overrides), upstream=args.upstream)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """A real RQ worker on the training queue (forks one work horse per job)."""
     import redis
@@ -438,7 +455,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "serve": cmd_serve, "worker": cmd_worker,
     "up": cmd_up, "simulate": cmd_simulate, "rollback": cmd_rollback, "pin": cmd_pin,
-    "check": cmd_check,
+    "check": cmd_check, "front": cmd_front,
 }
 
 

@@ -59,6 +59,7 @@ class Settings:
     port: int = setting(9090)
     workers: int = setting(1)
     threads: int = setting(4)
+    front_threads: int = setting(64)  # `front`: concurrent requests it holds (webhooks never wait behind them)
     basic_auth_user: str = setting("", secret=True)
     basic_auth_pass: str = setting("", secret=True)
     max_request_bytes: int = setting(32 * 1024 * 1024)

@@ -51,7 +51,7 @@ bash scripts/compose-env.sh "$WORK/.env" >/dev/null
 set -a; . "$WORK/.env"; set +a
 export BACKEND_PORT LABEL_STUDIO_PORT
 COMPOSE="docker-compose -p $PROJECT --project-directory $PWD -f docker-compose.yml -f docker/compose.offline.yml --env-file $WORK/.env --profile cpu --profile labelstudio"
-UP_ARGS="--scale backend=2 redis backend proxy worker-cpu label-studio"
+UP_ARGS="--scale backend=2 redis backend webhooks proxy worker-cpu label-studio"
 teardown() {
   [ -n "$WHEELS_PID" ] && kill "$WHEELS_PID" 2>/dev/null
   $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true

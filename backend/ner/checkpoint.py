@@ -25,10 +25,21 @@ class ModelFolderError(RuntimeError):
 
 
 def _fsync_tree(folder: Path) -> None:
+    """Every file's data, then the folder's own entries (the names of those files), on disk."""
     for f in folder.iterdir():
         if f.is_file():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    """A rename or a new entry in `folder` survives a power loss only once the folder is synced."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save_model(ner: NerModel, metrics: dict, out: str | os.PathLike, extra_files: dict[str, Path] | None = None) -> Path:
@@ -63,6 +74,7 @@ def save_model(ner: NerModel, metrics: dict, out: str | os.PathLike, extra_files
             old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(out, old)
         os.rename(tmp, out)
+        fsync_dir(out.parent)  # the rename itself: without it a promoted version may vanish on power loss
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -166,18 +167,51 @@ class LoopbackProcess:
 
 
 class Service(LoopbackProcess):
-    """`ner-backend serve` in a subprocess on a free loopback port, `env` over this environment."""
+    """`ner-backend serve` in a subprocess on a free loopback port, `env` over this environment.
+    With `front`, as `up` runs it: the pool on a port of its own behind `ner-backend front`, whose
+    process is `self.front` (its log beside `log_path`, `.front` added)."""
 
     name = "ner-backend"
 
     def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, front: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.front = None
+        if front:
+            full_env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir = tempfile.mkdtemp(prefix="ner-metrics-")
+            self.front = _Front(self.port, full_env, cwd, log_path)
+            self.port = free_port()  # the pool's own, as `up` gives it
+            self.url = self.front.upstream = f"http://127.0.0.1:{self.port}"
         cmd = command("serve", "--port", str(self.port), "--workers", str(workers))
         self._launch(cmd, full_env, cwd, log_path, timeout=90)
+        if self.front:
+            self.pool_url, self.url = self.url, self.front.url
+            self.front.start()
+
+    def stop(self) -> None:
+        if self.front:
+            self.front.stop()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        super().stop()
+
+
+class _Front(LoopbackProcess):
+    """`ner-backend front` for a Service (started once the pool answers)."""
+
+    name = "ner-backend front"
+
+    def __init__(self, port: int, env: dict[str, str], cwd: Path | None, log_path: Path | None) -> None:
+        self.port, self.env, self.cwd = port, env, cwd
+        self.url = f"http://127.0.0.1:{port}"
+        self.front_log = log_path.with_suffix(log_path.suffix + ".front") if log_path else None
+        self.upstream = ""
+
+    def start(self) -> None:
+        cmd = command("front", "--port", str(self.port), "--upstream", self.upstream)
+        self._launch(cmd, self.env, self.cwd, self.front_log, timeout=90)
 
 
 class Worker:

@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from ..config import Settings
-from .processes import Child, StackError, command, redis_password, start_redis, wait_for_health, wait_for_redis
+from .processes import (
+    Child,
+    StackError,
+    command,
+    free_port,
+    redis_password,
+    start_redis,
+    wait_for_health,
+    wait_for_redis,
+)
 
 log = logging.getLogger(__name__)
 EMBEDDED_REDIS_PORT = 6390  # not 6379: a Label Studio on the same machine probes 6379 and uses it
@@ -25,7 +36,7 @@ ONE_NODE_ENV = {"SERVE_NICE": "5"}
 
 
 def _stop(children: list[Child]) -> None:
-    """Stop in reverse order of start (worker, backend, then Redis, which flushes its AOF).
+    """Stop in reverse order of start (worker, front, backend, then Redis, which flushes its AOF).
     Further Ctrl-C or SIGTERM are ignored meanwhile: a half-done shutdown would orphan parts."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -48,6 +59,11 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATA_DIR=str(data_dir), MODEL_DIR=settings.model_dir, PYTHONUNBUFFERED="1")
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:  # one folder for the front's and the pool's metrics
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ner-metrics-")
+        own_metrics = env["PROMETHEUS_MULTIPROC_DIR"]
+    else:
+        own_metrics = None
     children: list[Child] = []
     ls = _LocalLabelStudio(data_dir, label_studio_port, env) if label_studio_port else None
 
@@ -69,12 +85,18 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
         # Own process groups: a terminal's Ctrl-C reaches only this supervisor, which stops the parts
         # in order. The same session as this supervisor: where the kernel groups CPU time by session
         # (autogroup), separate sessions would each get an equal share whatever their niceness.
-        backend_env = {**ONE_NODE_ENV, **env}
-        backend = Child("backend", subprocess.Popen(command("serve"), env=backend_env, process_group=0))
-        children.append(backend)
+        # The prediction pool on a loopback port of its own, behind the front on the public port:
+        # the front answers webhooks in its own process at full priority, whatever /predict's load.
+        pool_url = f"http://127.0.0.1:{free_port()}"
+        pool_env = {**ONE_NODE_ENV, **env, "HOST": "127.0.0.1", "PORT": pool_url.rsplit(":", 1)[1]}
+        pool = Child("backend", subprocess.Popen(command("serve"), env=pool_env, process_group=0))
+        children.append(pool)
+        front = Child("front", subprocess.Popen(command("front", "--upstream", pool_url), env=env, process_group=0))
+        children.append(front)
         children.append(Child("worker", subprocess.Popen(command("worker"), env=env, process_group=0)))
         url = f"http://{settings.host}:{settings.port}"
-        wait_for_health(url, backend.proc, "the backend")
+        wait_for_health(pool_url, pool.proc, "the backend")
+        wait_for_health(url, front.proc, "the front")
         _banner(url, env["REDIS_URL"], settings)
         if ls is not None:
             ls.ready(url)
@@ -91,6 +113,8 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
         return 1
     finally:
         _stop(children)
+        if own_metrics:
+            shutil.rmtree(own_metrics, ignore_errors=True)
 
 
 def _banner(url: str, redis_url: str, settings: Settings) -> None:

@@ -30,18 +30,22 @@ def _child_exit(server, worker) -> None:
 
 class GunicornServer(BaseApplication):
     """gunicorn configured from Settings. The app (and any model) is created in each worker after
-    the fork, never in the master: CUDA cannot be initialised before a fork."""
+    the fork, never in the master: CUDA cannot be initialised before a fork. With `upstream`, the
+    front (`front.Front`): one process that answers webhooks and forwards the rest there."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, upstream: str | None = None) -> None:
         self.settings = settings
+        self.upstream = upstream
         super().__init__()
 
     def load_config(self) -> None:
         s = self.settings
         options = {
             "bind": f"{s.host}:{s.port}",
-            "workers": s.workers,
-            "threads": s.threads,
+            # The front: one process (webhooks only write to Redis), a thread for every request
+            # the pool behind it may hold, so that a webhook never waits for one.
+            "workers": 1 if self.upstream else s.workers,
+            "threads": s.front_threads if self.upstream else s.threads,
             "worker_class": "gthread",
             "timeout": 120,  # a 10k-task batch on a CPU takes a while; LS itself waits 100 s
             "graceful_timeout": 30,
@@ -49,7 +53,7 @@ class GunicornServer(BaseApplication):
             # gunicorn's default format logs the basic-auth user name (%(u)s), which is where a
             # mistyped password lands: never log it. %(M)s: milliseconds taken.
             "access_log_format": '%(h)s - - %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"',
-            "post_fork": _torch_threads(s.torch_threads),
+            "post_fork": (lambda server, worker: None) if self.upstream else _torch_threads(s.torch_threads),
             "child_exit": _child_exit,
         }
         if "control_socket_disable" in self.cfg.settings:
@@ -62,18 +66,22 @@ class GunicornServer(BaseApplication):
     def load(self):
         from .app import create_app, start_serving
 
+        if self.upstream:
+            from .front import Front
+
+            return Front(create_app(self.settings), self.upstream)  # loads no model
         return start_serving(create_app(self.settings))
 
 
-def serve(settings: Settings) -> None:
-    """Run until stopped. Metrics from all workers are pooled through a shared folder; one this
-    call made itself is removed when the server stops."""
+def serve(settings: Settings, upstream: str | None = None) -> None:
+    """Run until stopped (the front of `upstream`, when given). Metrics from all workers are pooled
+    through a shared folder; one this call made itself is removed when the server stops."""
     own_folder = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         own_folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ner-metrics-")
     master = os.getpid()
     try:
-        GunicornServer(settings).run()
+        GunicornServer(settings, upstream).run()
     finally:
         # gunicorn's workers leave through here too (SystemExit after the fork): only the master,
         # after its last worker, may remove the folder.

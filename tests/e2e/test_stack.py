@@ -80,8 +80,9 @@ def test_run_command_and_readme_steps(trained_folder, tmp_path):
         assert version.startswith("v1-") and history["current"] == version
         assert history["trainings"][0]["status"] == "promoted"
         assert history["trainings"][0]["warm_start"] == "bootstrap"
-        # One machine: serving yields the CPU to a training, in the session (CPU autogroup) of `up`.
-        assert niceness_by_command(stack.proc.pid) == {"serve": {5}, "worker": {0}}
+        # One machine: predictions yield the CPU to a training and to the front, which answers the
+        # webhooks, all in the session (CPU autogroup) of `up`.
+        assert niceness_by_command(stack.proc.pid) == {"serve": {5}, "front": {0}, "worker": {0}}
     finally:
         code = stack.ctrl_c()
     assert code == 0

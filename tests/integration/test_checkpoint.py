@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +61,25 @@ def test_a_span_threshold_travels_with_the_version_and_is_served(trained, tmp_pa
     (out / "labels.json").write_text(json.dumps({**label_map, "span_threshold": 7}))
     with pytest.raises(ModelFolderError, match="not a probability"):
         load_model(out)
+
+
+def test_a_saved_folder_and_its_rename_reach_the_disk(trained, tmp_path, monkeypatch):
+    # Each fsync and rename in order, by path: a power loss right after the save must find the new
+    # folder, so its parent folder is synced after the rename that publishes it.
+    events, real_fsync, real_rename = [], os.fsync, os.rename
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src, dst):
+        events.append(("rename", str(dst)))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    out = save_model(trained.ner, {"f1": 0.5}, tmp_path / "store" / "v1")
+    published = events.index(("rename", str(out)))
+    assert ("fsync", str(tmp_path / "store")) in events[published:]
+    synced_before = {path for kind, path in events[:published] if kind == "fsync"}
+    assert {p.name for p in map(Path, synced_before)} >= {"model.safetensors", "labels.json", "metrics.json"}

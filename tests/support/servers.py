@@ -24,8 +24,8 @@ PLUMBING = {"TRAIN_EPOCHS": "15", "SPAN_THRESHOLD": "0"}  # 15: what the old aut
 class Service(processes.Service):
     """`ner-backend serve` from the repository root, trainings short unless `env` says otherwise."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None) -> None:
-        super().__init__({**PLUMBING, **env}, workers, log_path, cwd=ROOT)
+    def __init__(self, env: dict[str, str], workers: int = 2, log_path: Path | None = None, front: bool = False) -> None:
+        super().__init__({**PLUMBING, **env}, workers, log_path, cwd=ROOT, front=front)
 
 
 class Worker(processes.Worker):

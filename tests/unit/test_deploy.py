@@ -109,3 +109,14 @@ def test_image_runs_as_non_root_and_a_code_change_does_not_reinstall_torch():
     code = next(i for i, line in enumerate(lines) if line.startswith("COPY backend"))
     assert torch < code and "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in lines
     assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in lines
+
+
+def test_webhooks_have_their_own_server_behind_the_proxy(compose):
+    services = compose["services"]
+    webhooks = services["webhooks"]
+    assert webhooks["command"][:2] == ["ner-backend", "front"] and "http://backend:9090" in webhooks["command"]
+    assert webhooks["cpu_shares"] > services["backend"].get("cpu_shares", 1024)  # ahead of the replicas' predictions
+    assert services["proxy"]["depends_on"]["webhooks"]["condition"] == "service_healthy"
+    nginx = (ROOT / "docker" / "nginx.conf").read_text()
+    route = nginx[nginx.index("location = /webhook"):]
+    assert "http://webhooks:9090" in route[: route.index("}")]
