@@ -375,7 +375,6 @@ def _tidy_store(settings: Settings) -> None:
     import tempfile
 
     from .state import connect
-    from .state.registry import RETIRE_GRACE_S
 
     stores = connect(settings)
     for path in stores.registry.remove_orphans(ORPHAN_AGE_S):
@@ -385,7 +384,7 @@ def _tidy_store(settings: Settings) -> None:
         if scratch.stat().st_mtime < cutoff:
             shutil.rmtree(scratch, ignore_errors=True)
     for project in stores.annotations.projects():
-        stores.registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
+        stores.registry.retire(project, settings.keep_versions, settings.retire_grace_s)
 
 
 def _int_list(raw: str, what: str) -> list[int]:

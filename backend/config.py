@@ -55,6 +55,9 @@ class Settings:
     label_map: str = setting("")  # model type -> config label, e.g. "per=PER,geo=LOC"
     model_cache_size: int = setting(4)  # models kept loaded per serving process
     keep_versions: int = setting(3)  # promoted versions kept per project beside the current, the previous and pinned ones
+    # retention removes only versions older than a current one that has served this long: every
+    # serving process polls the registry every SWAP_POLL_SECONDS and loads a version in seconds
+    retire_grace_s: int = setting(600)
     host: str = setting("127.0.0.1")
     port: int = setting(9090)
     workers: int = setting(1)
@@ -65,6 +68,7 @@ class Settings:
     max_request_bytes: int = setting(32 * 1024 * 1024)
     max_tasks_per_request: int = setting(20_000)  # tasks in one /predict (LS sends its batches well under)
     max_task_chars: int = setting(1_000_000)  # characters of one task's text (about 210 MiB of words per million)
+    max_projects: int = setting(1000)  # project ids that may keep data here; a new one past it gets a 403
     # the active-learning loop
     min_annotations: int = setting(10)  # annotated tasks before a project's first training
     train_every: int = setting(10)  # new, changed or deleted annotations that trigger the next training

@@ -33,6 +33,12 @@ class TooLarge(ProtocolError):
     status = 413
 
 
+class OverQuota(ProtocolError):
+    """A new project id past MAX_PROJECTS: nothing of it is kept; a 403."""
+
+    status = 403
+
+
 def project_id(value) -> str:
     """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
     if isinstance(value, bool):

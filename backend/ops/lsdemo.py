@@ -36,8 +36,9 @@ def ensure_venv(venv: Path) -> Path:
 
 
 # What Label Studio is given of the supervisor's environment: enough to find its programs, its
-# locale, its home and temp folder, and any LABEL_STUDIO_* setting an operator gave it. Nothing else: the supervisor's environment holds the backend's
-# secrets (BASIC_AUTH_PASS, REDIS_URL with its password, AWS keys), which LS has no use for.
+# locale, its home and temp folder, and any LABEL_STUDIO_* setting an operator gave it. Nothing
+# else: the supervisor's environment holds the backend's secrets (BASIC_AUTH_PASS, REDIS_URL with
+# its password, AWS keys), which LS has no use for.
 PASSED_ON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "USER", "LOGNAME")
 
 
@@ -46,7 +47,7 @@ def ls_environment(data_dir: Path, password: str, token: str) -> dict[str, str]:
     legacy token this demo hands to the backend, and the admin user it creates on first start.
     The password and token travel in the environment, which only the owner can read, never on
     the command line, which every local user sees in the process list."""
-    inherited = {k: v for k, v in os.environ.items() 
+    inherited = {k: v for k, v in os.environ.items()
                  if k in PASSED_ON or k.startswith(("LC_", "LABEL_STUDIO_"))}
     return {
         **inherited,

@@ -1,4 +1,5 @@
-"""`ner-backend up`: Redis, the backend and one training worker, supervised in the foreground."""
+"""`ner-backend up`: Redis, the backend (the front and the prediction pool behind it) and one training
+worker, supervised in the foreground."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from .annotations import AnnotationStore
 from .cover import CoverOrder
 from .history import TrainingHistory
 from .quality import QualityLog
+from .quota import ProjectQuota
 from .registry import ModelRegistry
 from .trainqueue import TrainingQueue
 
@@ -39,10 +40,11 @@ class Stores:
     queue: TrainingQueue
     quality: QualityLog
     cover: CoverOrder
+    quota: ProjectQuota
 
 
 def connect(settings: Settings) -> Stores:
     """The stores of `settings.redis_url` and `settings.model_dir`, as the service, the jobs and the CLI use them."""
     r = client(settings.redis_url)
     return Stores(r, AnnotationStore(r), ModelRegistry(settings.model_dir, r), TrainingHistory(r),
-                  TrainingQueue(r, settings), QualityLog(r), CoverOrder(r))
+                  TrainingQueue(r, settings), QualityLog(r), CoverOrder(r), ProjectQuota(r, settings.max_projects))

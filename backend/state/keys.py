@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 PREFIX = "ner"
 PROJECTS = f"{PREFIX}:projects"  # set: every project that has stored an annotation
+KNOWN_PROJECTS = f"{PREFIX}:projects:known"  # set: every project admitted to keep data (at most MAX_PROJECTS)
 CURRENT_VERSIONS = f"{PREFIX}:models:current"  # hash: project id -> current version (what serving polls)
 COVERED = f"{PREFIX}:covered"  # set: every project that has a cold-start order
 SERVING = f"{PREFIX}:serving"  # hash: serving process -> {"at": time, "versions": {project: version}}

@@ -17,9 +17,6 @@ from .keys import CURRENT_VERSIONS, SERVING, ProjectKeys
 
 _PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
 _VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
-# Versions retention removes are older than the current one, which has served this long: every
-# serving process polls the registry every SWAP_POLL_SECONDS and loads a version in seconds.
-RETIRE_GRACE_S = 600
 # A serving process says what it holds every SWAP_POLL_SECONDS; one silent this long is gone.
 SERVING_REPORT_TTL_S = 120
 

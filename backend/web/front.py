@@ -22,6 +22,7 @@ LOCAL_PATHS = frozenset({"/webhook"})  # only writes to Redis: answered here, ne
 # Headers that describe one connection, not the request: never passed on (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                         "transfer-encoding", "upgrade"})
+OWN_HEADERS = frozenset({"date", "server"})  # gunicorn writes its own: the pool's would be sent twice
 CHUNK = 64 * 1024
 
 
@@ -29,11 +30,11 @@ class Front:
     """A WSGI app: LOCAL_PATHS go to `local` (the backend's own Flask app), the rest to `upstream`
     (the prediction pool's base URL) over one kept-alive connection per thread."""
 
-    def __init__(self, local: Callable, upstream: str, timeout: float = 120) -> None:
+    def __init__(self, local: Callable, upstream: str, max_body: int, timeout: float = 120) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the prediction pool's URL must be http://HOST:PORT, got {upstream!r}")
-        self.local, self.timeout = local, timeout
+        self.local, self.timeout, self.max_body = local, timeout, max_body
         self.host, self.port = parts.hostname, parts.port or 80
         self.pooled = threading.local()
 
@@ -43,7 +44,13 @@ class Front:
         return self.forward(environ, start_response)
 
     def forward(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        body = environ["wsgi.input"].read()  # gunicorn has undone any chunked framing
+        # Read here in full before it is sent on, so never more than the pool itself would take
+        # (MAX_REQUEST_BYTES): this process also answers the webhooks. gunicorn undoes any chunking.
+        declared = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(self.max_body + 1) if declared <= self.max_body else b""
+        if declared > self.max_body or len(body) > self.max_body:
+            start_response("413 Request Entity Too Large", [("Content-Type", "application/json")])
+            return [json.dumps({"error": f"request body over MAX_REQUEST_BYTES={self.max_body}"}).encode()]
         target = environ.get("RAW_URI") or quote(environ.get("PATH_INFO", "/").encode("latin-1")) + (
             "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
         headers = _request_headers(environ, len(body))
@@ -54,7 +61,7 @@ class Front:
             start_response("502 Bad Gateway", [("Content-Type", "application/json")])
             return [json.dumps({"error": f"prediction pool unavailable: {type(exc).__name__}"}).encode()]
         start_response(f"{response.status} {response.reason}",
-                       [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP])
+                       [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP | OWN_HEADERS])
         return self._stream(conn, response)
 
     def _send(self, method: str, target: str, body: bytes, headers: dict[str, str]):

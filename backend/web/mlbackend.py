@@ -14,6 +14,7 @@ from ..labelstudio.protocol import (
     IMPORT_ACTION,
     STORE_ACTIONS,
     TRAIN_ACTION,
+    OverQuota,
     PredictRequest,
     ProtocolError,
     check_text_sizes,
@@ -53,6 +54,7 @@ def setup():
         refusal = unsupported_message(controls)
         if refusal:  # connecting would show regions LS cannot place: say so at connect time
             raise ProtocolError(refusal)
+        _admit(req.project)
         ours.server.remember_project(req.project, req.schema, controls)
         try:  # the worker trains with this config's labels; /setup must not fail for want of it
             ours.stores.annotations.save_config(req.project, req.schema)
@@ -61,6 +63,21 @@ def setup():
             log.warning("could not save project %s's labeling config: %s", req.project, exc)
     served = ours.server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     return jsonify(model_version=served.version)
+
+
+def _admit(project: str) -> None:
+    """Refuse a new project id past MAX_PROJECTS before anything of it is kept (a 403 LS shows)."""
+    quota = services().stores.quota
+    if not quota.admit(project):
+        raise OverQuota(f"project {project}: {quota.refusal()}")
+
+
+def _recorded(project: str | None) -> bool:
+    """Whether /predict may keep anything for `project` (one admitted by /setup or a webhook)."""
+    try:
+        return project is not None and services().stores.quota.known(project)
+    except redis.RedisError:  # Redis away: predictions stand, their records wait for it
+        return False
 
 
 def _cold_start(project: str) -> None:
@@ -104,9 +121,10 @@ def predict():
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map)
-    if not served.orders_tasks and settings.pushes_to_ls:  # only a worker that reaches LS makes the order
-        _cover_scores(req, results)
-    _remember_served(req, served.version if served.predictor is not None else None, results)
+    if _recorded(req.project):
+        if not served.orders_tasks and settings.pushes_to_ls:  # only a worker that reaches LS makes the order
+            _cover_scores(req, results)
+        _remember_served(req, served.version if served.predictor is not None else None, results)
     metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
     return jsonify(results=results, model_version=served.version)
 
@@ -152,6 +170,8 @@ def webhook():
     (LS waits 1 s, then gives up). Cancelled annotations are not training data; other actions
     are acknowledged and ignored."""
     event = parse_webhook(_body())
+    if event.project is not None:  # None: an action we only acknowledge, nothing kept
+        _admit(event.project)
     stores = services().stores
     store, quality = stores.annotations, stores.quality
     changed = 0

@@ -69,7 +69,7 @@ class GunicornServer(BaseApplication):
         if self.upstream:
             from .front import Front
 
-            return Front(create_app(self.settings), self.upstream)  # loads no model
+            return Front(create_app(self.settings), self.upstream, self.settings.max_request_bytes)  # loads no model
         return start_serving(create_app(self.settings))
 
 

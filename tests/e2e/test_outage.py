@@ -135,7 +135,8 @@ def test_behind_the_front_a_webhook_is_answered_while_every_prediction_thread_is
     within LS's second; everything else still reaches the pool through it, and a pool that is gone
     is reported in JSON."""
     service = Service({"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "THREADS": "1",
-                       "BOOTSTRAP_MODEL": str(trained_folder), "MIN_ANNOTATIONS": "1000000"},
+                       "BOOTSTRAP_MODEL": str(trained_folder), "MIN_ANNOTATIONS": "1000000",
+                       "MAX_REQUEST_BYTES": "1000000"},
                       workers=1, log_path=tmp_path / "service.log", front=True)
     long_text = "  ".join(" ".join(s.words) for s in gmb_eval)[:100_000]
     busy = {"tasks": [{"id": i, "data": {"text": long_text}} for i in range(2)], "project": "34", "label_config": GMB_CONFIG}
@@ -145,6 +146,8 @@ def test_behind_the_front_a_webhook_is_answered_while_every_prediction_thread_is
         assert through[0] == 200 and through[1] == direct[1]  # the same answer, forwarded whole
         assert call("GET", service.url + "/versions?project=34")[1] == call("GET", service.pool_url + "/versions?project=34")[1]
         assert call("POST", service.url + "/predict", raw=b"{not json")[0] == 400  # the pool's own errors pass through
+        status, reply, _ = call("POST", service.url + "/predict", raw=b" " * 1_500_000)
+        assert status == 413 and "MAX_REQUEST_BYTES" in reply["error"]  # the front never holds more than the pool takes
         with ThreadPoolExecutor(1) as pool:
             predicting = pool.submit(call, "POST", service.url + "/predict", busy)
             wait_until("the pool's only thread to be busy predicting", lambda: not answers(service.pool_url + "/health"))

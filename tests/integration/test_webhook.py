@@ -139,3 +139,40 @@ def test_a_labeling_config_too_large_to_keep_is_refused_on_setup_and_ignored_on_
     body["project"] = {**PROJECT, "label_config": huge}
     assert post(service, body)[1]["changed"] == 1
     assert store.config("7") != huge
+
+
+def test_made_up_project_ids_cannot_grow_the_store_past_max_projects(trained_folder, redis_url, tmp_path):
+    import redis
+
+    from backend.config import Settings
+    from backend.state.keys import ProjectKeys
+    from backend.web.app import create_app
+
+    db = redis_url.rsplit("/", 1)[0] + "/7"  # a database of its own: the limit counts every project in it
+    redis.Redis.from_url(db).flushdb()
+    app = create_app(Settings(redis_url=db, model_dir=str(tmp_path), bootstrap_model=str(trained_folder),
+                              max_projects=2))
+    client = app.test_client()
+    stores = app.extensions["ner"].stores
+
+    def setup(project):
+        reply = client.post("/setup", json={"project": f"{project}.1", "schema": CONFIG})
+        return reply.status_code, reply.get_json()
+
+    def annotate(project, task=1):
+        body = webhooks.annotation_event(project, task, "Angela Merkel met Obama", [], config=CONFIG)
+        reply = client.post("/webhook", json=body)
+        return reply.status_code, reply.get_json()
+
+    assert setup(1)[0] == 200 and annotate(2)[0] == 200  # two projects: the limit
+    status, reply = setup(3)
+    assert status == 403 and "MAX_PROJECTS=2" in reply["error"]
+    status, reply = annotate(4)
+    assert status == 403 and "MAX_PROJECTS=2" in reply["error"]
+    assert stores.annotations.config("3") is None and stores.annotations.count("4") == 0  # nothing kept
+    assert not redis.Redis.from_url(db).exists(ProjectKeys("4").label_config)
+    assert annotate(1, task=2)[0] == 200 and annotate(2, task=3)[0] == 200 and setup(2)[0] == 200  # the admitted go on
+    body = {"tasks": [{"id": 1, "data": {"text": "Angela Merkel met Obama"}}], "project": "5.1", "label_config": CONFIG}
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 200 and reply.get_json()["results"]  # any id is still served ...
+    assert stores.quota.count() == 2 and not stores.quota.known("5")  # ... but keeps nothing

@@ -17,7 +17,7 @@ from backend.ner.device import use_threads
 from backend.state import Stores, connect
 from backend.state.annotations import AnnotationStore
 from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus, utc_now
-from backend.state.registry import RETIRE_GRACE_S, ModelRegistry, StaleVersion
+from backend.state.registry import ModelRegistry, StaleVersion
 from backend.state.trainqueue import LEASE_S, TrainingQueue
 from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
@@ -67,7 +67,7 @@ def train_project(project: str) -> dict:
     if record.status == TrainingStatus.PROMOTED and settings.pushes_to_ls:
         queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
     try:
-        registry.retire(project, settings.keep_versions, RETIRE_GRACE_S)
+        registry.retire(project, settings.keep_versions, settings.retire_grace_s)
     except OSError as exc:  # housekeeping: the training's outcome stands
         log.warning("project %s: could not remove old versions: %s", project, exc)
     return {"project": project, "status": record.status, "version": record.version, "f1": record.f1}
