@@ -56,3 +56,11 @@ def test_strategies_report_from_two_tiny_simulations(data_dir, tmp_path):
     out = bench("bench/strategies.py", str(runs), "--plot", str(plot))
     assert "| tasks | random | mnlp |" in out and "| 20 |" in out and "random's mean test F1 at 20 tasks" in out
     assert plot.read_text().startswith("<svg") and "mnlp" in plot.read_text()
+
+
+@pytest.mark.slow
+def test_long_run_quick_keeps_the_store_bounded():
+    out = bench("bench/long_run.py", "--quick")
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [int(r[0]) for r in rows] == [4, 8, 12]  # trainings
+    assert all(int(r[2]) <= 3 for r in rows)  # versions on disk: retention kept to KEEP_VERSIONS
