@@ -54,13 +54,13 @@ def setup():
         refusal = unsupported_message(controls)
         if refusal:  # connecting would show regions LS cannot place: say so at connect time
             raise ProtocolError(refusal)
-        _admit(req.project)
-        ours.server.remember_project(req.project, req.schema, controls)
         try:  # the worker trains with this config's labels; /setup must not fail for want of it
+            _admit(req.project)  # a new id past MAX_PROJECTS: refused (not a RedisError)
             ours.stores.annotations.save_config(req.project, req.schema)
             _cold_start(req.project)
         except redis.RedisError as exc:
             log.warning("could not save project %s's labeling config: %s", req.project, exc)
+        ours.server.remember_project(req.project, req.schema, controls)
     served = ours.server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     return jsonify(model_version=served.version)
 
@@ -121,9 +121,9 @@ def predict():
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map)
+    if not served.orders_tasks and settings.pushes_to_ls:  # only a worker that reaches LS makes the order
+        _cover_scores(req, results)
     if _recorded(req.project):
-        if not served.orders_tasks and settings.pushes_to_ls:  # only a worker that reaches LS makes the order
-            _cover_scores(req, results)
         _remember_served(req, served.version if served.predictor is not None else None, results)
     metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
     return jsonify(results=results, model_version=served.version)
