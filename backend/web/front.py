@@ -56,7 +56,7 @@ class Front:
         headers = _request_headers(environ, len(body))
         try:
             conn, response = self._send(environ["REQUEST_METHOD"], target, body, headers)
-        except OSError as exc:  # the pool is restarting or gone: say so, as every error, in JSON
+        except (OSError, http.client.HTTPException) as exc:  # the pool restarting or gone: say so, in JSON
             log.warning("prediction pool unreachable for %s: %s", environ.get("PATH_INFO"), exc)
             start_response("502 Bad Gateway", [("Content-Type", "application/json")])
             return [json.dumps({"error": f"prediction pool unavailable: {type(exc).__name__}"}).encode()]
