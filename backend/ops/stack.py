@@ -60,11 +60,9 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATA_DIR=str(data_dir), MODEL_DIR=settings.model_dir, PYTHONUNBUFFERED="1")
-    if "PROMETHEUS_MULTIPROC_DIR" not in env:  # one folder for the front's and the pool's metrics
-        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ner-metrics-")
-        own_metrics = env["PROMETHEUS_MULTIPROC_DIR"]
-    else:
-        own_metrics = None
+    # one folder for the front's and the pool's metrics (made here unless given, and removed after)
+    own_metrics = None if "PROMETHEUS_MULTIPROC_DIR" in env else tempfile.mkdtemp(prefix="ner-metrics-")
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", own_metrics)
     children: list[Child] = []
     ls = _LocalLabelStudio(data_dir, label_studio_port, env) if label_studio_port else None
 

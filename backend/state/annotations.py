@@ -10,9 +10,13 @@ from ..labelstudio.annotation import Annotation
 from .keys import PROJECTS, ProjectKeys, project_order
 
 
+def _recency(a: Annotation) -> tuple:
+    """How annotations of a task are ordered: by update time, then id (a fixed order for equal times)."""
+    return a.updated_at, a.annotation_id
+
+
 def _newer(a: Annotation, b: Annotation) -> bool:
-    """Whether `a` is newer than `b` (by update time, then id: a fixed order for equal times)."""
-    return (a.updated_at, a.annotation_id) > (b.updated_at, b.annotation_id)
+    return _recency(a) > _recency(b)
 
 
 class AnnotationStore:
@@ -110,7 +114,7 @@ class AnnotationStore:
                 if current is not None and str(current.annotation_id) in going:
                     pipe.incr(changes)
                     if kept:  # the next newest annotation of the task is trained on now
-                        successor = max(kept, key=lambda a: (a.updated_at, a.annotation_id))
+                        successor = max(kept, key=_recency)
                         pipe.hset(tasks, task, successor.to_json())
                         pipe.hdel(keys.other_annotations, str(successor.annotation_id))
                         kept = [a for a in kept if a is not successor]

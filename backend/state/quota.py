@@ -27,13 +27,24 @@ class ProjectQuota:
         self.r = client
         self.limit = limit
         self._admit = client.register_script(_ADMIT)
+        # Ids this process has seen admitted (an id is never un-admitted, and at most `limit` are):
+        # every /predict asks, and need not ask Redis again.
+        self._admitted: set[str] = set()
 
     def admit(self, project: str) -> bool:
         """True when `project` may keep data: already known, or a place was left for it."""
-        return bool(self._admit(keys=[KNOWN_PROJECTS, PROJECTS], args=[project, self.limit]))
+        if project not in self._admitted:
+            if not self._admit(keys=[KNOWN_PROJECTS, PROJECTS], args=[project, self.limit]):
+                return False
+            self._admitted.add(project)
+        return True
 
     def known(self, project: str) -> bool:
-        return bool(self.r.sismember(KNOWN_PROJECTS, project) or self.r.sismember(PROJECTS, project))
+        if project not in self._admitted:
+            if not (self.r.sismember(KNOWN_PROJECTS, project) or self.r.sismember(PROJECTS, project)):
+                return False
+            self._admitted.add(project)
+        return True
 
     def count(self) -> int:
         return int(self.r.scard(KNOWN_PROJECTS))

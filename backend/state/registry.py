@@ -54,6 +54,14 @@ def _number(version: str) -> int:
     return int(version[1:].split("-", 1)[0])
 
 
+def _previous(current: str | None, promoted: list[str]) -> str | None:
+    """The version that served before `current`, from the promoted versions, oldest first."""
+    for version in reversed(promoted[:-1] if promoted and promoted[-1] == current else promoted):
+        if version != current:
+            return version
+    return None
+
+
 def newest_first(current: dict[str, str]) -> list[str]:
     """Projects of an `all_current()` answer, the most recently promoted version first (version
     names end in their UTC creation time)."""
@@ -104,11 +112,7 @@ class ModelRegistry:
 
     def previous(self, project: str) -> str | None:
         """The version that served before the current one (what a rollback returns to)."""
-        current, promoted = self.current(project), self.versions(project)
-        for version in reversed(promoted[:-1] if promoted and promoted[-1] == current else promoted):
-            if version != current:
-                return version
-        return None
+        return _previous(self.current(project), self.versions(project))
 
     def pin(self, project: str, version: str, pinned: bool = True) -> None:
         """Keep `version` whatever the retention (or stop keeping it)."""
@@ -118,11 +122,12 @@ class ModelRegistry:
 
     def kept(self, project: str, keep: int, promoted: list[str] | None = None) -> set[str]:
         """What retention keeps: the current version, the previous one, the newest `keep` of the
-        `promoted` versions (default: read them) and every pinned one."""
+        `promoted` versions (oldest first; default: read them) and every pinned one."""
         promoted = self.versions(project) if promoted is None else promoted
+        current = self.current(project)
         newest = sorted(set(promoted), key=_number, reverse=True)[:max(0, keep)]
         pinned = {v.decode() for v in self.r.smembers(ProjectKeys(project).pinned)}
-        return {v for v in (self.current(project), self.previous(project)) if v} | set(newest) | pinned
+        return {v for v in (current, _previous(current, promoted)) if v} | set(newest) | pinned
 
     def retire(self, project: str, keep: int, grace_s: float) -> list[str]:
         """Remove the folders of promoted versions retention does not keep, once the current one
@@ -132,9 +137,10 @@ class ModelRegistry:
         folder = self.project_dir(project)
         if time.time() - promoted_at < grace_s or not folder.is_dir():
             return []
-        promoted = set(self.versions(project))
-        kept = self.kept(project, keep, list(promoted)) | self.in_use(project)
-        gone = sorted((p.name for p in folder.iterdir() if p.name in promoted and p.name not in kept), key=_number)
+        promoted = self.versions(project)
+        kept = self.kept(project, keep, promoted) | self.in_use(project)
+        retirable = set(promoted) - kept
+        gone = sorted((p.name for p in folder.iterdir() if p.name in retirable), key=_number)
         for version in gone:
             shutil.rmtree(folder / version, ignore_errors=True)
         if gone:
