@@ -313,10 +313,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rescue_dead_trainings(settings: Settings) -> None:
-    """At start and every LEASE_S after, train again each project whose latest training died with
-    its worker, and record the dead one abandoned: a worker killed mid-training leaves a started
-    job, and a successor waiting on it, that nothing else would replace until the project's next
-    trigger after the lease lapsed (`TrainingQueue.rescue`)."""
+    """At start and every LEASE_S after: retire old versions whose grace has passed, and train
+    again each project whose latest training died with its worker, recording the dead one
+    abandoned. A worker killed mid-training leaves a started job, and a successor waiting on it,
+    that nothing else would replace until the project's next trigger after the lease lapsed
+    (`TrainingQueue.rescue`)."""
     import redis
 
     from .state import connect
@@ -329,8 +330,13 @@ def _rescue_dead_trainings(settings: Settings) -> None:
                 job_id = stores.queue.rescue(project)
                 if job_id:  # jobs of a project never overlap: any other running record is dead
                     stores.history.abandon_running(project, keep=job_id)
+                # and each version's grace is checked here too, so a project that stopped training
+                # does not keep the versions its last trainings replaced
+                stores.registry.retire(project, settings.keep_versions, settings.retire_grace_s)
         except redis.RedisError as exc:  # Redis restarting: the next round tries again
             log.warning("could not look for dead trainings: %s", exc)
+        except OSError as exc:  # a folder retention could not remove: the next round tries again
+            log.warning("could not remove old versions: %s", exc)
         time.sleep(LEASE_S + 1)  # a job is dead once its lease has lapsed
 
 

@@ -55,8 +55,8 @@ class Settings:
     label_map: str = setting("")  # model type -> config label, e.g. "per=PER,geo=LOC"
     model_cache_size: int = setting(4)  # models kept loaded per serving process
     keep_versions: int = setting(3)  # promoted versions kept per project beside the current, the previous and pinned ones
-    # retention removes only versions older than a current one that has served this long: every
-    # serving process polls the registry every SWAP_POLL_SECONDS and loads a version in seconds
+    # retention removes a version this long after it last served (was replaced, or was last held by
+    # a serving process): every process polls the registry every SWAP_POLL_SECONDS and swaps in seconds
     retire_grace_s: int = setting(600)
     host: str = setting("127.0.0.1")
     port: int = setting(9090)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 
 import redis
 
 from ..labelstudio.annotation import Annotation
 from .keys import PROJECTS, ProjectKeys, project_order
+
+# Deletions of ids the store never held, remembered per project (the newest): LS can deliver a
+# deletion before the creation it follows, seconds apart, never thousands of annotations apart.
+UNSEEN_TOMBSTONES = 1000
 
 
 def _recency(a: Annotation) -> tuple:
@@ -22,7 +27,7 @@ def _newer(a: Annotation, b: Annotation) -> bool:
 class AnnotationStore:
     """Per project: hash task id -> the Annotation it trains on (its newest), the task's older
     annotations beside it (another annotator's), hash annotation id -> task id, a change counter,
-    and the ids of deleted annotations.
+    and the ids of deleted annotations (every one it held; the newest UNSEEN_TOMBSTONES it never held).
 
     Writes are transactions (WATCH/MULTI): the newest annotation of a task wins whatever order
     webhooks arrive in, and re-delivering an event changes nothing (the counter included). A
@@ -46,7 +51,7 @@ class AnnotationStore:
         field_, aid = str(ann.task_id), str(ann.annotation_id)
 
         def txn(pipe: redis.client.Pipeline) -> bool:
-            if pipe.sismember(keys.deleted_annotations, aid):
+            if pipe.sismember(keys.deleted_annotations, aid) or pipe.zscore(keys.deleted_unseen, aid) is not None:
                 pipe.multi()
                 return False
             raw = pipe.hget(tasks, field_)
@@ -80,14 +85,16 @@ class AnnotationStore:
             pipe.sadd(PROJECTS, project)
             return True
 
-        return self._transaction(txn, tasks, owners, keys.deleted_annotations, keys.task_others, keys.other_annotations)
+        return self._transaction(txn, tasks, owners, keys.deleted_annotations, keys.deleted_unseen, keys.task_others,
+                                 keys.other_annotations)
 
     def delete_annotations(self, project: str, annotation_ids: list[int]) -> int:
         """Remove the annotations with these ids; a task whose newest one goes trains on its next
         newest, if another annotator's is kept. Returns how many annotations went."""
         keys = ProjectKeys(project)
         tasks, owners, changes = self._keys(project)
-        ids = [str(i) for i in annotation_ids]
+        ids = list(dict.fromkeys(str(i) for i in annotation_ids))
+        now = time.time()
 
         def txn(pipe: redis.client.Pipeline) -> int:
             owned = pipe.hmget(owners, ids) if ids else []
@@ -104,8 +111,14 @@ class AnnotationStore:
                         if r is not None]
                 plans.append((task, going, current, [a for a in kept if str(a.annotation_id) not in going]))
             pipe.multi()
-            if ids:  # also ids not stored (yet): a creation delivered after its deletion stays out
-                pipe.sadd(keys.deleted_annotations, *ids)
+            stored = [aid for aid, task in zip(ids, owned) if task is not None]
+            if stored:  # deleted for ever: an update or a re-sync page delivered later stays out
+                pipe.sadd(keys.deleted_annotations, *stored)
+            unseen = [aid for aid, task in zip(ids, owned) if task is None]
+            if unseen:  # a creation delivered after its deletion stays out too, but ids never stored
+                # are made up as easily as real ones: only the newest UNSEEN_TOMBSTONES are kept
+                pipe.zadd(keys.deleted_unseen, {aid: now for aid in unseen[-UNSEEN_TOMBSTONES:]})
+                pipe.zremrangebyrank(keys.deleted_unseen, 0, -UNSEEN_TOMBSTONES - 1)
             gone = 0
             for task, going, current, kept in plans:
                 gone += len(going)

@@ -48,8 +48,12 @@ class ProjectKeys:
         return self._key("task-others")
 
     @property
-    def deleted_annotations(self) -> str:  # set: ids of annotations deleted in LS (never stored again)
+    def deleted_annotations(self) -> str:  # set: ids of stored annotations deleted in LS (never stored again)
         return self._key("deleted-annotations")
+
+    @property
+    def deleted_unseen(self) -> str:  # sorted set: ids deleted before the store held them, by time (bounded)
+        return self._key("deleted-unseen")
 
     @property
     def label_config(self) -> str:  # the labeling config LS last sent
@@ -69,8 +73,8 @@ class ProjectKeys:
         return self._key("versions")
 
     @property
-    def promoted_at(self) -> str:  # when the current version was promoted (seconds since the epoch)
-        return self._key("promoted-at")
+    def released(self) -> str:  # hash: version -> when it last served (replaced, or last held by a process)
+        return self._key("released")
 
     @property
     def pinned(self) -> str:  # set: versions a user pinned (never removed by retention)

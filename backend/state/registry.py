@@ -8,6 +8,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import redis
 
@@ -35,13 +36,17 @@ class StaleVersion(RegistryError):
 # Promote only what saw at least as much of the store as the current version did (its change
 # counter when its training read the data), all in one atomic step: a training that overlapped a
 # newer one (a worker cut off from Redis past its lease looks dead and is replaced) cannot put
-# older data back in front. Returns the current version's counter when it refuses, else -1.
+# older data back in front. The version it replaces is released now (retention's grace starts).
+# Returns the current version's counter when it refuses, else -1.
 _PROMOTE = """
 if ARGV[2] ~= '' then
   local seen = tonumber(redis.call('GET', KEYS[4]) or '-1')
   if tonumber(ARGV[2]) < seen then return seen end
   redis.call('SET', KEYS[4], ARGV[2])
 end
+local before = redis.call('GET', KEYS[1])
+if before and before ~= ARGV[1] then redis.call('HSET', KEYS[5], before, ARGV[4]) end
+redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[1])
@@ -75,9 +80,10 @@ class ModelRegistry:
     from a request can ever reach a path outside the store.
     """
 
-    def __init__(self, model_dir: str | Path, client: redis.Redis) -> None:
+    def __init__(self, model_dir: str | Path, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
         self.root = Path(model_dir).resolve() / "projects"
         self.r = client
+        self.clock = clock
 
     def project_dir(self, project: str) -> Path:
         if not isinstance(project, str) or not _PROJECT_RE.fullmatch(project):
@@ -103,12 +109,12 @@ class ModelRegistry:
         same atomic step."""
         check_folder(self.path(project, version))
         own = ProjectKeys(project)
-        keys = [own.current, CURRENT_VERSIONS, own.versions, own.current_changes]
-        seen = int(self.r.eval(_PROMOTE, len(keys), *keys, version, "" if changes is None else changes, project))
+        keys = [own.current, CURRENT_VERSIONS, own.versions, own.current_changes, own.released]
+        seen = int(self.r.eval(_PROMOTE, len(keys), *keys, version, "" if changes is None else changes, project,
+                               self.clock()))
         if seen >= 0:
             raise StaleVersion(f"{version} read the store at change {changes}; the current version "
                                f"{self.current(project)} read it at change {seen}")
-        self.r.set(own.promoted_at, time.time())
 
     def previous(self, project: str) -> str | None:
         """The version that served before the current one (what a rollback returns to)."""
@@ -130,19 +136,29 @@ class ModelRegistry:
         return {v for v in (current, _previous(current, promoted)) if v} | set(newest) | pinned
 
     def retire(self, project: str, keep: int, grace_s: float) -> list[str]:
-        """Remove the folders of promoted versions retention does not keep, once the current one
-        has served for `grace_s` (every serving process has swapped away from the others by then).
-        Returns the versions removed."""
-        promoted_at = float(self.r.get(ProjectKeys(project).promoted_at) or 0)
+        """Remove the folders of promoted versions retention does not keep, each once `grace_s` has
+        passed since it last served: since a promotion replaced it, or since a live serving process
+        last reported holding it, whichever is later. Returns the versions removed.
+
+        The grace is each version's own, so retention works while a project keeps training: a
+        version replaced ten minutes ago goes at the next training however new the current one is."""
         folder = self.project_dir(project)
-        if time.time() - promoted_at < grace_s or not folder.is_dir():
+        if not folder.is_dir():
             return []
         promoted = self.versions(project)
-        kept = self.kept(project, keep, promoted) | self.in_use(project)
-        retirable = set(promoted) - kept
-        gone = sorted((p.name for p in folder.iterdir() if p.name in retirable), key=_number)
+        kept, held = self.kept(project, keep, promoted), self.in_use(project)
+        key, now = ProjectKeys(project).released, self.clock()
+        released = {k.decode(): float(v) for k, v in self.r.hgetall(key).items()}
+        # held by a process that has not swapped yet, or released before this rule was kept: timed from now
+        restart = (held - {self.current(project)}) | (set(promoted) - kept - set(released))
+        if restart:
+            self.r.hset(key, mapping={v: now for v in restart})
+            released.update(dict.fromkeys(restart, now))
+        due = {v for v in set(promoted) - kept - held if now - released[v] >= grace_s}
+        gone = sorted(due, key=_number)
         for version in gone:
             shutil.rmtree(folder / version, ignore_errors=True)
+            self.r.pipeline(transaction=False).lrem(ProjectKeys(project).versions, 0, version).hdel(key, version).execute()
         if gone:
             log.info("project %s: removed versions %s (kept: %s)", project, ", ".join(gone), ", ".join(sorted(kept)))
         return gone
@@ -197,5 +213,5 @@ class ModelRegistry:
         shutil.rmtree(self.path(project, version), ignore_errors=True)
 
     def versions(self, project: str) -> list[str]:
-        """Every promoted version, oldest first."""
+        """Every promoted version retention has not removed, oldest first."""
         return [v.decode() for v in self.r.lrange(ProjectKeys(project).versions, 0, -1)]

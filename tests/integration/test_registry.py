@@ -1,5 +1,7 @@
 """The model registry against a real redis-server and real model folders."""
 
+import time
+
 import pytest
 
 from backend.ner.checkpoint import ModelFolderError, save_model
@@ -73,19 +75,54 @@ def _promoted(registry, project, trained_folder, n):
     return made
 
 
-def test_retention_keeps_current_previous_newest_and_pinned_once_the_current_has_served(registry, trained_folder):
-    from backend.state.keys import ProjectKeys
+class FakeClock:
+    """Time that moves only when a test says so."""
 
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def clocked(registry):
+    from backend.state.registry import ModelRegistry
+
+    return ModelRegistry(registry.root.parent, registry.r, clock=FakeClock())
+
+
+def test_retention_keeps_current_previous_newest_and_pinned_once_each_has_been_released(clocked, trained_folder):
     project = "47"
-    made = _promoted(registry, project, trained_folder, 7)
-    registry.pin(project, made[0])
-    assert registry.retire(project, keep=2, grace_s=600) == []  # the current one was promoted just now
-    registry.r.set(ProjectKeys(project).promoted_at, 0)  # ... and has served for a long time
-    gone = registry.retire(project, keep=2, grace_s=600)
+    made = _promoted(clocked, project, trained_folder, 7)
+    clocked.pin(project, made[0])
+    assert clocked.retire(project, keep=2, grace_s=600) == []  # v2-v5 were replaced just now
+    clocked.clock.now += 600
+    gone = clocked.retire(project, keep=2, grace_s=600)
     assert gone == made[1:5]  # kept: pinned v1, v6 (previous, among the newest 2) and v7 (current)
-    on_disk = sorted(p.name for p in registry.project_dir(project).iterdir())
+    on_disk = sorted(p.name for p in clocked.project_dir(project).iterdir())
     assert on_disk == sorted([made[0], made[5], made[6]])
-    assert registry.previous(project) == made[5]
+    assert clocked.previous(project) == made[5]
+    assert clocked.versions(project) == [made[0], made[5], made[6]]  # the list is bounded too
+
+
+def test_retention_runs_while_a_project_keeps_training(clocked, trained_folder):
+    """A training every 5 minutes with a 10-minute grace: each version goes 10 minutes after it was
+    replaced, however new the current one is (it used to wait for the current one to age)."""
+    import shutil
+
+    project = "52"
+    on_disk = []
+    for _ in range(12):
+        version, path = clocked.new_version(project)
+        shutil.copytree(trained_folder, path)
+        clocked.promote(project, version)
+        clocked.retire(project, keep=1, grace_s=600)  # what every training does after promoting
+        on_disk.append(len(list(clocked.project_dir(project).iterdir())))
+        clocked.clock.now += 300
+    # the current one (also the newest 1), the previous one, and the one replaced 300 s ago
+    assert max(on_disk) == on_disk[-1] == 3
+    assert len(clocked.versions(project)) == 3
 
 
 @pytest.mark.slow  # five CLI processes (~25 s)
@@ -134,22 +171,27 @@ def test_what_a_killed_worker_left_is_removed_and_nothing_else(registry, trained
     assert sorted(p.name for p in folder.iterdir()) == sorted([current, fresh.name])
 
 
-def test_retention_keeps_what_a_live_serving_process_still_holds(registry, trained_folder):
+def test_retention_keeps_what_a_live_serving_process_still_holds(clocked, trained_folder):
+    """A process that has not swapped away from a version keeps it, and its grace starts again only
+    once that process lets go; a process silent past the report TTL holds nothing."""
     import json
-    import time
 
-    from backend.state.keys import SERVING, ProjectKeys
+    from backend.state.keys import SERVING
     from backend.state.registry import SERVING_REPORT_TTL_S
 
     project = "50"
-    made = _promoted(registry, project, trained_folder, 5)
-    registry.r.set(ProjectKeys(project).promoted_at, 0)
-    registry.report_serving("host:1", {project: made[0]})  # a process that has not swapped yet
+    made = _promoted(clocked, project, trained_folder, 5)
+    clocked.clock.now += 600
+    clocked.report_serving("host:1", {project: made[0]})  # a process that has not swapped yet
     gone_report = {"at": time.time() - SERVING_REPORT_TTL_S - 1, "versions": {project: made[1]}}
-    registry.r.hset(SERVING, "host:2", json.dumps(gone_report))  # a process that died long ago
-    assert registry.retire(project, keep=1, grace_s=600) == [made[1], made[2]]
-    assert not registry.r.hexists(SERVING, "host:2")
-    registry.r.hdel(SERVING, "host:1")
+    clocked.r.hset(SERVING, "host:2", json.dumps(gone_report))  # a process that died long ago
+    assert clocked.retire(project, keep=1, grace_s=600) == [made[1], made[2]]
+    assert not clocked.r.hexists(SERVING, "host:2")
+    clocked.r.hdel(SERVING, "host:1")  # it swapped at last: made[0] has 600 s from now
+    clocked.clock.now += 599
+    assert clocked.retire(project, keep=1, grace_s=600) == []
+    clocked.clock.now += 1
+    assert clocked.retire(project, keep=1, grace_s=600) == [made[0]]
 
 
 def test_a_serving_process_reports_what_it_holds(registry, trained_folder, stores):

@@ -128,6 +128,54 @@ def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(tra
     assert stores.history.get(project, "train-7200-1").push["status"] == "stale"
 
 
+class _RacingLabelStudio:
+    """Label Studio as the cover job sees it, where another worker promotes a version while the
+    cold-start predictions are being written (the race needs a hook between two calls)."""
+
+    def __init__(self, texts: list[str], meanwhile) -> None:
+        self.texts, self.meanwhile, self.selected, self.imported = texts, meanwhile, [], 0
+
+    def unlabelled_tasks(self, project, page_size):
+        yield from ((i + 1, {"text": t}) for i, t in enumerate(self.texts))
+
+    def import_predictions(self, project, predictions):
+        self.imported += len(predictions)
+        self.meanwhile()
+
+    def select_version(self, project, version):
+        self.selected.append(version)
+
+
+def test_a_cold_start_order_is_never_selected_over_a_version_promoted_while_it_wrote(
+        trained_folder, gmb_train, redis_url, tmp_path, monkeypatch):
+    """Two workers: the cover job reads the current version, then writes for minutes; a version
+    promoted meanwhile (and its push) must stay selected in LS."""
+    from backend.ner.readers import text_and_regions
+    from backend.state import connect
+    from tests.support.lsdata import CONFIG
+    from worker.jobs import cover as cover_job
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    stores = connect(Settings.from_env())
+    project = "7250"
+    stores.annotations.save_config(project, CONFIG)
+
+    def promote_one():
+        if stores.registry.current(project) is None:
+            version, path = stores.registry.new_version(project)
+            shutil.copytree(trained_folder, path)  # its metrics do not say it orders the tasks
+            stores.registry.promote(project, version)
+
+    ls = _RacingLabelStudio([text_and_regions(s)[0] for s in gmb_train[:150]], promote_one)
+    monkeypatch.setattr(cover_job, "LabelStudioClient", lambda url, key: ls)
+    done = cover_job.cover_tasks(project)
+    assert done["status"] == "stale" and stores.registry.current(project) in done["reason"]
+    assert ls.selected == [] and ls.imported == 100  # stopped before the second batch
+
+
 def test_a_full_disk_during_a_save_fails_that_training_and_nothing_else(gmb_train, redis_url, tmp_path, monkeypatch):
     import errno
 

@@ -60,6 +60,23 @@ def test_a_deleted_annotation_never_comes_back(stores):
     assert [a.annotation_id for a in store.annotations(p)] == [103]
 
 
+def test_deletions_of_made_up_ids_keep_a_bounded_number_of_markers(stores):
+    """100,000 ids never stored, in one body, used to be 100,000 permanent Redis entries."""
+    from backend.state.annotations import UNSEEN_TOMBSTONES
+    from backend.state.keys import ProjectKeys
+
+    store = stores.annotations
+    p = "store-tombstones"
+    assert store.upsert(p, _ann(1, 1, "2026-01-01T10:00"))
+    assert store.delete_annotations(p, [1, *range(10_000_000, 10_100_000)]) == 1
+    keys = ProjectKeys(p)
+    assert store.r.scard(keys.deleted_annotations) == 1  # the one the store held, for ever
+    assert store.r.zcard(keys.deleted_unseen) == UNSEEN_TOMBSTONES
+    assert not store.upsert(p, _ann(1, 1, "2026-01-01T11:00"))
+    assert not store.upsert(p, _ann(2, 10_099_999, "2026-01-01T10:00"))  # the newest made-up ids still hold
+    assert store.upsert(p, _ann(3, 10_000_000, "2026-01-01T10:00"))  # the oldest were let go
+
+
 def test_the_training_history_is_bounded_and_the_learning_curve_keeps_every_point(stores):
     from backend.state.history import HISTORY_KEPT, Training
 

@@ -15,7 +15,7 @@ from backend.serving import ModelServer, ServedModel
 from backend.serving.cache import orders_tasks
 from backend.state import Stores, connect
 
-from .push import PUSH_BATCH, load_version, write_predictions
+from .push import PUSH_BATCH, StalePush, load_version, serving_check, write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,12 @@ def cover_tasks(project: str) -> dict:
     now = stores.registry.current(project)
     if _orders(project, now, stores):  # promoted meanwhile
         return {"project": project, "status": "kept", "version": made.version, "reason": f"{now} orders the tasks"}
-    write_predictions(project, _served(project, now, settings, stores), made.version, tasks, settings, stores, ls)
+    try:  # a version promoted while this writes is never selected away (its own push follows)
+        write_predictions(project, _served(project, now, settings, stores), made.version, tasks, settings, stores, ls,
+                          check=serving_check(stores, project, now, f"cold-start order {made.version}"))
+    except StalePush as exc:
+        log.info("project %s: %s", project, exc)
+        return {"project": project, "status": "stale", "version": made.version, "reason": str(exc)}
     log.info("project %s: cold-start order %s of %d tasks written", project, made.version, len(tasks))
     return {"project": project, "status": "done", "version": made.version, "tasks": len(tasks)}
 

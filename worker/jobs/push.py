@@ -57,12 +57,18 @@ def load_version(project: str, version: str, settings: Settings, stores: Stores)
     return ServedModel(version, predictor, predictor.labels, orders_tasks(path))
 
 
-def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
-    def still_current() -> None:
+def serving_check(stores: Stores, project: str, version: str | None, what: str) -> Callable[[], None]:
+    """A check that raises StalePush once `version` (None: no version) no longer serves `project`:
+    what is written to LS for one version must never be selected over a newer one's."""
+    def check() -> None:
         serving = stores.registry.current(project)
         if serving != version:
-            raise StalePush(f"push of {version} stopped: {serving} serves now")
+            raise StalePush(f"{what} stopped: {serving} serves now, not {version}")
+    return check
 
+
+def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
+    still_current = serving_check(stores, project, version, f"push of {version}")
     still_current()
     served = load_version(project, version, settings, stores)
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
