@@ -110,6 +110,17 @@ class ProjectKeys:
     def outcomes(self) -> str:  # hash: annotation id -> what was predicted and what was submitted
         return self._key("outcomes")
 
+    @property
+    def quality_versions(self) -> str:  # sorted set: versions with figures, by version number (bounded)
+        return self._key("quality-versions")
+
+    def quality_figures(self, version: str) -> str:  # hash: "<figure>\t<label>" -> the outcomes' sum
+        return self._key(f"quality:{version}")
+
+    @property
+    def quality_built(self) -> str:  # set once the outcomes stored before the figures are summed
+        return self._key("quality-built")
+
     # cover.CoverOrder
     @property
     def cover_scores(self) -> str:  # hash: task id -> its place in the cold-start order, as a task score

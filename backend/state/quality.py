@@ -101,10 +101,40 @@ def summarise(outcomes: list[dict]) -> dict[str, VersionQuality]:
     return out
 
 
+# Versions whose figures are kept per project (the newest): the status page shows 5, /quality all
+# of these. An annotation compared with an older version's pre-annotations no longer counts.
+VERSIONS_KEPT = 100
+_FIGURES = ("predicted", "kept", "final", "deletes", "creates", "relabels")
+
+
+def _fields(quality: VersionQuality) -> dict[str, int]:
+    """A version's figures as the fields of its hash: `tasks`, and `<figure>\t` (every label) or
+    `<figure>\t<label>` (a label: any string)."""
+    fields = {"tasks": quality.tasks}
+    for label, figures in [("", quality.total), *quality.labels.items()]:
+        fields.update({f"{name}\t{label}": getattr(figures, name) for name in _FIGURES if getattr(figures, name)})
+    return fields
+
+
+def _figures(fields: dict[bytes, bytes]) -> VersionQuality:
+    """A version's figures hash back as VersionQuality."""
+    out = VersionQuality()
+    for raw, value in fields.items():
+        field_, count = raw.decode(), int(value)
+        if field_ == "tasks":
+            out.tasks = count
+            continue
+        name, label = field_.split("\t", 1)
+        setattr(out.total if label == "" else out._label(label), name, count)
+    out.labels = {k: v for k, v in out.labels.items() if any(getattr(v, name) for name in _FIGURES)}
+    return out
+
+
 class QualityLog:
     """Per project in Redis: `served` (task id -> the last predictions served for it, with their
-    version; `served-order` bounds it) and `outcomes` (annotation id -> what was predicted and what
-    the annotator submitted)."""
+    version; `served-order` bounds it), `outcomes` (annotation id -> what was predicted and what
+    the annotator submitted) and, summed as outcomes arrive, change and go, each version's figures
+    (the newest VERSIONS_KEPT versions): reading them costs the same whatever the outcomes."""
 
     def __init__(self, client: redis.Redis, kept: int = SERVED_TASKS_KEPT) -> None:
         self.r = client
@@ -135,39 +165,133 @@ class QualityLog:
         """Compare an annotation with what its annotator was shown: the predictions recorded when
         this annotation was first compared, else the task's last served ones. False: nothing was served."""
         served, _, outcomes = self._keys(project)
-        before = self.r.hget(outcomes, str(annotation_id))
-        shown = json.loads(before) if before else None
-        if shown is None:
-            raw = self.r.hget(served, str(task_id))
-            if raw is None:
-                return False
-            last = json.loads(raw)
-            shown = {"version": last["version"], "predicted": last["spans"]}
-        record = {"task": task_id, "version": shown["version"], "predicted": shown["predicted"],
-                  "final": result_spans(result)}
-        self.r.hset(outcomes, str(annotation_id), json.dumps(record))
-        return True
+        self._built(project)
+
+        def txn(pipe: redis.client.Pipeline) -> bool:
+            before = pipe.hget(outcomes, str(annotation_id))
+            shown = json.loads(before) if before else None
+            if shown is None:
+                raw = pipe.hget(served, str(task_id))
+                if raw is None:
+                    return False
+                last = json.loads(raw)
+                shown = {"version": last["version"], "predicted": last["spans"]}
+            record = {"task": task_id, "version": shown["version"], "predicted": shown["predicted"],
+                      "final": result_spans(result)}
+            tracked = self._tracked(pipe, project)
+            pipe.multi()
+            pipe.hset(outcomes, str(annotation_id), json.dumps(record))
+            if before:
+                self._count(pipe, project, tracked, json.loads(before), -1)
+            self._count(pipe, project, tracked, record, +1)
+            return True
+
+        return self._transaction(txn, project)
 
     def forget(self, project: str, annotation_ids: list[int]) -> None:
         """Deleted or cancelled annotations no longer count."""
-        if annotation_ids:
-            self.r.hdel(self._keys(project)[2], *[str(i) for i in annotation_ids])
+        if not annotation_ids:
+            return
+        outcomes = self._keys(project)[2]
+        ids = [str(i) for i in annotation_ids]
+        self._built(project)
+
+        def txn(pipe: redis.client.Pipeline) -> None:
+            records = [json.loads(raw) for raw in pipe.hmget(outcomes, ids) if raw]
+            tracked = self._tracked(pipe, project)
+            pipe.multi()
+            pipe.hdel(outcomes, *ids)
+            for record in records:
+                self._count(pipe, project, tracked, record, -1)
+
+        self._transaction(txn, project)
+
+    def _transaction(self, fn, project: str):
+        keys = ProjectKeys(project)
+        result = None
+
+        def run(pipe):
+            nonlocal result
+            result = fn(pipe)
+
+        self.r.transaction(run, keys.outcomes, keys.quality_versions)
+        return result
+
+    def _tracked(self, pipe, project: str) -> dict[str, float]:
+        """{version: order} of the versions whose figures are kept."""
+        return {v.decode(): s for v, s in pipe.zrange(ProjectKeys(project).quality_versions, 0, -1, withscores=True)}
+
+    def _count(self, pipe, project: str, tracked: dict[str, float], record: dict, sign: int) -> None:
+        """Add (sign 1) or take away (-1) one outcome from its version's figures, in `pipe`. A new
+        version starts figures of its own, and past VERSIONS_KEPT the oldest version's go; an
+        outcome of a version older than every kept one is not counted."""
+        keys, version = ProjectKeys(project), record["version"]
+        order = float(version_order(version)[0])
+        if version not in tracked:
+            if len(tracked) >= VERSIONS_KEPT and order <= min(tracked.values()):
+                return
+            tracked[version] = order
+            pipe.zadd(keys.quality_versions, {version: order})
+            while len(tracked) > VERSIONS_KEPT:
+                oldest = min(tracked, key=lambda v: (tracked[v], v))
+                del tracked[oldest]
+                pipe.zrem(keys.quality_versions, oldest)
+                pipe.delete(keys.quality_figures(oldest))
+        for field_, count in _fields(summarise([record])[version]).items():
+            pipe.hincrby(keys.quality_figures(version), field_, sign * count)
+
+    def _built(self, project: str) -> None:
+        """Sum the outcomes stored before figures were kept as they arrive, once per project."""
+        keys = ProjectKeys(project)
+        if self.r.exists(keys.quality_built):
+            return
+
+        def txn(pipe: redis.client.Pipeline) -> None:
+            if pipe.exists(keys.quality_built):
+                return
+            summed = summarise([json.loads(raw) for raw in pipe.hvals(keys.outcomes)])
+            newest = sorted(summed, key=version_order)[-VERSIONS_KEPT:]
+            old = self._tracked(pipe, project)
+            pipe.multi()
+            for version in old:
+                pipe.delete(keys.quality_figures(version))
+            pipe.delete(keys.quality_versions)
+            for version in newest:
+                pipe.zadd(keys.quality_versions, {version: float(version_order(version)[0])})
+                pipe.hset(keys.quality_figures(version), mapping=_fields(summed[version]))
+            pipe.set(keys.quality_built, 1)
+
+        self._transaction(txn, project)
 
     def outcomes(self, project: str) -> list[dict]:
+        """Every stored comparison (what the figures sum)."""
         return [json.loads(v) for v in self.r.hvals(self._keys(project)[2])]
 
     def summary(self, project: str) -> dict[str, dict]:
         """{version: figures}, oldest version first, the figures of `VersionQuality.to_dict`."""
-        return {v: q.to_dict() for v, q in sorted(summarise(self.outcomes(project)).items(), key=lambda kv: version_order(kv[0]))}
+        self._built(project)
+        keys = ProjectKeys(project)
+        versions = [v.decode() for v in self.r.zrange(keys.quality_versions, 0, -1)]
+        return self._read(project, sorted(versions, key=version_order))
+
+    def _read(self, project: str, versions: list[str]) -> dict[str, dict]:
+        keys = ProjectKeys(project)
+        pipe = self.r.pipeline(transaction=False)
+        for version in versions:
+            pipe.hgetall(keys.quality_figures(version))
+        figures = {v: _figures(f) for v, f in zip(versions, pipe.execute())}
+        return {v: q.to_dict() for v, q in figures.items() if q.tasks > 0}
 
     def newest(self, projects: list[str]) -> dict[str, tuple[str, dict]]:
         """{project: (version, figures)} of the newest version with compared annotations."""
         out = {}
         for project in projects:
-            summary = self.summary(project)
+            self._built(project)
+            # the newest few: one whose every annotation was deleted has no figures left
+            newest = [v.decode() for v in self.r.zrevrange(ProjectKeys(project).quality_versions, 0, 4)]
+            summary = self._read(project, newest)
             if summary:
-                version = list(summary)[-1]
-                out[project] = (version, summary[version])
+                out[project] = next(iter(summary.items()))
         return out
 
 
