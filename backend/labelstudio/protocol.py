@@ -7,6 +7,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from ..ner.spans import Prediction
 from .annotation import Annotation
@@ -19,6 +20,7 @@ _PROJECT_RE = re.compile(r"[ \t]*(\d{1,%d})(?:\.\d+)?[ \t]*" % MAX_PROJECT_DIGIT
 log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
 MAX_CONFIG_CHARS = 100_000  # a labeling config is a few KB; each project id keeps the last one sent
+PREDICT_SLICE_CHARS = 200_000  # characters predicted at once: about 40 MiB of words and windows
 
 
 class ProtocolError(ValueError):
@@ -175,15 +177,29 @@ def task_text(task: Task, control: NerControl) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def check_text_sizes(tasks: list[Task], controls: list[NerControl], max_chars: int) -> None:
-    """TooLarge naming the first task whose text is over `max_chars` characters: split into words,
-    a 32 MiB text would take gigabytes before the model saw any of it."""
+def check_text_sizes(tasks: list[Task], controls: list[NerControl], max_chars: int, max_total: int) -> None:
+    """TooLarge naming the first task whose text is over `max_chars` characters, or the request's
+    total over `max_total`: split into words, a 32 MiB text would take gigabytes before the model
+    saw any of it, and a request's answer grows with its characters whatever the slicing."""
+    total = 0
     for task in tasks:
         for control in controls:
             text = task_text(task, control)
             if text is not None and len(text) > max_chars:
                 raise TooLarge(f"task {task.id!r}: data[{control.data_key!r}] has {len(text)} characters; "
                                f"MAX_TASK_CHARS is {max_chars}")
+            total += len(text or "")
+    if total > max_total:
+        raise TooLarge(f"the request's texts have {total} characters in all; MAX_REQUEST_CHARS is {max_total}: "
+                       "send fewer tasks per request")
+
+
+def check_data_size(data: dict, max_chars: int) -> None:
+    """TooLarge naming a task field over `max_chars` characters (a webhook's task: stored, it would
+    make every later training of its project split it into words)."""
+    for key, value in data.items():
+        if isinstance(value, str) and len(value) > max_chars:
+            raise TooLarge(f"data[{key!r}] has {len(value)} characters; MAX_TASK_CHARS is {max_chars}")
 
 
 def regions(prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
@@ -314,9 +330,25 @@ def task_results(tasks: list[Task], project: str | None, served, controls: list[
                             task.id, control.data_key, len(text))
             elif text and label_map and served.predictor is not None:
                 jobs.append((i, control, label_map, text))
-    predictions = served.predictor.predict([j[3] for j in jobs]) if jobs else []
+    predictions = [p for part in _slices(jobs) for p in served.predictor.predict([j[3] for j in part])]
     results = [{"result": [], "score": 1.0, "model_version": served.version} for _ in tasks]
     for (i, control, label_map, _), prediction in zip(jobs, predictions):
         results[i]["result"].extend(regions(prediction, control, label_map))
         results[i]["score"] = round(min(results[i]["score"], prediction.confidence), 6)
     return results
+
+
+def _slices(jobs: list[tuple]) -> Iterator[list[tuple]]:
+    """`jobs` (whose last item is the text) in runs of at most PREDICT_SLICE_CHARS characters (a
+    longer text alone): the words and windows of one run are made and dropped before the next, so
+    a request's or a push batch's memory is that of one slice, not of all its texts."""
+    part: list[tuple] = []
+    size = 0
+    for job in jobs:
+        if part and size + len(job[-1]) > PREDICT_SLICE_CHARS:
+            yield part
+            part, size = [], 0
+        part.append(job)
+        size += len(job[-1])
+    if part:
+        yield part

@@ -25,6 +25,9 @@ def handed_over(dev: dict | None) -> bool:
     return bool(dev) and dev.get("support", 0) >= HANDOVER_ENTITIES and (dev.get("f1") or 0.0) >= HANDOVER_F1
 
 
+CHARS_PER_TOKEN = 32  # characters kept per token embedded: English word pieces average under 5
+
+
 def embed(texts: list[str], base_model: str | None = None, batch_size: int = 64, max_length: int = 128) -> np.ndarray:
     """One unit vector per text: the encoder's last hidden states, mean-pooled over real tokens (how
     the packaged MiniLM was trained as a sentence-embedding model)."""
@@ -40,8 +43,10 @@ def embed(texts: list[str], base_model: str | None = None, batch_size: int = 64,
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            enc = tokenizer([texts[i] for i in chunk], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="pt")
+            # cut before tokenizing: truncation keeps max_length tokens but the tokenizer reads the
+            # whole text first, and a task may hold a million characters
+            enc = tokenizer([texts[i][:max_length * CHARS_PER_TOKEN] for i in chunk], padding=True, truncation=True,
+                            max_length=max_length, return_tensors="pt")
             hidden = model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)

@@ -13,6 +13,7 @@ import http.client
 import json
 import logging
 import threading
+import time
 from typing import Callable, Iterable
 from urllib.parse import quote, urlsplit
 
@@ -24,6 +25,8 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "transfer-encoding", "upgrade"})
 OWN_HEADERS = frozenset({"date", "server"})  # gunicorn writes its own: the pool's would be sent twice
 CHUNK = 64 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # sent again after a broken kept-alive connection; nothing else is
+REUSE_IDLE_S = 1.0  # a kept connection idle longer is replaced before use: the pool closes them after 2 s
 
 
 class Front:
@@ -65,10 +68,17 @@ class Front:
         return self._stream(conn, response)
 
     def _send(self, method: str, target: str, body: bytes, headers: dict[str, str]):
-        """Send on this thread's kept-alive connection; once more on a new one when the kept one had
-        been closed by the pool meanwhile (gunicorn drops an idle connection after 2 s)."""
+        """Send on this thread's kept-alive connection, unless it has been idle long enough for the
+        pool to have closed it (gunicorn drops an idle one after 2 s). A kept connection that breaks
+        anyway is retried on a new one only for GET and HEAD: a /predict whose connection broke may
+        have died with the process that held it (a text that took all its memory), and sent again it
+        would take the next process down too."""
+        retry = method in SAFE_METHODS
         for attempt in (0, 1):
-            conn = getattr(self.pooled, "conn", None)
+            conn, used = getattr(self.pooled, "conn", None), getattr(self.pooled, "used", 0.0)
+            if conn is not None and time.monotonic() - used > REUSE_IDLE_S:
+                conn.close()
+                conn = None
             reused = conn is not None
             if conn is None:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -78,7 +88,7 @@ class Front:
                 return conn, conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 conn.close()
-                if not reused or attempt:
+                if not (reused and retry) or attempt:
                     raise
             except (OSError, http.client.HTTPException):
                 conn.close()
@@ -95,7 +105,7 @@ class Front:
             keep = not response.will_close
         finally:
             if keep:
-                self.pooled.conn = conn
+                self.pooled.conn, self.pooled.used = conn, time.monotonic()
             else:
                 conn.close()
 

@@ -17,6 +17,7 @@ from ..labelstudio.protocol import (
     OverQuota,
     PredictRequest,
     ProtocolError,
+    check_data_size,
     check_text_sizes,
     parse_json,
     parse_predict,
@@ -117,7 +118,7 @@ def predict():
     settings = services().settings
     req = parse_predict(_body(), settings.max_tasks_per_request)
     controls = _controls(req)
-    check_text_sizes(req.tasks, controls, settings.max_task_chars)
+    check_text_sizes(req.tasks, controls, settings.max_task_chars, settings.max_request_chars)
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
     results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map)
@@ -170,6 +171,8 @@ def webhook():
     (LS waits 1 s, then gives up). Cancelled annotations are not training data; other actions
     are acknowledged and ignored."""
     event = parse_webhook(_body())
+    if event.annotation is not None and not event.cancelled:
+        check_data_size(event.annotation.data, services().settings.max_task_chars)
     if event.project is not None:  # None: an action we only acknowledge, nothing kept
         _admit(event.project)
     stores = services().stores

@@ -218,6 +218,11 @@ def test_a_20_mb_single_task_is_refused_and_memory_stays_flat(trained_folder, tm
             assert status == 413 and "MAX_TASK_CHARS is 1000000" in reply["error"], reply
         status, reply, _ = call("POST", svc.url + "/predict", ls_predict_body([{"text": "x"}] * 20_001), timeout=120)
         assert status == 413 and "MAX_TASKS_PER_REQUEST" in reply["error"]
+        # 33 texts just under MAX_TASK_CHARS fit the 32 MiB body: refused before any word is made
+        many = ls_predict_body([{"text": text[:999_999]}] * 33)
+        assert len(json.dumps(many)) < 32 * 1024 * 1024
+        status, reply, _ = call("POST", svc.url + "/predict", many, timeout=120)
+        assert status == 413 and "MAX_REQUEST_CHARS is 4000000" in reply["error"], reply
         after = sum(rss_mb(pid) for pid in workers)
         print(f"\nRSS of the serving process: {before:.0f} MiB before, {after:.0f} MiB after")
         # The body itself is read (its bytes, then its text: ~40 MB a request, which glibc may keep

@@ -176,3 +176,40 @@ def test_metrics_bound_project_labels_and_show_only_served_versions(client, app,
     text = client.get("/metrics").get_data(as_text=True)
     assert f'ner_model_version_info{{project="8999",version="{versions[1]}"}} 1.0' in text
     assert versions[0] not in text  # a version no longer served leaves no series behind
+
+
+def test_a_predict_over_max_request_chars_is_refused_before_any_word_is_made(client):
+    """33 texts of 999,999 characters fit a 32 MiB body and used to become about 7 GB of words."""
+    text = ("Angela Merkel met Obama in Paris . " * 30_000)[:999_999]
+    reply = client.post("/predict", json=ls_predict_body([{"text": text}] * 5))
+    assert reply.status_code == 413
+    assert "4999995 characters in all; MAX_REQUEST_CHARS is 4000000" in reply.get_json()["error"]
+
+
+def test_texts_are_predicted_in_bounded_slices_in_order(predictor, monkeypatch):
+    """What a request or a push batch holds at once is one slice's words, whatever its total."""
+    from backend.labelstudio import protocol
+    from backend.labelstudio.labelconfig import parse_label_config
+    from backend.labelstudio.protocol import Task, task_results
+    from backend.serving import ServedModel
+
+    monkeypatch.setattr(protocol, "PREDICT_SLICE_CHARS", 100)
+    calls = []
+    real = predictor.predict
+
+    def recording(texts):
+        calls.append(sum(len(t) for t in texts))
+        return real(texts)
+
+    monkeypatch.setattr(predictor, "predict", recording)
+    served = ServedModel("v", predictor, predictor.labels, False)
+    texts = [f"Angela Merkel met officials in Paris on day {i} ." for i in range(9)]  # 47 characters each
+    results = task_results([Task(i, {"text": t}) for i, t in enumerate(texts)], "1", served,
+                           parse_label_config(CONFIG), {"geo": "LOC", "gpe": "LOC"})
+    assert calls == [94, 94, 94, 94, 47]
+    whole = task_results([Task(i, {"text": t}) for i, t in enumerate(texts)][:1], "1", served,
+                         parse_label_config(CONFIG), {"geo": "LOC", "gpe": "LOC"})
+    def spans(result):
+        return [(r["value"]["start"], r["value"]["end"], r["value"]["labels"]) for r in result["result"]]
+
+    assert spans(results[0]) == spans(whole[0]) and all(spans(r) for r in results)

@@ -141,6 +141,18 @@ def test_a_labeling_config_too_large_to_keep_is_refused_on_setup_and_ignored_on_
     assert store.config("7") != huge
 
 
+def test_an_annotation_of_a_text_over_max_task_chars_is_refused_and_nothing_is_stored(service, store):
+    """Stored, a 2,000,000-character text made every later training of its project split it into
+    words (and run out of memory)."""
+    text = "Angela Merkel met Obama . " * 80_000  # 2,080,000 characters
+    before = store.count("7")
+    status, reply = post(service, event("ANNOTATION_CREATED", ann_id=51, task_id=51, text=text))
+    assert status == 413 and "MAX_TASK_CHARS is 1000000" in reply["error"] and "data['text']" in reply["error"]
+    assert store.count("7") == before
+    # cancelling it needs no text kept: acknowledged
+    assert post(service, event("ANNOTATION_CREATED", ann_id=52, task_id=51, text=text, cancelled=True))[0] == 200
+
+
 def test_made_up_project_ids_cannot_grow_the_store_past_max_projects(trained_folder, redis_url, tmp_path):
     import redis
 

@@ -97,3 +97,11 @@ def test_a_task_no_check_foresaw_is_skipped_with_its_reason_and_the_rest_trains(
     data = project_data(good + weird, parse_label_config(GMB_CONFIG))
     assert sorted(data.sentences) == [0, 1, 2]
     assert len(data.skipped) == 4 and all(f"task {90 + i}" in line for i, line in enumerate(data.skipped))
+
+
+def test_a_stored_text_over_max_task_chars_is_skipped_not_trained(gmb_train):
+    """An older version stored it; split into words it would take every later training's memory."""
+    anns = _annotations(gmb_train[:3])
+    huge = Annotation(99, 99, {"text": "Paris " * 200_000}, [])
+    data = project_data([*anns, huge], parse_label_config(GMB_CONFIG), max_chars=1_000_000)
+    assert data.tasks == 3 and data.skipped == ["task 99: a text of 1200000 characters, over MAX_TASK_CHARS=1000000"]

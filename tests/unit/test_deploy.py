@@ -120,3 +120,6 @@ def test_webhooks_have_their_own_server_behind_the_proxy(compose):
     nginx = (ROOT / "docker" / "nginx.conf").read_text()
     route = nginx[nginx.index("location = /webhook"):]
     assert "http://webhooks:9090" in route[: route.index("}")]
+    # a /predict that reached a replica as it died is never replayed on the next one
+    rest = nginx[nginx.index("location / {"):]
+    assert "proxy_next_upstream" in rest and "non_idempotent" not in rest[: rest.index("}")]

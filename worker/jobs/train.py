@@ -120,7 +120,7 @@ def _controls(store: AnnotationStore, project: str):
 def _train(project: str, settings: Settings, stores: Stores, record: Training) -> None:
     store, registry = stores.annotations, stores.registry
     record.changes = store.changes(project)  # read before the data: a later change triggers again
-    data = project_data(store.annotations(project), _controls(store, project))
+    data = project_data(store.annotations(project), _controls(store, project), settings.max_task_chars)
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks

@@ -54,12 +54,19 @@ def _sentences(ann: Annotation, controls: list[NerControl]) -> list[Sentence]:
     return out
 
 
-def project_data(annotations: list[Annotation], controls: list[NerControl]) -> ProjectData:
-    """Convert every stored annotation; a task whose spans cut words or overlap is skipped (and
-    reported), never fatal: one bad task must not stop a project from learning."""
+def project_data(annotations: list[Annotation], controls: list[NerControl],
+                 max_chars: int | None = None) -> ProjectData:
+    """Convert every stored annotation; a task whose spans cut words or overlap, or whose text is
+    over `max_chars` characters (MAX_TASK_CHARS: an older version stored it, and split into words it
+    would take every later training's memory), is skipped (and reported), never fatal: one bad task
+    must not stop a project from learning."""
     by_task: dict[int, list[Sentence]] = {}
     skipped: list[str] = []
     for ann in annotations:
+        longest = max((len(v) for v in ann.data.values() if isinstance(v, str)), default=0)
+        if max_chars is not None and longest > max_chars:
+            skipped.append(f"task {ann.task_id}: a text of {longest} characters, over MAX_TASK_CHARS={max_chars}")
+            continue
         try:
             sentences = [s for s in _sentences(ann, controls) if s.words]
         except CorpusError as exc:
