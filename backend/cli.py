@@ -333,6 +333,8 @@ def _rescue_dead_trainings(settings: Settings) -> None:
                 # and each version's grace is checked here too, so a project that stopped training
                 # does not keep the versions its last trainings replaced
                 stores.registry.retire(project, settings.keep_versions, settings.retire_grace_s)
+                if settings.pushes_to_ls:  # a push held back by PUSH_INTERVAL_S starts once it is due
+                    stores.queue.push_due(project)
         except redis.RedisError as exc:  # Redis restarting: the next round tries again
             log.warning("could not look for dead trainings: %s", exc)
         except OSError as exc:  # a folder retention could not remove: the next round tries again
@@ -345,7 +347,8 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     from .state import connect
     from .state.registry import RegistryError
 
-    registry = connect(settings).registry
+    stores = connect(settings)
+    registry = stores.registry
     target = args.to or registry.previous(args.project)
     if not target:
         raise CliError(f"project {args.project} has no earlier version to roll back to")
@@ -356,7 +359,28 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"cannot roll back to {target}: {exc}") from None
     print(f"project {args.project}: {target} serves again (was {current}); every serving process swaps within "
           f"SWAP_POLL_SECONDS. The next promoted training replaces it: `pin` it, or keep annotating.")
+    if settings.pushes_to_ls:
+        print(f"project {args.project}: Label Studio {_rollback_in_ls(args.project, target, settings, stores)}")
     return 0
+
+
+def _rollback_in_ls(project: str, version: str, settings: Settings, stores) -> str:
+    """Make LS show `version` again: select its predictions, which LS still holds (each push keeps
+    the version a rollback returns to), else ask the worker to push it. Says which."""
+    from .labelstudio.client import LabelStudioClient
+    from .state.history import Training
+
+    try:
+        ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
+        if ls.model_versions(project).get(version):
+            ls.select_version(project, version)
+            return f"shows {version}'s stored predictions again (selected)"
+    except Exception as exc:  # LS down or refusing: the worker's push selects it when it can
+        log.warning("project %s: could not select %s in Label Studio: %s", project, version, exc)
+    record = Training(f"rollback-{project}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}", version=version)
+    stores.history.save(project, record)
+    stores.queue.want_push(project, version, record.job_id)
+    return f"gets {version}'s predictions from the worker's next push"
 
 
 def cmd_pin(args: argparse.Namespace, settings: Settings) -> int:

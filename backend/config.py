@@ -76,6 +76,7 @@ class Settings:
     label_studio_url: str = setting("")  # with the key: START_TRAINING first re-syncs annotations from LS
     label_studio_api_key: str = setting("", secret=True)  # a personal access token (or legacy token)
     push_limit: int = setting(20_000)  # with LS configured: unlabelled tasks a promotion predicts and pushes to LS (0: off)
+    push_interval_s: int = setting(600)  # a project's pushes begin at least this far apart; promotions meanwhile coalesce
     train_epochs: int = setting(0)  # 0: about 200 optimiser steps, between 3 and 200 epochs (see recipe.epochs_for)
     train_lr: float = setting(2e-4)
     train_batch_size: int = setting(16)

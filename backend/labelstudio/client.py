@@ -44,6 +44,25 @@ class LabelStudioClient:
         """Make `version` the project's selected model version (Settings -> Model)."""
         self.sdk.projects.update(id=int(project), model_version=version)
 
+    def selected_version(self, project: str) -> str | None:
+        return self.sdk.projects.get(id=int(project)).model_version or None
+
+    def model_versions(self, project: str) -> dict[str, int]:
+        """{model version: predictions} of every version the project's predictions carry."""
+        return self._call("GET", f"api/projects/{int(project)}/model-versions/") or {}
+
+    def delete_version(self, project: str, version: str) -> int:
+        """Delete every prediction of `version` in the project: one SQL delete in LS 1.23
+        (`Project.delete_predictions`), the cheapest way it offers; returns how many went."""
+        reply = self._call("DELETE", f"api/projects/{int(project)}/model-versions/", {"model_version": version})
+        return int((reply or {}).get("deleted_predictions", 0))
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        """A REST call the SDK does not wrap, through its own authenticated client."""
+        response = self.sdk._client_wrapper.httpx_client.request(path, method=method, json=body)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
     def ready_project(self, title: str, label_config: str, texts: list[str], backend_url: str) -> int:
         """The project called `title`; made once, with `texts` as tasks and the backend connected."""
         for project in self.sdk.projects.list():

@@ -26,6 +26,8 @@ class TrainingStatus(StrEnum):
 class PushStatus(StrEnum):
     """How far a promoted version's push of predictions to Label Studio got."""
 
+    WAITING = "waiting"  # asked for; runs once PUSH_INTERVAL_S has passed since the last push began
+    COALESCED = "coalesced"  # a newer version was promoted before it ran: that version's push does the work
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"

@@ -164,5 +164,17 @@ class ProjectKeys:
         return self._key("trigger-lock")
 
     @property
+    def push_wanted(self) -> str:  # JSON {"version", "job"}: the newest promotion whose push has not started
+        return self._key("push-wanted")
+
+    @property
+    def push_waiting(self) -> str:  # id of the push job enqueued and not started yet
+        return self._key("push-waiting")
+
+    @property
+    def push_started(self) -> str:  # when the last push job began (seconds since the epoch)
+        return self._key("push-started")
+
+    @property
     def job_alive(self) -> str:  # the running job's id, expiring unless renewed (its lease)
         return self._key("job-alive")

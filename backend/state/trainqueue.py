@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -117,13 +118,44 @@ class TrainingQueue:
         log.warning("project %s: its training died with its worker; training again", project)
         return self.request(project).job_id
 
-    def push(self, project: str, version: str, training_job: str) -> str:
-        """Enqueue writing `version`'s predictions to Label Studio (after its training's record is saved)."""
-        job = self.queue.enqueue(PUSH_FUNCTION, project, version, training_job, job_id=f"push-{training_job}",
-                                 job_timeout=self.settings.train_timeout, result_ttl=RESULT_TTL_S,
-                                 failure_ttl=FAILURE_TTL_S, description=f"push {version} of project {project} to LS")
+    def want_push(self, project: str, version: str, training_job: str) -> str | None:
+        """Ask for `version`'s predictions to be written to LS (after its training's record is
+        saved). Promotions coalesce: the push that starts next writes the newest version asked
+        for. Returns the training job whose push this one replaced, if any."""
+        replaced = self.r.getset(ProjectKeys(project).push_wanted, json.dumps({"version": version, "job": training_job}))
+        self.push_due(project)
+        return json.loads(replaced)["job"] if replaced else None
+
+    def push_due(self, project: str) -> str | None:
+        """Enqueue the push asked for, unless one waits already or the last one began less than
+        PUSH_INTERVAL_S ago (then a worker's loop calls this again). The job id, or None."""
+        keys = ProjectKeys(project)
+        with self.r.lock(keys.trigger_lock, timeout=10, sleep=0.005, blocking_timeout=5):
+            if not self.r.exists(keys.push_wanted):
+                return None
+            waiting = self._job(self.r.get(keys.push_waiting))
+            if waiting and waiting.get_status() in WAITING:
+                return None
+            if time.time() - float(self.r.get(keys.push_started) or 0) < self.settings.push_interval_s:
+                return None
+            job = self.queue.enqueue(PUSH_FUNCTION, project, job_id=f"push-{project}-{time.time_ns()}",
+                                     job_timeout=self.settings.train_timeout, result_ttl=RESULT_TTL_S,
+                                     failure_ttl=FAILURE_TTL_S, description=f"push project {project}'s predictions to LS")
+            self.r.set(keys.push_waiting, job.id)
         log.info("project %s: %s enqueued", project, job.id)
         return job.id
+
+    def take_push(self, project: str) -> tuple[str, str] | None:
+        """For the push job as it starts: the newest (version, training job) asked for, or None when
+        another job took it; the interval to the next push counts from now."""
+        keys = ProjectKeys(project)
+        pipe = self.r.pipeline()
+        pipe.getdel(keys.push_wanted).delete(keys.push_waiting).set(keys.push_started, time.time())
+        wanted = pipe.execute()[0]
+        if not wanted:
+            return None
+        asked = json.loads(wanted)
+        return asked["version"], asked["job"]
 
     def cover(self, project: str, first: bool = False) -> str | None:
         """Enqueue ordering the project's unlabelled tasks for the cold start, unless one is waiting

@@ -96,3 +96,26 @@ def test_a_training_that_died_with_its_worker_is_trained_again(setup):
     _started(queue, again, LEASE_S + 5)
     replaced = trainer.rescue("505")
     assert replaced == "train-505-4" and Job.fetch(successor.job_id, connection=queue.connection).get_status() == "canceled"
+
+
+def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path):
+    """Promotions faster than LS takes a push: one job waits at a time and writes the newest
+    version; after a push begins, the next waits PUSH_INTERVAL_S (a worker's loop starts it)."""
+    from backend.state.trainqueue import PUSH_FUNCTION
+
+    settings = Settings(redis_url=redis_url, model_dir=str(tmp_path / "models"), push_interval_s=600,
+                        queue_name=f"q-{uuid.uuid4().hex[:8]}")
+    stores = connect(settings)
+    queue, project = Queue(settings.queue_name, connection=stores.client), "520"
+    assert stores.queue.want_push(project, "v1-20260101T000000", "train-520-1") is None
+    assert stores.queue.want_push(project, "v2-20260101T000100", "train-520-2") == "train-520-1"
+    (waiting,) = queue.jobs
+    assert waiting.func_name == PUSH_FUNCTION and waiting.args == (project,)
+    assert stores.queue.take_push(project) == ("v2-20260101T000100", "train-520-2")  # the job starts
+    assert stores.queue.take_push(project) is None  # nothing left for a second job
+    queue.empty()
+    assert stores.queue.want_push(project, "v3-20260101T000200", "train-520-3") is None
+    assert stores.queue.push_due(project) is None and queue.jobs == []  # the last push began just now
+    later = connect(Settings(**{**settings.__dict__, "push_interval_s": 0}))
+    assert later.queue.push_due(project) is not None and len(queue.jobs) == 1
+    assert later.queue.take_push(project) == ("v3-20260101T000200", "train-520-3")

@@ -5,6 +5,7 @@ current model's task score."""
 from __future__ import annotations
 
 import logging
+import re
 from itertools import islice
 from typing import Callable, Iterable, Iterator
 
@@ -27,13 +28,21 @@ class StalePush(Exception):
     """The version being pushed no longer serves: selecting it would leave LS on an older model."""
 
 
-def push_predictions(project: str, version: str, training_job: str) -> dict:
-    """Write `version`'s predictions for up to PUSH_LIMIT unlabelled tasks of `project` to LS, in
-    batches, recording progress in the training record of `training_job`. Never raises: the
+def push_predictions(project: str, version: str | None = None, training_job: str | None = None) -> dict:
+    """Write the newest promoted version asked for (`TrainingQueue.want_push`) to LS: its
+    predictions for up to PUSH_LIMIT unlabelled tasks, in batches, then that version selected and
+    the predictions of versions older than the one a rollback would return to deleted. Progress goes
+    in the training record of the job that promoted it. `version` and `training_job` stand in when
+    nothing is asked for (a job an older release enqueued, a direct call). Never raises: the
     promotion stands whatever happens here; a failure is logged and recorded."""
     settings = Settings.from_env()
     use_threads(settings.train_threads)
     stores = connect(settings)
+    asked = stores.queue.take_push(project)
+    if asked:
+        version, training_job = asked
+    if version is None or training_job is None:  # another job took it: nothing left to write
+        return {"project": project, "status": "nothing asked"}
     record = stores.history.get(project, training_job) or Training(training_job, version=version)
     record.push = {"version": version, "status": PushStatus.RUNNING, "tasks": 0, "pushed": 0, "error": None}
     stores.history.save(project, record)
@@ -48,6 +57,18 @@ def push_predictions(project: str, version: str, training_job: str) -> dict:
         log.exception("project %s: pushing %s's predictions to Label Studio failed", project, version)
     stores.history.save(project, record)
     return {"project": project, **record.push}
+
+
+def request_push(stores: Stores, project: str, record: Training) -> None:
+    """Ask for the push of `record`'s promoted version; the record of a promotion whose push had
+    not started yet says its push was coalesced into this one."""
+    record.push = {"version": record.version, "status": PushStatus.WAITING, "tasks": 0, "pushed": 0, "error": None}
+    stores.history.save(project, record)
+    replaced = stores.queue.want_push(project, record.version, record.job_id)
+    older = stores.history.get(project, replaced) if replaced and replaced != record.job_id else None
+    if older is not None and older.push:
+        older.push.update(status=PushStatus.COALESCED, error=f"coalesced into the push of {record.version}")
+        stores.history.save(project, older)
 
 
 def load_version(project: str, version: str, settings: Settings, stores: Stores) -> ServedModel:
@@ -82,17 +103,20 @@ def _push(project: str, version: str, settings: Settings, stores: Stores, record
         record.push["pushed"] += len(batch)
         stores.history.save(project, record)
 
-    write_predictions(project, served, version, tasks(), settings, stores, ls, progress, still_current)
-    log.info("project %s: %d predictions of %s written to Label Studio", project, record.push["pushed"], version)
+    record.push["pruned"] = write_predictions(project, served, version, tasks(), settings, stores, ls, progress,
+                                              still_current)
+    log.info("project %s: %d predictions of %s written to Label Studio, %d older ones deleted", project,
+             record.push["pushed"], version, record.push["pruned"])
 
 
 def write_predictions(project: str, served: ServedModel, label: str, tasks: Iterable[tuple[int, dict]], settings: Settings,
                       stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None,
-                      check: Callable[[], None] | None = None) -> None:
+                      check: Callable[[], None] | None = None) -> int:
     """`served`'s predictions for `tasks` (id, data), written to LS PUSH_BATCH at a time as model
-    version `label`, then that version selected in LS. Task scores are the model's when it orders the
-    tasks, else the cold-start order's. `check` runs before each batch and before the selection
-    (it raises to stop: a newer version serves)."""
+    version `label`, then that version selected in LS and older versions' predictions deleted
+    (`prune_versions`; returns how many). Task scores are the model's when it orders the tasks,
+    else the cold-start order's. `check` runs before each batch and before the selection (it
+    raises to stop: a newer version serves)."""
     config = stores.annotations.config(project)
     if not config:
         raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
@@ -128,3 +152,25 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
     if check:
         check()
     ls.select_version(project, label)
+    return prune_versions(project, label, stores, ls)
+
+
+# The model versions this backend writes to LS: a project's versions, cold-start orders, and what
+# serves before a project has a version (LS stores what /predict answers when a task opens).
+OURS = re.compile(r"v\d+-\d{8}T\d{6}|coldstart-\d{8}T\d{6}|bootstrap-.*|untrained")
+
+
+def prune_versions(project: str, selected: str, stores: Stores, ls: LabelStudioClient) -> int:
+    """Delete from LS the predictions of every version of ours but `selected`, the project's
+    current version and the one a rollback would return to: without it each push adds up to
+    PUSH_LIMIT rows to LS's prediction table for ever. Returns how many predictions went; a
+    failure is logged, never raised (what was written and selected stands)."""
+    keep = {selected, stores.registry.current(project), stores.registry.previous(project)}
+    deleted = 0
+    try:
+        for version, count in ls.model_versions(project).items():
+            if version not in keep and count and OURS.fullmatch(version or ""):
+                deleted += ls.delete_version(project, version)
+    except Exception as exc:  # LS busy or gone: the next push deletes them
+        log.warning("project %s: could not delete older predictions from Label Studio: %s", project, exc)
+    return deleted

@@ -23,6 +23,7 @@ from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
 from worker.training.recipe import Current, train_candidate, training_split
 
+from .push import request_push
 from .resync import resync_project
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def train_project(project: str) -> dict:
         record.finished, record.duration_s = utc_now(), round(time.monotonic() - started, 2)
         history.save(project, record)
     if record.status == TrainingStatus.PROMOTED and settings.pushes_to_ls:
-        queue.push(project, record.version, record.job_id)  # after the save: the push job updates this record
+        request_push(stores, project, record)  # after the save: the push job updates this record
     try:
         registry.retire(project, settings.keep_versions, settings.retire_grace_s)
     except OSError as exc:  # housekeeping: the training's outcome stands
