@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ipaddress
 import os
 import secrets
 import subprocess
@@ -42,17 +43,49 @@ def ensure_venv(venv: Path) -> Path:
 PASSED_ON = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "USER", "LOGNAME")
 
 
+# The addresses LS 1.23 refuses to call when its SSRF protection is on (`core.utils.io.validate_ip`:
+# reserved, private, loopback, link-local, multicast, documentation ranges).
+LS_BANNED_SUBNETS = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "233.252.0.0/24", "240.0.0.0/4", "255.255.255.255/32", "::/128", "::1/128", "::ffff:0:0/96",
+    "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001:0000::/32", "2001:20::/28",
+    "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+)
+LOCAL_BACKEND = "127.0.0.0/8"  # where the demo's LS finds the backend
+
+
+def banned_subnets(allowed: str) -> str:
+    """LS's refused ranges less the one network its ML backend is on, as USER_ADDITIONAL_BANNED_SUBNETS
+    (with USE_DEFAULT_BANNED_SUBNETS=false): LS's SSRF protection stays on for everything else it
+    fetches (imports, storages, other webhooks), instead of being switched off for all of LS."""
+    hole = ipaddress.ip_network(allowed)
+    out = []
+    for raw in LS_BANNED_SUBNETS:
+        net = ipaddress.ip_network(raw)
+        if net.version != hole.version or not hole.subnet_of(net):
+            out.append(str(net))
+        elif net != hole:
+            out += sorted(str(n) for n in net.address_exclude(hole))
+    return ",".join(out)
+
+
+def ssrf_environment(allowed: str) -> dict[str, str]:
+    """LS settings that let it call a backend on the `allowed` network and nowhere else private."""
+    return {"SSRF_PROTECTION_ENABLED": "true", "ML_BLOCK_LOCAL_IP": "true", "USE_DEFAULT_BANNED_SUBNETS": "false",
+            "USER_ADDITIONAL_BANNED_SUBNETS": banned_subnets(allowed)}
+
+
 def ls_environment(data_dir: Path, password: str, token: str) -> dict[str, str]:
-    """What LS 1.23 needs to call a backend on loopback or a private network and to accept the
-    legacy token this demo hands to the backend, and the admin user it creates on first start.
-    The password and token travel in the environment, which only the owner can read, never on
-    the command line, which every local user sees in the process list."""
+    """What LS 1.23 needs to call a backend on loopback (and no other private address) and to
+    accept the legacy token this demo hands to the backend, and the admin user it creates on first
+    start. The password and token travel in the environment, which only the owner can read, never
+    on the command line, which every local user sees in the process list."""
     inherited = {k: v for k, v in os.environ.items()
                  if k in PASSED_ON or k.startswith(("LC_", "LABEL_STUDIO_"))}
     return {
         **inherited,
-        "ML_BLOCK_LOCAL_IP": "false",
-        "SSRF_PROTECTION_ENABLED": "false",
+        **ssrf_environment(LOCAL_BACKEND),
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_USERNAME": USERNAME,

@@ -121,7 +121,7 @@ def _banner(url: str, redis_url: str, settings: Settings) -> None:
     print(
         f"\nner-backend is up: {url}  (status page {url}/)\n"
         f"  Label Studio: Settings -> Model -> Connect model -> URL {url}\n"
-        f"  (LS 1.23 must run with ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false to reach it)\n"
+        f"  (LS 1.23 refuses loopback addresses unless told otherwise: see the README)\n"
         f"  Redis {where}; models in {settings.model_dir}\n"
         "  Ctrl-C stops everything.\n",
         file=sys.stderr, flush=True,

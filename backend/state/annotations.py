@@ -179,6 +179,13 @@ class AnnotationStore:
         tasks, _, _ = self._keys(project)
         return sorted((Annotation.from_json(v) for v in self.r.hvals(tasks)), key=lambda a: a.task_id)
 
+    def annotation_ids(self, project: str) -> dict[int, set[int]]:
+        """Every annotation id kept per task: the one it trains on and the others beside it."""
+        out: dict[int, set[int]] = {}
+        for aid, task in self.r.hgetall(self._keys(project)[1]).items():
+            out.setdefault(int(task), set()).add(int(aid))
+        return out
+
     def count(self, project: str) -> int:
         return int(self.r.hlen(self._keys(project)[0]))
 

@@ -205,8 +205,11 @@ class TrainingQueue:
         self.r.set(ProjectKeys(project).job_alive, job_id, ex=LEASE_S)
 
     def release(self, project: str, job_id: str) -> None:
+        """Called by a job as it returns: its lease is renewed once more rather than dropped. RQ
+        marks the job finished only after the function returns; a lease dropped here would let a
+        worker's rescue loop see a started job without a lease in between, and train again."""
         if self.r.get(ProjectKeys(project).job_alive) == job_id.encode():
-            self.r.delete(ProjectKeys(project).job_alive)
+            self.lease(project, job_id)
 
     def alive(self, project: str, job_id: str) -> bool:
         return self.r.get(ProjectKeys(project).job_alive) == job_id.encode()

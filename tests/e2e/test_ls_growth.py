@@ -79,3 +79,73 @@ def test_pushes_keep_two_predictions_per_task_and_a_rollback_reaches_label_studi
     assert pushed["status"] == "done" and pushed["version"] == versions[-3], pushed
     assert client.projects.get(id=project).model_version == versions[-3]
     assert max(_predictions_per_task(client, tasks).values()) <= 2
+
+
+SSRF_CHECK = """
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.label_studio")
+import django
+django.setup()
+from django.conf import settings
+from core.utils.io import validate_upload_url
+for url in sys.argv[1:]:
+    try:
+        validate_upload_url(url, block_local_urls=settings.ML_BLOCK_LOCAL_IP)
+        print(url, "allowed")
+    except Exception as exc:
+        print(url, type(exc).__name__)
+"""
+
+
+@pytest.mark.parametrize("where", ["demo", "compose"])
+def test_label_studio_may_call_the_backends_network_and_no_other_private_address(where, tmp_path):
+    """LS 1.23's own URL check (what connecting an ML backend runs), under the environment the
+    demo and compose give it: its SSRF protection stays on, one network excepted. IP literals only:
+    nothing is resolved or contacted."""
+    import yaml
+
+    from backend.ops import lsdemo
+    from tests.support.labelstudio import LS_VENV
+
+    if where == "demo":
+        env, allowed = lsdemo.ssrf_environment(lsdemo.LOCAL_BACKEND), "http://127.0.0.1:9090"
+    else:
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+        env = {k: v for k, v in compose["services"]["label-studio"]["environment"].items() if "SUBNET" in k or
+               k in ("SSRF_PROTECTION_ENABLED", "ML_BLOCK_LOCAL_IP")}
+        allowed = "http://172.31.90.5:9090"
+    package = next((LS_VENV / "lib").glob("python3*/site-packages/label_studio"))
+    refused = ["http://169.254.169.254/", "http://10.1.2.3:9090", "http://192.168.1.1/",
+               "http://127.0.0.1:9090" if where == "compose" else "http://172.31.90.5:9090"]
+    done = subprocess.run([str(LS_VENV / "bin" / "python"), "-c", SSRF_CHECK, allowed, *refused],
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(package),
+                               "LABEL_STUDIO_BASE_DATA_DIR": str(tmp_path), **env},
+                          capture_output=True, text=True, timeout=120)
+    verdicts = dict(line.split() for line in done.stdout.splitlines() if line.startswith("http"))
+    assert verdicts == {allowed: "allowed", **{url: "SsrfBlockedUrlError" for url in refused}}, done.stderr[-2000:]
+
+
+def test_a_resync_catches_a_missed_deletion_of_a_tasks_newest_annotation(label_studio, gmb_train, stores):
+    """Two annotators annotated a task; the newer annotation is deleted in LS and its webhook is
+    lost. The task still has the older one, so the re-sync used to keep training on the deleted."""
+    from label_studio_sdk.client import LabelStudio as SDK
+
+    from worker.jobs.resync import resync_project
+
+    client = SDK(base_url=label_studio.url, api_key=label_studio.token)
+    project = client.projects.create(title="ner missed deletion", label_config=GMB_CONFIG).id
+    text, regions = text_and_regions(gmb_train[5])
+    client.projects.import_tasks(id=project, request=[{"text": text}])
+    (task,) = [t.id for t in client.tasks.list(project=project)]
+    older = client.annotations.create(id=task, result=regions)
+    newer = client.annotations.create(id=task, result=[])
+    p = str(project)
+    for made in (older, newer):  # what their webhooks stored
+        ann = client.annotations.get(id=made.id).model_dump()
+        stores.annotations.upsert(p, Annotation.from_ls(task, made.id, {"text": text}, ann))
+    assert [a.annotation_id for a in stores.annotations.annotations(p)] == [newer.id]
+    client.annotations.delete(id=newer.id)  # its ANNOTATIONS_DELETED never arrives
+    done = resync_project(stores.annotations, p, label_studio.url, label_studio.token)
+    assert done.removed == 1
+    (trained,) = stores.annotations.annotations(p)
+    assert trained.annotation_id == older.id and trained.result

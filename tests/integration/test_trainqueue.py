@@ -11,6 +11,7 @@ from rq.job import Job
 from backend.config import Settings
 from backend.labelstudio.annotation import Annotation
 from backend.state import connect
+from backend.state.keys import ProjectKeys
 from backend.state.trainqueue import JOB_FUNCTION
 
 
@@ -84,7 +85,9 @@ def test_a_training_that_died_with_its_worker_is_trained_again(setup):
     trainer.lease("505", first.job_id)
     _started(queue, first.job_id, LEASE_S + 5)
     assert trainer.rescue("505") is None  # an old job that still renews its lease is alive
-    trainer.release("505", first.job_id)
+    trainer.release("505", first.job_id)  # it returned; RQ has not marked it finished yet
+    assert trainer.rescue("505") is None  # not dead: no pointless training
+    queue.connection.delete(ProjectKeys("505").job_alive)  # its lease lapsed: the worker was killed
     again = trainer.rescue("505")  # killed mid-training, nothing waiting: a new job
     assert again == "train-505-2" and trainer.rescue("505") is None
     # "Start training" pressed right after a kill waits on the job that just died; once its lease

@@ -13,7 +13,8 @@ LS_VENV = Path(os.environ.get("LS_VENV", ROOT / ".cache" / "lsvenv"))
 
 
 class LabelStudio(LoopbackProcess):
-    """`label-studio start` with SSRF protection off (so it may call a backend on 127.0.0.1)."""
+    """`label-studio start` with SSRF protection on for every private address but loopback
+    (so it may call a backend on 127.0.0.1)."""
 
     name = "Label Studio"
 

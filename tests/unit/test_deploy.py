@@ -96,7 +96,12 @@ def test_label_studio_can_reach_a_backend_on_the_private_network(compose):
     assert "." in compose["services"]["proxy"]["networks"]["default"]["aliases"][0]
     ls = compose["services"]["label-studio"]
     assert ls["profiles"] == ["labelstudio"]
-    assert ls["environment"]["ML_BLOCK_LOCAL_IP"] == "false" and ls["environment"]["SSRF_PROTECTION_ENABLED"] == "false"
+    # SSRF protection stays on; only the compose network is taken out of the refused ranges
+    from backend.ops.lsdemo import ssrf_environment
+
+    (subnet,) = [c["subnet"] for c in compose["networks"]["default"]["ipam"]["config"]]
+    assert {k: ls["environment"][k] for k in ssrf_environment(subnet)} == ssrf_environment(subnet)
+    assert "127.0.0.0/8" in ls["environment"]["USER_ADDITIONAL_BANNED_SUBNETS"].split(",")
 
 
 def test_image_runs_as_non_root_and_a_code_change_does_not_reinstall_torch():

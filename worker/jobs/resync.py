@@ -31,8 +31,8 @@ def resync_project(store: AnnotationStore, project: str, url: str, api_key: str)
         store.save_config(project, config)
     # What LS lists is as of the listing; a webhook may store an annotation meanwhile. Only what the
     # store held before the listing began, and still holds unchanged, may be removed as deleted in LS.
-    before = store.annotations(project)
-    seen, stored, annotated = 0, 0, set()
+    before, held = store.annotations(project), store.annotation_ids(project)
+    seen, stored, annotated, missed = 0, 0, set(), []
     for task in ls.tasks(project):
         seen += 1
         ann = latest_annotation(task)
@@ -41,8 +41,13 @@ def resync_project(store: AnnotationStore, project: str, url: str, api_key: str)
         annotated.add(int(task["id"]))
         if not isinstance(ann.get("result"), list):  # a listing without results says nothing of them: keep ours
             continue
+        # annotations of this task the store held before the listing and LS no longer lists: deleted
+        # in LS, their webhook missed (the task's newest among them: it trains on the next again)
+        listed = {a.get("id") for a in task.get("annotations") or [] if isinstance(a, dict)}
+        missed += sorted(held.get(int(task["id"]), set()) - listed)
         stored += store.upsert(project, Annotation.from_ls(int(task["id"]), int(ann["id"]), task["data"], ann))
     gone = [a for a in before if a.task_id not in annotated]
     removed = store.delete_unchanged(project, gone) if gone else 0
+    removed += store.delete_annotations(project, missed) if missed else 0
     log.info("project %s: re-synced from Label Studio: %d tasks, %d stored, %d removed", project, seen, stored, removed)
     return Resync(seen, stored, removed)
