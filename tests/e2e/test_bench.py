@@ -59,8 +59,15 @@ def test_strategies_report_from_two_tiny_simulations(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_long_run_quick_keeps_the_store_bounded():
-    out = bench("bench/long_run.py", "--quick")
-    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert [int(r[0]) for r in rows] == [4, 8, 12]  # trainings
-    assert all(int(r[2]) <= 3 for r in rows)  # versions on disk: retention kept to KEEP_VERSIONS
+def test_soak_quick_keeps_folders_and_label_studio_bounded():
+    """Six trainings with pushes into a real Label Studio, a 5 s grace: in real time, retention
+    removes each replaced version and LS keeps two versions' predictions."""
+    out = bench("bench/soak.py", "--quick")
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+    assert [int(r[0]) for r in rows] == [2, 4, 6]  # trainings
+    assert all(r[2] == r[0] for r in rows)  # every promotion pushed (all promote on this data)
+    assert all(r[4].endswith("(2)") or r[4].endswith("(1)") for r in rows)  # LS: two versions at most
+    assert int(rows[-1][4].split()[0]) < int(rows[-1][3])  # fewer rows than were written
+    # at most the newest KEEP_VERSIONS (current and previous among them) and one in its grace
+    assert all(int(r[5]) <= 3 + 1 for r in rows)
