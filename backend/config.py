@@ -68,7 +68,9 @@ class Settings:
     max_request_bytes: int = setting(32 * 1024 * 1024)
     max_tasks_per_request: int = setting(20_000)  # tasks in one /predict (LS sends its batches well under)
     max_task_chars: int = setting(1_000_000)  # characters of one task's text (about 210 MiB of words per million)
-    max_request_chars: int = setting(4_000_000)  # characters of all texts of one /predict (its answer grows with them)
+    # characters of all texts of one /predict: its answer grows with them, and LS 1.23 waits 100 s,
+    # in which 2 cores predict about 1.7 million (150 GMB tasks/s): a larger one is never answered in time
+    max_request_chars: int = setting(4_000_000)
     max_projects: int = setting(1000)  # project ids that may keep data here; a new one past it gets a 403
     # the active-learning loop
     min_annotations: int = setting(10)  # annotated tasks before a project's first training

@@ -16,13 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soak import LabelStudio  # noqa: E402  (the same LS start as the soak)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_train.csv"
 
@@ -39,7 +35,7 @@ def main() -> None:
     from backend.labelstudio.annotation import Annotation
     from backend.labelstudio.client import LabelStudioClient
     from backend.ner.readers import read_corpus, text_and_regions
-    from backend.ops.lsdemo import DEMO_CONFIG
+    from backend.ops.lsdemo import DEMO_CONFIG, LocalLabelStudio
     from backend.ops.processes import free_port, start_redis, wait_for_redis
 
     work = Path(tempfile.mkdtemp(prefix="ner-ls-push-"))
@@ -47,7 +43,7 @@ def main() -> None:
     redis_url = f"redis://127.0.0.1:{port}/0"
     redis_proc = start_redis(work / "redis", port).proc
     wait_for_redis(redis_url, redis_proc)
-    ls = LabelStudio(work)
+    ls = LocalLabelStudio(work)
     os.environ.update({"REDIS_URL": redis_url, "MODEL_DIR": str(work / "models"), "TRAIN_EPOCHS": "1",
                        "LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token, "QUEUE_NAME": "ls-push",
                        "BOOTSTRAP_MODEL": "", "MAX_F1_DROP": "1"})

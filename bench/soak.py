@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import statistics
 import tempfile
 import time
@@ -77,29 +75,6 @@ def metrics_ms(url: str, scrapes: int = 5) -> float:
     return round(statistics.median(times) * 1000, 1)
 
 
-class LabelStudio:
-    """`label-studio start` on a free loopback port, as `ner-backend up --label-studio` runs it."""
-
-    def __init__(self, folder: Path) -> None:
-        import subprocess
-
-        from backend.ops import lsdemo
-        from backend.ops.processes import free_port, wait_for_health
-
-        venv = lsdemo.ensure_venv(Path(os.environ.get("LS_VENV", Path(__file__).resolve().parents[1] / ".cache/lsvenv")))
-        self.port, self.token = free_port(), secrets.token_hex(20)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(folder / "labelstudio.log", "ab")
-        self.proc = subprocess.Popen(lsdemo.command(venv, self.port), env=lsdemo.ls_environment(
-            folder / "ls", secrets.token_urlsafe(12), self.token), stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for_health(self.url, self.proc, "Label Studio", timeout=300)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-        self.log.close()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("corpus", nargs="?", default=str(SAMPLE), help="default: the shipped GMB sample")
@@ -116,7 +91,7 @@ def main() -> None:
     from label_studio_sdk.client import LabelStudio as SDK
 
     from backend.ner.readers import read_corpus, text_and_regions
-    from backend.ops.lsdemo import DEMO_CONFIG
+    from backend.ops.lsdemo import DEMO_CONFIG, LocalLabelStudio
     from backend.ops.processes import Service, Worker, call, free_port, start_redis, wait_for_redis
 
     work = Path(tempfile.mkdtemp(prefix="ner-soak-"))
@@ -126,7 +101,7 @@ def main() -> None:
     redis_url = f"redis://127.0.0.1:{port}/0"
     redis_proc = start_redis(work / "redis", port).proc
     wait_for_redis(redis_url, redis_proc)
-    ls = LabelStudio(work)
+    ls = LocalLabelStudio(work)
     env = {"REDIS_URL": redis_url, "MODEL_DIR": str(work / "models"), "BASE_MODEL": tiny_encoder(work / "tiny"),
            "BOOTSTRAP_MODEL": "", "RETIRE_GRACE_S": str(GRACE_S), "PUSH_INTERVAL_S": str(PUSH_INTERVAL_S),
            "LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token}

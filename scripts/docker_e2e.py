@@ -146,7 +146,9 @@ def down_and_up(stack: Stack, project: int, up_args: list[str], figures: dict) -
 
 def replica_killed(stack: Stack, project: int, texts: list[str], figures: dict) -> None:
     """One backend replica killed (SIGKILL to its processes) under /predict load through the proxy:
-    every request is answered, and the killed replica comes back healthy."""
+    every request is answered but those the killed replica held, which get a 502 (nginx never
+    sends a /predict that reached a dying replica to the next: it may be what killed it), and the
+    killed replica comes back healthy."""
     body = {"tasks": [{"id": i, "data": {"text": t}} for i, t in enumerate(texts[:4])], "project": str(project),
             "label_config": DEMO_CONFIG}
     answered, failed, stop = [], [], threading.Event()
@@ -181,8 +183,9 @@ def replica_killed(stack: Stack, project: int, texts: list[str], figures: dict) 
         stop.set()
         for t in threads:
             t.join()
-    figures["failed_requests"] = len(failed)
-    if failed or any(n != 4 for n in answered):
+    held = [f for f in failed if "502" in f]  # in flight on the killed replica: at most one a client
+    figures["failed_requests"], figures["failed_in_flight_at_the_kill"] = len(failed) - len(held), len(held)
+    if len(held) > len(threads) or len(held) < len(failed) or any(n != 4 for n in answered):
         raise Failed(f"{len(failed)} requests failed while a replica was killed: {failed[:3]}")
 
 

@@ -122,3 +122,26 @@ def ready_project(url: str, token: str, backend_url: str, texts: list[str]) -> i
 
 if __name__ == "__main__":  # scripts/setup-labelstudio.sh: install into the venv folder given
     ensure_venv(Path(sys.argv[1]))
+
+
+class LocalLabelStudio:
+    """`label-studio start` on a free loopback port with the demo's environment, a fresh admin and
+    legacy token, its data under `folder`: what the benchmarks drive (the tests have their own)."""
+
+    def __init__(self, folder: Path, venv: Path | None = None) -> None:
+        from .processes import free_port, wait_for_health
+
+        # the venv scripts/setup-labelstudio.sh makes for the tests, run from the repository root
+        venv = venv or Path(os.environ.get("LS_VENV", ".cache/lsvenv"))
+        self.port, self.token = free_port(), secrets.token_hex(20)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(folder / "labelstudio.log", "ab")
+        env = ls_environment(folder / "ls", secrets.token_urlsafe(12), self.token)
+        self.proc = subprocess.Popen(command(ensure_venv(venv), self.port), env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_for_health(self.url, self.proc, "Label Studio", timeout=300)  # the first start migrates: ~40 s
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        self.log.close()

@@ -148,6 +148,8 @@ def test_a_promotion_writes_predictions_for_every_unlabelled_task_and_the_data_m
         "status") in ("done", "failed"))
     record = records[-1]
     assert record["status"] == "promoted", record
+    pruned = record["push"].pop("pruned")
+    assert pruned > 0, record  # the cold start's order, on the tasks unlabelled when it was written
     assert record["push"] == {"version": record["version"], "status": "done", "tasks": 20, "pushed": 20,
                               "error": None}, record
 
