@@ -44,9 +44,6 @@ class LabelStudioClient:
         """Make `version` the project's selected model version (Settings -> Model)."""
         self.sdk.projects.update(id=int(project), model_version=version)
 
-    def selected_version(self, project: str) -> str | None:
-        return self.sdk.projects.get(id=int(project)).model_version or None
-
     def model_versions(self, project: str) -> dict[str, int]:
         """{model version: predictions} of every version the project's predictions carry."""
         return self._call("GET", f"api/projects/{int(project)}/model-versions/") or {}

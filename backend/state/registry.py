@@ -17,7 +17,7 @@ from ..ner.checkpoint import check_folder
 from .keys import CURRENT_VERSIONS, SERVING, ProjectKeys
 
 _PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
-_VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)
+VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)  # the names new_version makes
 # A serving process says what it holds every SWAP_POLL_SECONDS; one silent this long is gone.
 SERVING_REPORT_TTL_S = 120
 
@@ -91,7 +91,7 @@ class ModelRegistry:
         return self.root / project
 
     def path(self, project: str, version: str) -> Path:
-        if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
+        if not isinstance(version, str) or not VERSION_RE.fullmatch(version):
             raise RegistryError(f"invalid model version {version!r}")
         return self.project_dir(project) / version
 
@@ -192,7 +192,7 @@ class ModelRegistry:
             promoted = set(self.versions(project_dir.name)) | {self.current(project_dir.name)}
             for entry in project_dir.iterdir():
                 scratch = entry.name.startswith(".v") and ".tmp-" in entry.name
-                unpromoted = _VERSION_RE.fullmatch(entry.name) and entry.name not in promoted
+                unpromoted = VERSION_RE.fullmatch(entry.name) and entry.name not in promoted
                 if (scratch or unpromoted) and entry.stat().st_mtime < cutoff:
                     shutil.rmtree(entry, ignore_errors=True)
                     removed.append(entry)

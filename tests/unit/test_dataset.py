@@ -104,4 +104,4 @@ def test_a_stored_text_over_max_task_chars_is_skipped_not_trained(gmb_train):
     anns = _annotations(gmb_train[:3])
     huge = Annotation(99, 99, {"text": "Paris " * 200_000}, [])
     data = project_data([*anns, huge], parse_label_config(GMB_CONFIG), max_chars=1_000_000)
-    assert data.tasks == 3 and data.skipped == ["task 99: a text of 1200000 characters, over MAX_TASK_CHARS=1000000"]
+    assert data.tasks == 3 and data.skipped == ["task 99: data['text'] has 1200000 characters; MAX_TASK_CHARS is 1000000"]

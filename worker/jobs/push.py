@@ -16,9 +16,10 @@ from backend.labelstudio.labelmap import parse_label_map
 from backend.labelstudio.protocol import Task, task_results
 from backend.ner.device import use_threads
 from backend.serving import ModelCache, ServedModel
-from backend.serving.cache import orders_tasks
+from backend.serving.cache import UNTRAINED, orders_tasks
 from backend.state import Stores, connect
 from backend.state.history import PushStatus, Training
+from backend.state.registry import VERSION_RE
 
 log = logging.getLogger(__name__)
 PUSH_BATCH = 100  # tasks predicted and written per call to LS
@@ -157,7 +158,7 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
 
 # The model versions this backend writes to LS: a project's versions, cold-start orders, and what
 # serves before a project has a version (LS stores what /predict answers when a task opens).
-OURS = re.compile(r"v\d+-\d{8}T\d{6}|coldstart-\d{8}T\d{6}|bootstrap-.*|untrained")
+OURS = re.compile(rf"{VERSION_RE.pattern}|coldstart-\d{{8}}T\d{{6}}|bootstrap-.*|{UNTRAINED}")
 
 
 def prune_versions(project: str, selected: str, stores: Stores, ls: LabelStudioClient) -> int:

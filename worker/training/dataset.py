@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from backend.labelstudio.annotation import Annotation
 from backend.labelstudio.labelconfig import NerControl
+from backend.labelstudio.protocol import TooLarge, check_data_size
 from backend.ner.labels import LabelSet
 from backend.ner.readers import CorpusError, Sentence, data_text, sentence_from_regions
 
@@ -63,9 +64,11 @@ def project_data(annotations: list[Annotation], controls: list[NerControl],
     by_task: dict[int, list[Sentence]] = {}
     skipped: list[str] = []
     for ann in annotations:
-        longest = max((len(v) for v in ann.data.values() if isinstance(v, str)), default=0)
-        if max_chars is not None and longest > max_chars:
-            skipped.append(f"task {ann.task_id}: a text of {longest} characters, over MAX_TASK_CHARS={max_chars}")
+        try:
+            if max_chars is not None:
+                check_data_size(ann.data, max_chars)  # the rule /webhook applies now
+        except TooLarge as exc:
+            skipped.append(f"task {ann.task_id}: {exc}")
             continue
         try:
             sentences = [s for s in _sentences(ann, controls) if s.words]
