@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .basemodel import quiet_transformers
 from .gazetteer import Gazetteer
+from .floor import NONE
 from .labels import LabelSet
 from .model import NerModel
 from .transitions import check_transitions
@@ -102,8 +103,8 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, flo
         if transitions is not None:
             check_transitions(transitions, labels)
         threshold = label_map.get("span_threshold")
-        if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
-            raise ValueError(f"span_threshold {threshold!r} is not a probability")
+        if threshold is not None and not 0.0 <= float(threshold) <= NONE:
+            raise ValueError(f"span_threshold {threshold!r} is neither a probability nor {NONE} (serve nothing)")
         config = json.loads((path / "config.json").read_text())
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"model folder {path} has an unreadable label map or config: {exc}") from None

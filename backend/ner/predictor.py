@@ -121,6 +121,9 @@ class Predictor:
         self.transitions = None if ner.transitions is None else check_transitions(ner.transitions, ner.labels)
         self.gazetteer = ner.gazetteer  # the recipe tries the model with and without it
         self.threshold = ner.threshold  # ... and with and without this one
+        # spans (the annotated strings' too) scored below it are not shown: set while the annotators'
+        # edits of this version's spans say they cost more than they save (backend.ner.floor)
+        self.floor: float | None = None
 
     @classmethod
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
@@ -178,6 +181,9 @@ class Predictor:
         if self.gazetteer:
             for doc, d in zip(nonempty, dists):
                 self._fill(docs[doc], results[doc], d)
+        if self.floor:
+            for doc in nonempty:
+                drop_unsure(results[doc], self.floor)
         return results
 
     def _fill(self, words: list[str], out: WordTags, dists: "_WordDists") -> None:

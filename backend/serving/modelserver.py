@@ -17,6 +17,7 @@ from ..config import Settings
 from ..labelstudio.labelconfig import NerControl
 from ..labelstudio.labelmap import parse_label_map
 from ..ner.checkpoint import ModelFolderError, check_folder
+from ..state.quality import QualityLog
 from ..state.registry import ModelRegistry, newest_first
 from .cache import UNTRAINED, ModelCache, ServedModel, folder_version, orders_tasks
 
@@ -35,9 +36,11 @@ class ModelServer:
     on the old model, later ones get the new one.
     """
 
-    def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: ModelRegistry | None = None,
+                 quality: QualityLog | None = None) -> None:
         self.settings = settings
         self.registry = registry
+        self.quality = quality  # the annotators' edits, which set each served version's floor
         self.cache = ModelCache(settings, settings.model_cache_size)
         self.explicit_label_map = parse_label_map(settings.label_map)
         self._bootstrap: ServedModel | None = None
@@ -157,11 +160,29 @@ class ModelServer:
                     self._drop(project)
         swapped = [p for p in wanted if self._swap(p, current.get(p))]
         self._answer_waiting()
+        self._set_floors()
         try:  # retention keeps what any process still holds
             self.registry.report_serving(f"{HOST}:{os.getpid()}", {p: s.version for p, s in list(self._served.items())})
         except redis.RedisError as exc:
             log.warning("model watcher: could not report the versions held: %s", exc)
         return swapped
+
+    def _set_floors(self) -> None:
+        """Each served version's floor, from the annotations made on what it served (one pipelined
+        Redis read a poll): spans its annotators deleted more than kept stop being shown within seconds."""
+        served = {p: s for p, s in list(self._served.items()) if s.predictor is not None}
+        if self.quality is None or not served or self.settings.fixed_span_threshold is not None:
+            return  # SPAN_THRESHOLD fixes what is served
+        try:
+            floors = self.quality.floors({p: s.version for p, s in served.items()})
+        except redis.RedisError as exc:
+            log.warning("model watcher: served floors not read (%s); keeping the last ones", exc)
+            return
+        for project, floor in floors.items():
+            predictor = served[project].predictor
+            if predictor.floor != floor.floor:
+                log.info("project %s: %s", project, floor.reason)
+                predictor.floor = floor.floor
 
     def _answer_waiting(self) -> None:
         """Every first request waiting on this poll gets what is served now (its version, when it

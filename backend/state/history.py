@@ -64,7 +64,8 @@ class Training:
     dev: dict | None = None  # seqeval figures of the new model on the dev split
     previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
     gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)
-    threshold: float | None = None  # spans scored below it are not served (None: all are)
+    threshold: float | None = None  # spans scored below it are not served (None: all are) ...
+    threshold_why: str = ""  # ... and what chose it
     dev_effort_saved: float | None = None  # share of edits the served spans save on the dev split ...
     dev_effort_saved_all: float | None = None  # ... and what serving every span would save
     reason: str | None = None  # why a model was not promoted

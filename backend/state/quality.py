@@ -8,11 +8,11 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 
 import redis
 
-from ..ner.effort import Effort, Entity, edits
+from ..ner import floor as floors
+from ..ner.edited import LabelQuality, VersionQuality, summarise
 from .keys import ProjectKeys
 
 log = logging.getLogger(__name__)
@@ -21,84 +21,20 @@ log = logging.getLogger(__name__)
 SERVED_TASKS_KEPT = 50_000
 
 
-def result_spans(result: list) -> list[Entity]:
-    """(start, end, label) of every `labels` region of an LS result (one per label it carries)."""
-    spans: list[Entity] = []
+def result_spans(result: list, scored: bool = False) -> list[tuple]:
+    """(start, end, label) of every `labels` region of an LS result (one per label it carries);
+    `scored`: (start, end, label, score), the score None where the region has none."""
+    spans: list[tuple] = []
     for region in result or []:
         value = region.get("value") if isinstance(region, dict) else None
         if not isinstance(value, dict) or region.get("type", "labels") != "labels":
             continue
         start, end, labels = value.get("start"), value.get("end"), value.get("labels")
         if isinstance(start, int) and isinstance(end, int) and isinstance(labels, list):
-            spans += [(start, end, str(label)) for label in labels]
+            score = region.get("score")
+            score = float(score) if scored and isinstance(score, (int, float)) and not isinstance(score, bool) else None
+            spans += [(start, end, str(label), score) if scored else (start, end, str(label)) for label in labels]
     return spans
-
-
-@dataclass
-class LabelQuality:
-    """Figures of one label (or of all) under one version. A relabelled span counts for the label
-    the annotator chose: a span of that label that was pre-annotated with the wrong label."""
-
-    predicted: int = 0  # spans the version pre-annotated
-    kept: int = 0  # ... that the annotation kept exactly (same offsets and label)
-    final: int = 0  # spans in the submitted annotations
-    deletes: int = 0
-    creates: int = 0
-    relabels: int = 0
-
-    def to_dict(self) -> dict:
-        spent = Effort(self.deletes, self.creates, self.relabels, self.final)
-        return {
-            "predicted_spans": self.predicted, "kept_spans": self.kept, "final_spans": self.final,
-            "kept_share": round(self.kept / self.predicted, 4) if self.predicted else None,
-            "preannotated_share": round(self.kept / self.final, 4) if self.final else None,
-            "edits": spent.edits, "deletes": self.deletes, "creates": self.creates, "relabels": self.relabels,
-            "effort_saved": None if spent.saved is None else round(spent.saved, 4),
-        }
-
-
-@dataclass
-class VersionQuality:
-    """The annotations made on one version's pre-annotations."""
-
-    tasks: int = 0
-    total: LabelQuality = field(default_factory=LabelQuality)
-    labels: dict[str, LabelQuality] = field(default_factory=dict)
-
-    def add(self, predicted: list[Entity], final: list[Entity]) -> None:
-        self.tasks += 1
-        done = edits(predicted, final)
-        scopes = [(self.total, None)] + [(self._label(lab), lab) for lab in sorted({s[2] for s in predicted + final})]
-        relabelled = [new for _, new in done.relabelled]
-        for figures, label in scopes:
-            figures.predicted += _count(predicted, label)
-            figures.final += _count(final, label)
-            figures.kept += _count(done.kept, label)
-            figures.deletes += _count(done.deleted, label)
-            figures.creates += _count(done.created, label)
-            figures.relabels += _count(relabelled, label)
-
-    def _label(self, label: str) -> LabelQuality:
-        return self.labels.setdefault(label, LabelQuality())
-
-    def to_dict(self) -> dict:
-        return {"tasks": self.tasks, **self.total.to_dict(),
-                "labels": {k: v.to_dict() for k, v in sorted(self.labels.items())}}
-
-
-def _count(spans: list[Entity], label: str | None) -> int:
-    """How many of `spans` have `label` (None: all)."""
-    return sum(1 for s in spans if label is None or s[2] == label)
-
-
-def summarise(outcomes: list[dict]) -> dict[str, VersionQuality]:
-    """Per version, from outcome records {"version", "predicted", "final"} (spans as lists)."""
-    out: dict[str, VersionQuality] = {}
-    for o in outcomes:
-        predicted = [tuple(s) for s in o["predicted"]]
-        final = [tuple(s) for s in o["final"]]
-        out.setdefault(o["version"], VersionQuality()).add(predicted, final)
-    return out
 
 
 # Versions whose figures are kept per project (the newest): the status page shows 5, /quality all
@@ -108,11 +44,14 @@ _FIGURES = ("predicted", "kept", "final", "deletes", "creates", "relabels")
 
 
 def _fields(quality: VersionQuality) -> dict[str, int]:
-    """A version's figures as the fields of its hash: `tasks`, and `<figure>\t` (every label) or
-    `<figure>\t<label>` (a label: any string)."""
-    fields = {"tasks": quality.tasks}
+    """A version's figures as the fields of its hash: `tasks`, `<figure>\t` (every label),
+    `<figure>\t<label>` (a label: any string), and `@<floor>\t<figure>` (under a served floor) with
+    `tasks@` the annotations those sum."""
+    fields = {"tasks": quality.tasks, "tasks@": quality.at_tasks}
     for label, figures in [("", quality.total), *quality.labels.items()]:
         fields.update({f"{name}\t{label}": getattr(figures, name) for name in _FIGURES if getattr(figures, name)})
+    for value, figures in quality.at.items():
+        fields.update({f"@{value}\t{name}": getattr(figures, name) for name in _FIGURES if getattr(figures, name)})
     return fields
 
 
@@ -121,10 +60,13 @@ def _figures(fields: dict[bytes, bytes]) -> VersionQuality:
     out = VersionQuality()
     for raw, value in fields.items():
         field_, count = raw.decode(), int(value)
-        if field_ == "tasks":
-            out.tasks = count
+        if field_ in ("tasks", "tasks@"):
+            setattr(out, "tasks" if field_ == "tasks" else "at_tasks", count)
             continue
         name, label = field_.split("\t", 1)
+        if name.startswith("@"):  # name: the floor, label: the figure
+            setattr(out.at.setdefault(float(name[1:]), LabelQuality()), label, count)
+            continue
         setattr(out.total if label == "" else out._label(label), name, count)
     out.labels = {k: v for k, v in out.labels.items() if any(getattr(v, name) for name in _FIGURES)}
     return out
@@ -151,7 +93,7 @@ class QualityLog:
         served, order, _ = self._keys(project)
         now = time.time()
         pipe = self.r.pipeline(transaction=False)
-        pipe.hset(served, mapping={str(t): json.dumps({"version": version, "spans": result_spans(r)})
+        pipe.hset(served, mapping={str(t): json.dumps({"version": version, "spans": result_spans(r, scored=True)})
                                    for t, r in results.items()})
         pipe.zadd(order, {str(t): now for t in results})
         pipe.zcard(order)
@@ -281,6 +223,26 @@ class QualityLog:
             pipe.hgetall(keys.quality_figures(version))
         figures = {v: _figures(f) for v, f in zip(versions, pipe.execute())}
         return {v: q.to_dict() for v, q in figures.items() if q.tasks > 0}
+
+    def floors(self, served: dict[str, str]) -> dict[str, floors.Floor]:
+        """{project: what the annotations of its served version say to serve} for {project: version}."""
+        pipe = self.r.pipeline(transaction=False)
+        for project, version in served.items():
+            pipe.hgetall(ProjectKeys(project).quality_figures(version))
+        return {p: _figures(f).floor(v) for (p, v), f in zip(served.items(), pipe.execute())}
+
+    def evidence(self, project: str, looked_at: int = 5) -> floors.Floor | None:
+        """The floor chosen on the newest of the project's last `looked_at` versions whose
+        annotations suffice to judge one (None: none does)."""
+        newest = [v.decode() for v in self.r.zrevrange(ProjectKeys(project).quality_versions, 0, looked_at - 1)]
+        pipe = self.r.pipeline(transaction=False)
+        for version in newest:
+            pipe.hgetall(ProjectKeys(project).quality_figures(version))
+        for version, fields in zip(newest, pipe.execute()):
+            floor = _figures(fields).floor(version)
+            if floor.judged:
+                return floor
+        return None
 
     def newest(self, projects: list[str]) -> dict[str, tuple[str, dict]]:
         """{project: (version, figures)} of the newest version with compared annotations."""

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     app.json = StrictJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     stores = connect(settings)  # connects on first use
-    server = server or ModelServer(settings, stores.registry)  # loads lazily
+    server = server or ModelServer(settings, stores.registry, stores.quality)  # loads lazily
     app.extensions[EXTENSION] = Services(settings, server, stores, ServedRecorder(stores.quality))
     _guard(app, settings)
     _count(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, render_template
 
+from ..ner.floor import NONE
 from ..serving import ServedModel
 from ..serving.cache import orders_tasks
 from ..state.keys import project_order
@@ -21,8 +22,10 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         history = ours.stores.history.all(project)
         records, quality = history[-5:], ours.stores.quality.summary(project)
         order = _ls_order(project, current.get(project), history)
+        spans = _spans_served(project, current.get(project), history)
     except redis.RedisError:
         records, quality, order = [], {}, "unknown (Redis unavailable)"
+        spans = order
     return {
         "id": project,
         "current": current.get(project),
@@ -31,6 +34,7 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         "labels": "; ".join(f"{c.from_name}: {', '.join(c.labels)}" for c in controls.get(project, [])),
         "trainings": records,
         "order": order,
+        "spans": spans,
         "quality": list(quality.items())[-5:],
     }
 
@@ -50,6 +54,23 @@ def _ls_order(project: str, current: str | None, history: list) -> str:
         return "import order (no cold-start order made yet)"
     under = f"; the predictions are {current}'s, too weak yet to order the tasks" if current else ""
     return f"the cold-start order {cover.version} ({cover.tasks} tasks), since {cover.since}{under}"
+
+
+def _spans_served(project: str, current: str | None, history: list) -> str:
+    """Which spans the current version serves, and the evidence that chose them: its training's
+    threshold, then the floor the annotators' edits of its spans set."""
+    if current is None:
+        return "none of the project's own yet"
+    trained = next((t for t in reversed(history) if t.version == current), None)
+    threshold = None if trained is None else trained.threshold
+    chosen = "every span" if threshold is None else (
+        "none" if threshold >= NONE else f"spans scored {threshold:.2f} or more")
+    why = f" ({trained.threshold_why})" if trained is not None and trained.threshold_why else ""
+    floor = services().stores.quality.floors({project: current})[project]
+    if floor.floor is None:
+        return f"{chosen}{why}; {floor.reason}"
+    shown = "nothing" if floor.floor >= NONE else f"only spans scored {floor.floor:.2f} or more"
+    return f"{shown} now: {floor.reason} (trained to serve {chosen}{why})"
 
 
 def _precision(served: ServedModel) -> str:

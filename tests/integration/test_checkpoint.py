@@ -59,7 +59,7 @@ def test_a_span_threshold_travels_with_the_version_and_is_served(trained, tmp_pa
     assert spans(strict) < spans(every)  # only the surest spans are left
     label_map = json.loads((out / "labels.json").read_text())
     (out / "labels.json").write_text(json.dumps({**label_map, "span_threshold": 7}))
-    with pytest.raises(ModelFolderError, match="not a probability"):
+    with pytest.raises(ModelFolderError, match="neither a probability"):
         load_model(out)
 
 

@@ -112,3 +112,36 @@ def test_only_projects_with_a_version_compete_for_the_slots(store, trained_folde
         assert server.for_project(str(made_up)).version == "untrained"
     server.refresh()
     assert {p: server.serving(p).version for p in versions} == versions
+
+
+def test_spans_annotators_keep_deleting_stop_being_shown(store, trained_folder):
+    """The annotators' edits of a version's spans set its floor in every serving process: when
+    they delete what it shows and create what it missed, it shows nothing; edits that keep its
+    spans bring them back."""
+    from backend.ner import floor
+    from backend.state.quality import QualityLog
+
+    settings, registry = store
+    quality = QualityLog(registry.r)
+    version = promote_copy(registry, "44", trained_folder)
+    server = ModelServer(settings, registry, quality)
+    server.for_project("44")
+    server.refresh()
+    text = "Iraqi officials met U.S. envoys in Baghdad on Sunday while Bush flew to London ."
+    spans = server.serving("44").predictor.predict([text])[0].spans
+    assert len(spans) >= 2, spans
+    shown = [{"type": "labels", "score": s.score, "value": {"start": s.start, "end": s.end, "labels": [s.label]}}
+             for s in spans]
+    missed = [{"type": "labels", "value": {"start": 6, "end": 15, "labels": ["PER"]}}] * 3
+    for task in range(1, floor.MIN_TASKS + 2):
+        quality.record_served("44", version, {task: shown})
+        quality.record_annotation("44", task, 100 + task, missed)  # every span deleted, three created
+    server.refresh()
+    # the lowest floor that shows none of these spans (NONE where one scored 0.99 or more)
+    assert server.serving("44").predictor.floor > max(s.score for s in spans)
+    assert server.serving("44").predictor.predict([text])[0].spans == []
+    for task in range(1, floor.MIN_TASKS + 2):  # the same annotations updated: every span kept
+        quality.record_annotation("44", task, 100 + task, shown + missed[:1])
+    server.refresh()
+    assert server.serving("44").predictor.floor is None
+    assert len(server.serving("44").predictor.predict([text])[0].spans) == len(spans)

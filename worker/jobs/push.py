@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
+
+import redis
 from itertools import islice
 from typing import Callable, Iterable, Iterator
 
@@ -76,6 +78,11 @@ def load_version(project: str, version: str, settings: Settings, stores: Stores)
     """A project's version as every serving process loads it: in the precision its fast-path check chose."""
     path = stores.registry.path(project, version)
     predictor = ModelCache(settings, 1).get(path)
+    try:
+        if settings.fixed_span_threshold is None:  # SPAN_THRESHOLD fixes what is served
+            predictor.floor = stores.quality.floors({project: version})[project].floor
+    except redis.RedisError as exc:  # pushed as the version chose; the serving processes apply the floor
+        log.warning("project %s: served floor unreadable: %s", project, exc)
     return ServedModel(version, predictor, predictor.labels, orders_tasks(path))
 
 

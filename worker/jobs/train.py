@@ -118,6 +118,15 @@ def _controls(store: AnnotationStore, project: str):
     return controls
 
 
+def _live_evidence(project: str, stores: Stores):
+    """What the annotators' edits of the project's recent versions say to serve (None: unknown)."""
+    try:
+        return stores.quality.evidence(project)
+    except redis.RedisError as exc:  # the prior threshold stands; the training goes on
+        log.warning("project %s: annotators' edits unreadable, the prior threshold stands: %s", project, exc)
+        return None
+
+
 def _train(project: str, settings: Settings, stores: Stores, record: Training) -> None:
     store, registry = stores.annotations, stores.registry
     record.changes = store.changes(project)  # read before the data: a later change triggers again
@@ -133,11 +142,12 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     record.train_sentences, record.dev_sentences = len(train), len(dev)
     current = _current(project, registry)
     unseen = split.unseen_dev(current.trained_on) if current else None
-    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, unseen_dev=unseen)
+    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, unseen_dev=unseen,
+                                live=None if dev else _live_evidence(project, stores))
     record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
     record.gazetteer = len(candidate.gazetteer or ())
-    record.threshold = candidate.threshold
+    record.threshold, record.threshold_why = candidate.threshold, candidate.threshold_why
     record.dev_effort_saved, record.dev_effort_saved_all = candidate.dev_effort_saved, candidate.dev_effort_saved_all
     record.version, path = registry.new_version(project)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
 from typing import Callable, Iterator
@@ -16,9 +17,12 @@ from backend.labelstudio.labelconfig import parse_label_config
 from backend.ner import coverage
 from backend.ner.acquisition import STRATEGIES as ACTIVE, TASK_SCORE, confidence, pick
 from backend.ner.effort import Effort, effort
+from backend.ner.floor import scored_entities
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
+from backend.ner.edited import VersionQuality
+from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
 from worker.training.recipe import Current, train_candidate, training_split
 
@@ -52,7 +56,8 @@ class Round:
     promoted: bool
     version: str | None  # the version served after this round ("v<n>"), None while untrained
     handed_over: bool = False  # coldstart: the served model orders the next round's tasks
-    threshold: float | None = None  # the served version's span-score threshold (None: every span served)
+    threshold: float | None = None  # the served version's span-score threshold (None: every span served) ...
+    threshold_why: str = ""  # ... and what chose this round's
     f1_all: float | None = None  # test F1 ...
     effort_saved_all: float | None = None  # ... and effort saved, had every span been served
     dev_f1: float | None = None
@@ -158,6 +163,35 @@ def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str,
     return pick(left, confidences, size, ranking, lambda i: pool[i].words)
 
 
+def adapted_settings(pool: list[Sentence], settings: Settings,
+                     progress: Callable[[str], None] | None = None) -> Settings:
+    """`settings` training from the encoder adapted to the pool's texts (ADAPT_STEPS), once per pool."""
+    if not settings.adapt_steps:
+        return settings
+    texts = [" ".join(s.words) for s in pool]
+    folder = adapted_folder(Path(settings.data_dir) / "adapted", texts, settings.base_model, settings.adapt_steps, 0)
+    if progress and not folder.exists():
+        progress(f"adapting the encoder to the pool's {len(texts)} texts ({settings.adapt_steps} masked-LM steps)")
+    adapt_encoder(texts, folder, settings.base_model or None, settings.adapt_steps)
+    return replace(settings, base_model=str(folder))
+
+
+UNLABELLED_SAMPLE = 2000  # pool texts self-training tags: tagging all 5,000 took as long as a training
+
+
+def unlabelled_sample(pool: list[Sentence], taken: list[int], seed: int) -> list[list[str]]:
+    """A seeded sample of the pool's tasks not annotated yet, as word lists."""
+    done = set(taken)
+    left = [i for i in range(len(pool)) if i not in done]
+    return [pool[i].words for i in random.Random(seed).sample(left, min(UNLABELLED_SAMPLE, len(left)))]
+
+
+def annotate_served(current: Current, batch: list[Sentence], edited: VersionQuality, settings: Settings) -> None:
+    """What annotators of `batch` were shown by the served version, compared with what they submit."""
+    for sentence, tagged in zip(batch, current.predictor(settings).tag_words([s.words for s in batch])):
+        edited.add(scored_entities(tagged.tags, tagged.scores), decode_entities(sentence.tags))
+
+
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
              seed: int = 0, settings: Settings | None = None,
              progress: Callable[[str], None] | None = None) -> Iterator[Round]:
@@ -167,14 +201,18 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     check_options(pool, rounds, strategy)
     controls = parse_label_config(corpus_config(pool, test))
     order = first_order(pool, strategy, seed, settings)
+    settings = adapted_settings(pool, settings, progress)
     handed = False
     taken: list[int] = []
     annotations: list[Annotation] = []
     current: Current | None = None
+    edited: dict[str, VersionQuality] = {}  # per version: its spans on the tasks annotated while it served
     for n, target in enumerate(rounds, 1):
         started = time.monotonic()
         batch = next_batch(pool, taken, target - len(taken), strategy, order, current, settings, handed)
         choose_seconds = time.monotonic() - started
+        if current is not None:
+            annotate_served(current, [pool[i] for i in batch], edited.setdefault(current.version, VersionQuality()), settings)
         taken += batch
         annotations += [as_annotation(pool[i], i + 1) for i in batch]
         if progress:
@@ -182,9 +220,12 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         data = project_data(annotations, controls)
         split = training_split(data, settings)
         started = time.monotonic()
+        live = current.version if current else None
         candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
                                     progress=progress is not None,
-                                    unseen_dev=split.unseen_dev(current.trained_on) if current else None)
+                                    unseen_dev=split.unseen_dev(current.trained_on) if current else None,
+                                    live=edited[live].floor(live) if live in edited else None,
+                                    unlabelled=unlabelled_sample(pool, taken, seed) if settings.self_train else None)
         seconds = time.monotonic() - started
         if candidate.reason is None:
             current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids)
@@ -204,7 +245,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             strategy=strategy, seed=seed, annotations=target, **test_figures(figures, spent, len(test)),
             train_seconds=round(seconds, 1), epochs=candidate.config.epochs, warm_start=candidate.warm_start,
             promoted=candidate.reason is None, version=current.version if current else None, dev_f1=candidate.f1,
-            handed_over=handed, **every_span,
+            handed_over=handed, **every_span, threshold_why=candidate.threshold_why,
             reason=candidate.reason or candidate.note, gazetteer=len(current.ner.gazetteer or ()) if current else 0,
             model_only_f1=model_only, with_strings_f1=with_strings, choose_seconds=round(choose_seconds, 1),
             words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),

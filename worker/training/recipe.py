@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from backend.config import Settings
 from backend.ner.evaluation import corpus_efforts, evaluate_model
+from backend.ner.floor import Floor
 from backend.ner.gazetteer import Gazetteer
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
@@ -91,7 +92,8 @@ class Candidate:
     gazetteer: Gazetteer | None = None  # served with the model: it beat the model alone on dev
     tried: Gazetteer | None = None  # the annotated strings that were tried, served or not
     model_only_f1: float | None = None  # dev F1 without the gazetteer, when one was tried
-    threshold: float | None = None  # spans scored below it are not served (None: all are)
+    threshold: float | None = None  # spans scored below it are not served (None: all are) ...
+    threshold_why: str = ""  # ... and what chose it
     dev_effort_saved: float | None = None  # share of edits the served pre-annotations save on dev ...
     dev_effort_saved_all: float | None = None  # ... and what serving every span would
     reason: str | None = None  # why it must not be promoted; None: promote
@@ -144,15 +146,46 @@ def rejection(f1: float | None, previous: float | None, settings: Settings, dev_
             f"version's {previous:.4f} on the same dev tasks")
 
 
+# Self-training: pool texts the first model tags most surely (every word's tag probability at
+# least PSEUDO_MIN) join the gold tasks, at most PSEUDO_SHARE of them, for a second training.
+PSEUDO_MIN = 0.9
+PSEUDO_SHARE = 1.0
+
+
+def pseudo_labelled(predictor: Predictor, unlabelled: list[list[str]], limit: int) -> list[Sentence]:
+    """Up to `limit` of `unlabelled` as the model tags them, the surest first, each word's tag at
+    least PSEUDO_MIN sure (an entity-free sentence is kept only beside as many with entities)."""
+    tagged = predictor.tag_words(unlabelled)
+    sure = []
+    for words, t in zip(unlabelled, tagged):
+        scores = [x for x in t.scores if x is not None]
+        if scores and min(scores) >= PSEUDO_MIN:
+            sure.append((min(scores), Sentence(list(words), list(t.tags), "pseudo")))
+    sure.sort(key=lambda pair: -pair[0])
+    with_entities = [s for _, s in sure if any(tag != "O" for tag in s.tags)][:limit]
+    empty = [s for _, s in sure if all(tag == "O" for tag in s.tags)][: min(len(with_entities), limit - len(with_entities))]
+    return with_entities + empty
+
+
 def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
                     current: Current | None, settings: Settings, seed: int = 42,
-                    progress: bool = False, unseen_dev: list[Sentence] | None = None) -> Candidate:
+                    progress: bool = False, unseen_dev: list[Sentence] | None = None,
+                    live: Floor | None = None, unlabelled: list[list[str]] | None = None) -> Candidate:
     """Train a new version on `train` as the recipe says, score it on `dev`, and gate it against
     the serving one on `unseen_dev`: the dev sentences the serving version did not train on (None:
-    all of `dev`). A version trained before the project had a dev split saw tasks that are dev now."""
+    all of `dev`). A version trained before the project had a dev split saw tasks that are dev now.
+    `live`: what the annotators' edits of an earlier version's spans say to serve (no dev split: see
+    `_try_threshold`)."""
     config = train_config(len(train), settings, seed)
     init, base, warm = starting_point(current, tasks, labels, settings)
     result = fine_tune(train, config, base_model=base, labels=labels, init=init, progress=progress)
+    if unlabelled and settings.self_train:
+        pseudo = pseudo_labelled(Predictor(result.ner, precision=settings.precision), unlabelled,
+                                 int(PSEUDO_SHARE * len(train)))
+        if pseudo:
+            config = train_config(len(train) + len(pseudo), settings, seed)
+            init, base, warm = starting_point(current, tasks, labels, settings)
+            result = fine_tune(train + pseudo, config, base_model=base, labels=labels, init=init, progress=progress)
     new = Predictor(result.ner, precision=settings.precision)
     scores = evaluate_model(new, dev) if dev else None
     gate = dev if unseen_dev is None else unseen_dev
@@ -172,16 +205,27 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
     elif current is not None and dev and not gate:
         candidate.note = (f"the gate was skipped: the serving version {current.version} trained on every "
                           f"dev task (it was trained before the project had a dev split)")
-    _try_threshold(candidate, new, dev, settings.fixed_span_threshold)
+    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live)
     return candidate
 
 
-def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fixed: float | None) -> None:
+def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fixed: float | None,
+                   live: Floor | None = None) -> None:
     """Serve only spans scored at or above the THRESHOLDS value that saves the most edits on `dev`
-    (F1 and the gate are the model's own, every span counted); PRIOR_THRESHOLD without one; the
+    (F1 and the gate are the model's own, every span counted); without one, PRIOR_THRESHOLD or the
+    `live` floor where higher: an earlier version's spans cost the annotators more than they saved
+    from there down, and a model trained on a few more tasks is not trusted to do better; the
     `fixed` one (SPAN_THRESHOLD) when set, 0 serving every span."""
+    if fixed is not None:
+        candidate.threshold_why = f"SPAN_THRESHOLD={fixed} fixes it"
     if not dev:
         candidate.threshold = PRIOR_THRESHOLD if fixed is None else fixed or None
+        if fixed is None:
+            candidate.threshold_why = (f"no dev split yet (one needs {MIN_GATE_ENTITIES} gold entities): "
+                                       f"the prior {PRIOR_THRESHOLD}")
+        if fixed is None and live is not None and live.floor is not None and live.floor > candidate.threshold:
+            candidate.threshold = live.floor
+            candidate.threshold_why = f"no dev split yet, and the annotators' edits say so: {live.reason}"
         candidate.note = candidate.note or (
             f"no dev split judged this version (one needs {MIN_GATE_ENTITIES} gold entities): "
             f"trained on every task, spans served from score {candidate.threshold or 0}")
@@ -195,6 +239,9 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fi
         if fixed is not None or (effort.saved is not None and saved is not None and effort.saved > saved):
             best, saved = threshold, effort.saved
     candidate.threshold, candidate.dev_effort_saved = best, saved
+    if fixed is None:
+        candidate.threshold_why = (f"on the {len(dev)} dev tasks, {'every span' if best is None else f'spans from {best}'} "
+                                   f"saved the most edits ({saved:.0%})" if saved is not None else "the dev split has no entity")
 
 
 def _try_gazetteer(candidate: Candidate, new: Predictor, train: list[Sentence], dev: list[Sentence]) -> None:

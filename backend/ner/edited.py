@@ -1,0 +1,96 @@
+"""Pre-annotations against the annotations that follow, summed per version and label (Redis keeps
+them: backend.state.quality; the simulator sums its own)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import floor as floors
+from .effort import Effort, Entity, edits
+
+
+@dataclass
+class LabelQuality:
+    """Figures of one label (or of all) under one version. A relabelled span counts for the label
+    the annotator chose: a span of that label that was pre-annotated with the wrong label."""
+
+    predicted: int = 0  # spans the version pre-annotated
+    kept: int = 0  # ... that the annotation kept exactly (same offsets and label)
+    final: int = 0  # spans in the submitted annotations
+    deletes: int = 0
+    creates: int = 0
+    relabels: int = 0
+
+    def to_dict(self) -> dict:
+        spent = Effort(self.deletes, self.creates, self.relabels, self.final)
+        return {
+            "predicted_spans": self.predicted, "kept_spans": self.kept, "final_spans": self.final,
+            "kept_share": round(self.kept / self.predicted, 4) if self.predicted else None,
+            "preannotated_share": round(self.kept / self.final, 4) if self.final else None,
+            "edits": spent.edits, "deletes": self.deletes, "creates": self.creates, "relabels": self.relabels,
+            "effort_saved": None if spent.saved is None else round(spent.saved, 4),
+        }
+
+
+@dataclass
+class VersionQuality:
+    """The annotations made on one version's pre-annotations."""
+
+    tasks: int = 0
+    total: LabelQuality = field(default_factory=LabelQuality)
+    labels: dict[str, LabelQuality] = field(default_factory=dict)
+    at: dict[float, LabelQuality] = field(default_factory=dict)  # the edits under each served floor ...
+    at_tasks: int = 0  # ... summed over this many annotations (those recorded before floors were not)
+
+    def add(self, shown: list[tuple], final: list[Entity]) -> None:
+        """One annotation: `shown` the spans served (a score each where recorded), `final` submitted."""
+        self.tasks += 1
+        self.at_tasks += 1
+        predicted = [tuple(s[:3]) for s in shown]
+        for value, spent in floors.efforts_at(shown, final).items():
+            figures = self.at.setdefault(value, LabelQuality())
+            figures.deletes += spent.deletes
+            figures.creates += spent.creates
+            figures.relabels += spent.relabels
+        done = edits(predicted, final)
+        scopes = [(self.total, None)] + [(self._label(lab), lab) for lab in sorted({s[2] for s in predicted + final})]
+        relabelled = [new for _, new in done.relabelled]
+        for figures, label in scopes:
+            figures.predicted += _count(predicted, label)
+            figures.final += _count(final, label)
+            figures.kept += _count(done.kept, label)
+            figures.deletes += _count(done.deleted, label)
+            figures.creates += _count(done.created, label)
+            figures.relabels += _count(relabelled, label)
+
+    def _label(self, label: str) -> LabelQuality:
+        return self.labels.setdefault(label, LabelQuality())
+
+    def floor(self, version: str) -> floors.Floor:
+        """What these annotations say to serve of the version (see backend.ner.floor)."""
+        gold = self.total.final
+        served = Effort(self.total.deletes, self.total.creates, self.total.relabels, gold)
+        if self.at_tasks != self.tasks:  # some were compared before floors were summed
+            return floors.choose(version, self.tasks, served, {})
+        at = {value: Effort(f.deletes, f.creates, f.relabels, gold)
+              for value, f in ((v, self.at.get(v, LabelQuality())) for v in floors.FLOORS)}
+        return floors.choose(version, self.tasks, served, at)
+
+    def to_dict(self) -> dict:
+        return {"tasks": self.tasks, **self.total.to_dict(),
+                "labels": {k: v.to_dict() for k, v in sorted(self.labels.items())}}
+
+
+def _count(spans: list[Entity], label: str | None) -> int:
+    """How many of `spans` have `label` (None: all)."""
+    return sum(1 for s in spans if label is None or s[2] == label)
+
+
+def summarise(outcomes: list[dict]) -> dict[str, VersionQuality]:
+    """Per version, from outcome records {"version", "predicted", "final"} (spans as lists)."""
+    out: dict[str, VersionQuality] = {}
+    for o in outcomes:
+        predicted = [tuple(s) for s in o["predicted"]]
+        final = [tuple(s[:3]) for s in o["final"]]
+        out.setdefault(o["version"], VersionQuality()).add(predicted, final)
+    return out

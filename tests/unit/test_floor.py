@@ -1,0 +1,85 @@
+"""The served floor: chosen from what annotators did with a version's spans, only on enough evidence."""
+
+from __future__ import annotations
+
+from backend.ner import floor
+from backend.ner.effort import Effort
+from backend.state.quality import VersionQuality, _fields, _figures
+
+
+def annotated(quality: VersionQuality, times: int, shown: list[tuple], final: list[tuple]) -> None:
+    for _ in range(times):
+        quality.add(shown, final)
+
+
+def read_back(quality: VersionQuality) -> VersionQuality:
+    """Through the Redis hash's fields, as the serving processes read it."""
+    return _figures({k.encode(): str(v).encode() for k, v in _fields(quality).items()})
+
+
+def test_a_floor_drops_the_low_scored_spans_annotators_deleted():
+    quality = VersionQuality()
+    # each task: a right span scored 0.97, a wrong one scored 0.91 that the annotator deletes
+    annotated(quality, 13, [(0, 5, "PER", 0.97), (8, 12, "LOC", 0.91)], [(0, 5, "PER"), (20, 24, "ORG")])
+    chosen = read_back(quality).floor("v3")
+    assert chosen.saved_as_served == 0.0  # a delete and a create per task for one kept of two
+    assert chosen.floor == 0.93 and chosen.saved_at_floor == 0.5
+    assert "v3" in chosen.reason and "0.93" in chosen.reason
+
+
+def test_spans_that_cost_more_than_they_save_are_not_shown_at_all():
+    quality = VersionQuality()
+    annotated(quality, 15, [(0, 5, "PER", 0.999), (8, 12, "LOC", 0.98)], [(30, 34, "ORG"), (40, 44, "ORG")])
+    chosen = read_back(quality).floor("v2")
+    assert chosen.saved_as_served == -1.0 and chosen.floor == floor.NONE and chosen.saved_at_floor == 0.0
+    assert "showing nothing" in chosen.reason
+
+
+def test_no_floor_without_enough_evidence_or_when_serving_as_is_saves_most():
+    thin = VersionQuality()
+    annotated(thin, floor.MIN_TASKS - 1, [(0, 5, "PER", 0.5)], [(9, 12, "LOC")] * 4)
+    assert thin.floor("v1").floor is None and not thin.floor("v1").judged
+    good = VersionQuality()
+    annotated(good, 20, [(0, 5, "PER", 0.5), (6, 9, "LOC", 0.95)], [(0, 5, "PER"), (6, 9, "LOC")])
+    chosen = good.floor("v1")
+    assert chosen.judged and chosen.floor is None and chosen.saved_as_served == 1.0
+
+
+def test_a_floor_must_beat_serving_as_is_by_the_margin():
+    served = Effort(deletes=10, creates=10, gold=100)
+    slightly = {value: Effort(deletes=9, creates=10, gold=100) for value in floor.FLOORS}  # 1 point better
+    assert floor.choose("v1", 40, served, slightly).floor is None
+    clearly = {**slightly, 0.95: Effort(deletes=2, creates=12, gold=100)}
+    assert floor.choose("v1", 40, served, clearly).floor == 0.95
+
+
+def test_outcomes_recorded_before_floors_were_summed_choose_nothing():
+    quality = VersionQuality()
+    annotated(quality, 20, [(0, 5, "PER", 0.91)], [(9, 12, "LOC")])
+    fields = {k: v for k, v in _fields(quality).items() if not k.startswith("@") and k != "tasks@"}
+    old = _figures({k.encode(): str(v).encode() for k, v in fields.items()})
+    assert old.tasks == 20 and old.floor("v1").floor is None
+
+
+def test_unscored_spans_stay_whatever_the_floor():
+    assert floor.shown_above([(0, 5, "PER"), (6, 8, "LOC", None), (9, 12, "ORG", 0.5)], 0.9) == [
+        (0, 5, "PER"), (6, 8, "LOC")]
+    assert floor.scored_entities(["B-PER", "I-PER", "O", "B-LOC"], [0.9, 0.7, 0.99, None]) == [
+        (0, 2, "PER", 0.8), (3, 4, "LOC", None)]
+
+
+def test_without_a_dev_split_a_new_version_serves_from_the_prior_or_the_higher_live_floor():
+    from worker.training.recipe import PRIOR_THRESHOLD, Candidate, _try_threshold
+
+    def threshold(live, fixed=None):
+        candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
+        _try_threshold(candidate, None, [], fixed, live)
+        return candidate.threshold, candidate.threshold_why
+
+    assert threshold(None) == (PRIOR_THRESHOLD, threshold(None)[1]) and "prior" in threshold(None)[1]
+    costly = floor.Floor("v2", 30, 70, -0.05, 0.97, 0.12)
+    value, why = threshold(costly)
+    assert value == 0.97 and "v2" in why and "-5%" in why
+    assert threshold(floor.Floor("v2", 30, 70, 0.3, None, None))[0] == PRIOR_THRESHOLD  # as served was best
+    assert threshold(floor.Floor("v2", 30, 70, 0.3, 0.85, 0.35))[0] == PRIOR_THRESHOLD  # never lowered
+    assert threshold(costly, fixed=0.0)[0] is None  # SPAN_THRESHOLD=0 serves every span, whatever the edits
