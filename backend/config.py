@@ -79,9 +79,9 @@ class Settings:
     label_studio_api_key: str = setting("", secret=True)  # a personal access token (or legacy token)
     push_limit: int = setting(20_000)  # with LS configured: unlabelled tasks a promotion predicts and pushes to LS (0: off)
     push_interval_s: int = setting(600)  # a project's pushes begin at least this far apart; promotions meanwhile coalesce
-    # task-adaptive pre-training: masked-LM steps over the project's texts before its first training (0: off)
-    adapt_steps: int = setting(0)
-    self_train: int = setting(0)  # 1: a second training beside the pool texts the first model tags surely
+    # task-adaptive pre-training: masked-LM steps over the project's texts (from LS, at import) before
+    # its trainings from the encoder (0: off); 300 lifted test F1 after 50 tasks by 0.02-0.035 on GMB and BC5CDR
+    adapt_steps: int = setting(300)
     train_epochs: int = setting(0)  # 0: about 200 optimiser steps, between 3 and 200 epochs (see recipe.epochs_for)
     train_lr: float = setting(2e-4)
     train_batch_size: int = setting(16)

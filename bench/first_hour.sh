@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The first hour as Label Studio presents tasks: the simulated annotator on GMB in document order
-# (sentences 1-5000 as imported; test: 39001-40000) and on BC5CDR (pool: train.conll in file order;
-# test: the first 1,000 sentences of dev.conll, set aside before any run), for the import order
-# (sequential), random, the cold start and entropy; then BC5CDR's full-data figure.
+# The first hour as Label Studio presents tasks and as the service trains: the simulated annotator
+# on GMB in document order (sentences 1-5000 as imported; test: 39001-40000) and on BC5CDR (pool:
+# train.conll in file order; test: the first 1,000 sentences of dev.conll, set aside before any
+# run), in the cold-start order, trained after 10, 25, 50, 100 and 200 tasks (each version serves
+# the next tasks, and the annotators' edits of its spans set the next served floor), with and
+# without the encoder adapted to the pool (ADAPT_STEPS); then the tasks entropy needs to reach
+# random order's F1 after 1,000.
 #   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,17 +14,21 @@ BC5=${2:?path to the bc5cdr folder}
 WORK=${3:-$(mktemp -d)}
 mkdir -p "$WORK"
 PATH="$PWD/.venv/bin:$PATH"
+export DATA_DIR="$WORK/data"  # the adapted encoders, one per pool
 python bench/gmb_slice.py "$GMB" "$WORK/gmb-pool.csv" --first 1 --last 5000
 python bench/gmb_slice.py "$GMB" "$WORK/gmb-test.csv" --first 39001 --last 40000
 awk 'BEGIN { RS = ""; ORS = "\n\n" } NR <= 1000' "$BC5/dev.conll" > "$WORK/bc5-test.conll"
 sim() { ner-backend simulate --json "$@"; }
-sim --pool "$WORK/gmb-pool.csv" --test "$WORK/gmb-test.csv" --rounds 50,200 \
-  --strategy sequential,coldstart,random --seed 0,1,2 > "$WORK/gmb.jsonl"
-sim --pool "$BC5/train.conll" --test "$WORK/bc5-test.conll" --rounds 50,200,1000 \
-  --strategy sequential,random,coldstart,entropy --seed 0 > "$WORK/bc5.jsonl"
-sim --pool "$BC5/train.conll" --test "$WORK/bc5-test.conll" --rounds 50,200 \
-  --strategy sequential,random,coldstart,entropy --seed 1,2 >> "$WORK/bc5.jsonl"
-/usr/bin/time -f "train wall %e s" ner-backend train --data "$BC5/train.conll" --epochs 3 --dev-fraction 0.05 --out "$WORK/bc5-full"
-ner-backend evaluate --model "$WORK/bc5-full" --data "$WORK/bc5-test.conll" --json > "$WORK/bc5-full.json"
-python bench/strategies.py "$WORK/gmb.jsonl"
-python bench/strategies.py "$WORK/bc5.jsonl"
+gmb=(--pool "$WORK/gmb-pool.csv" --test "$WORK/gmb-test.csv")
+bc5=(--pool "$BC5/train.conll" --test "$WORK/bc5-test.conll")
+for corpus in gmb bc5; do
+  declare -n data=$corpus
+  sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus.jsonl"
+  ADAPT_STEPS=0 sim "${data[@]}" --rounds 50 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-unadapted.jsonl"
+  sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
+  sim "${data[@]}" --rounds 50,200,500 --strategy entropy --seed 0 >> "$WORK/$corpus-al.jsonl"
+done
+for corpus in gmb bc5; do
+  python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-unadapted.jsonl=unadapted"
+  python bench/strategies.py "$WORK/$corpus-al.jsonl"
+done

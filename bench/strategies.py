@@ -3,6 +3,7 @@ median and spread over seeds of test F1 and effort saved against annotated tasks
 tasks each strategy needs to reach what `random` has at its largest round.
 
     .venv/bin/python bench/strategies.py /tmp/sim/*.jsonl --plot docs/active-learning.svg
+    .venv/bin/python bench/strategies.py a.jsonl b.jsonl=unadapted   # b's rows shown as strategy "unadapted"
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from backend.plots import series_svg
 
 
 def load(paths: list[str]) -> list[dict]:
-    return [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()]
+    """Every row of the files; a file given as `path=name` has its rows' strategy renamed `name`."""
+    rows = []
+    for given in paths:
+        path, _, name = given.partition("=")
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                rows.append({**json.loads(line), **({"strategy": name} if name else {})})
+    return rows
 
 
 def grouped(rows: list[dict], key: str) -> dict[str, dict[int, list[float]]]:
@@ -49,6 +57,8 @@ def table(rows: list[dict], key: str, strategies: list[str]) -> str:
 def tasks_to_reach(rows: list[dict], strategies: list[str]) -> str:
     """For each strategy, the first round whose mean F1 reaches random's mean at its largest round."""
     f1 = grouped(rows, "f1")
+    if "random" not in f1:
+        return "(no random order was run: no target to reach)"
     last = max(f1["random"])
     target = fmean(f1["random"][last])
     lines = [f"random's mean test F1 at {last:,} tasks: {target:.4f}", ""]
@@ -68,7 +78,8 @@ def main() -> int:
     args = ap.parse_args()
     rows = load(args.files)
     order = ["sequential", "random", "coldstart", "uncertainty", "mnlp", "entropy", "diverse"]
-    strategies = [s for s in order if any(r["strategy"] == s for r in rows)]
+    named = list(dict.fromkeys(r["strategy"] for r in rows))
+    strategies = [s for s in order if s in named] + [s for s in named if s not in order]
     print("Test micro-F1 of the spans served, median (min-max, seeds):\n")
     print(table(rows, "f1", strategies))
     print("\nEffort saved on the test set by the spans served, median (min-max, seeds):\n")

@@ -50,6 +50,7 @@ echo "images built in ${build_s} s: ner-backend:latest $(docker image inspect -f
 bash scripts/compose-env.sh "$WORK/.env" >/dev/null
 set -a; . "$WORK/.env"; set +a
 export BACKEND_PORT LABEL_STUDIO_PORT
+export ADAPT_STEPS=${ADAPT_STEPS:-3}  # the plumbing, not the 3-minute adaptation a real project gets
 COMPOSE="docker-compose -p $PROJECT --project-directory $PWD -f docker-compose.yml -f docker/compose.offline.yml --env-file $WORK/.env --profile cpu --profile labelstudio"
 UP_ARGS="--scale backend=2 redis backend webhooks proxy worker-cpu label-studio"
 teardown() {

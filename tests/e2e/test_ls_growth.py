@@ -40,7 +40,7 @@ def test_pushes_keep_two_predictions_per_task_and_a_rollback_reaches_label_studi
     env = {"REDIS_URL": own_database(redis_url, 3), "MODEL_DIR": str(tmp_path / "models"), "TRAIN_EPOCHS": "1",
            "MAX_F1_DROP": "1",
            "LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.token,
-           "QUEUE_NAME": "ls-growth", "BOOTSTRAP_MODEL": ""}
+           "QUEUE_NAME": "ls-growth", "BOOTSTRAP_MODEL": "", "ADAPT_STEPS": "3"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     stores = connect(Settings.from_env())
@@ -51,7 +51,10 @@ def test_pushes_keep_two_predictions_per_task_and_a_rollback_reaches_label_studi
     tasks = sorted(t.id for t in client.tasks.list(project=project))
     p = str(project)
     stores.annotations.save_config(p, GMB_CONFIG)
-    assert cover_tasks(p)["status"] == "done"  # the cold start writes one prediction per task
+    covered = cover_tasks(p)
+    assert covered["status"] == "done"  # the cold start writes one prediction per task ...
+    assert covered["adapted"]["texts"] == len(tasks)  # ... then adapts the encoder to the tasks, once
+    assert "adapted" not in cover_tasks(p)
 
     versions = []
     for round_ in range(5):  # 12 more annotated tasks each round (stored as the webhooks store them)
@@ -60,6 +63,8 @@ def test_pushes_keep_two_predictions_per_task_and_a_rollback_reaches_label_studi
             stores.annotations.upsert(p, Annotation(task, task, {"text": text}, regions))
         trained = train_project(p)
         assert trained["status"] == "promoted", trained
+        if round_ == 0:  # from the encoder adapted to the project's texts
+            assert stores.history.all(p)[-1].warm_start == "base, adapted to the project's texts"
         pushed = push_predictions(p)  # the job the promotion asked for: the newest version
         assert pushed["status"] == "done" and pushed["version"] == trained["version"], pushed
         versions.append(trained["version"])

@@ -188,3 +188,27 @@ def test_a_metrics_scrape_reads_no_outcome(client, app):
     assert 'ner_preannotation_tasks{project="934",version="v1-a"} 1.0' in scrape
     assert client.get("/").status_code == 200
     assert hvals_calls() == before
+
+
+def test_the_status_page_says_which_spans_are_served_and_why(client, app, trained_folder):
+    import shutil
+
+    from backend.ner import floor
+
+    ours = app.extensions["ner"]
+    stores, server, project = ours.stores, ours.server, "936"
+    version, path = stores.registry.new_version(project)
+    shutil.copytree(trained_folder, path)
+    stores.registry.promote(project, version)
+    server.for_project(project, wait=30)
+    page = client.get("/").get_data(as_text=True)
+    assert "Spans served: every span" in page and f"{version}: 0 annotated tasks" in page
+    shown = [dict(region(0, 5, "LOC"), score=0.96), dict(region(20, 24, "LOC"), score=0.91)]
+    for task in range(1, floor.MIN_TASKS + 4):  # the 0.91 span deleted each time, one span created
+        stores.quality.record_served(project, version, {task: shown})
+        stores.quality.record_annotation(project, task, 500 + task, [region(0, 5, "LOC"), region(35, 42, "LOC")])
+    server.refresh()
+    assert server.serving(project).predictor.floor == 0.93
+    page = client.get("/").get_data(as_text=True)
+    assert "only spans scored 0.93 or more now" in page and "saved 0% of the edits" in page
+    assert "would have saved 50%" in page

@@ -159,6 +159,7 @@ def test_a_cold_start_order_is_never_selected_over_a_version_promoted_while_it_w
     monkeypatch.setenv("MODEL_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    monkeypatch.setenv("ADAPT_STEPS", "0")  # the order is what this checks
     stores = connect(Settings.from_env())
     project = "7250"
     stores.annotations.save_config(project, CONFIG)

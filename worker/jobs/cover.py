@@ -4,6 +4,7 @@ data, and write that order to Label Studio as task scores, until the project's o
 from __future__ import annotations
 
 import logging
+import time
 from itertools import islice
 
 from backend.config import Settings
@@ -14,6 +15,7 @@ from backend.ner.device import use_threads
 from backend.serving import ModelServer, ServedModel
 from backend.serving.cache import orders_tasks
 from backend.state import Stores, connect
+from worker.training.adapt import adapt_encoder, adapted_encoder
 
 from .push import PUSH_BATCH, StalePush, load_version, serving_check, write_predictions
 
@@ -36,20 +38,37 @@ def cover_tasks(project: str) -> dict:
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
     tasks = list(islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit))
     keys = _text_keys(stores.annotations.config(project))
-    vectors = coverage.embed([_text(data, keys) for _, data in tasks], settings.base_model or None)
+    texts = [_text(data, keys) for _, data in tasks]
+    vectors = coverage.embed(texts, settings.base_model or None)
     scores = {tasks[i][0]: score for i, score in coverage.cover_scores(coverage.cover_order(vectors)).items()}
     made = stores.cover.save(project, scores)
     now = stores.registry.current(project)
     if _orders(project, now, stores):  # promoted meanwhile
-        return {"project": project, "status": "kept", "version": made.version, "reason": f"{now} orders the tasks"}
+        return {"project": project, "status": "kept", "version": made.version, "reason": f"{now} orders the tasks",
+                **_adapt(project, texts, settings, stores)}
     try:  # a version promoted while this writes is never selected away (its own push follows)
         write_predictions(project, _served(project, now, settings, stores), made.version, tasks, settings, stores, ls,
                           check=serving_check(stores, project, now, f"cold-start order {made.version}"))
     except StalePush as exc:
         log.info("project %s: %s", project, exc)
-        return {"project": project, "status": "stale", "version": made.version, "reason": str(exc)}
+        return {"project": project, "status": "stale", "version": made.version, "reason": str(exc),
+                **_adapt(project, texts, settings, stores)}
     log.info("project %s: cold-start order %s of %d tasks written", project, made.version, len(tasks))
-    return {"project": project, "status": "done", "version": made.version, "tasks": len(tasks)}
+    return {"project": project, "status": "done", "version": made.version, "tasks": len(tasks),
+            **_adapt(project, texts, settings, stores)}
+
+
+def _adapt(project: str, texts: list[str], settings: Settings, stores: Stores) -> dict:
+    """Adapt the encoder to the project's texts once (ADAPT_STEPS), after the order is written:
+    the project's trainings from the encoder start from it (see worker.training.adapt)."""
+    folder = adapted_encoder(stores.registry.project_dir(project))
+    if not settings.adapt_steps or folder.exists() or not any(t.strip() for t in texts):
+        return {}
+    started = time.monotonic()
+    adapt_encoder(texts, folder, settings.base_model or None, settings.adapt_steps)
+    seconds = round(time.monotonic() - started, 1)
+    log.info("project %s: encoder adapted to %d texts in %.0f s", project, len(texts), seconds)
+    return {"adapted": {"texts": len(texts), "steps": settings.adapt_steps, "seconds": seconds}}
 
 
 def _orders(project: str, version: str | None, stores: Stores) -> bool:

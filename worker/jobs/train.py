@@ -19,6 +19,7 @@ from backend.state.annotations import AnnotationStore
 from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus, utc_now
 from backend.state.registry import ModelRegistry, StaleVersion
 from backend.state.trainqueue import LEASE_S, TrainingQueue
+from worker.training.adapt import project_settings
 from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
 from worker.training.recipe import Current, train_candidate, training_split
@@ -142,9 +143,12 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     record.train_sentences, record.dev_sentences = len(train), len(dev)
     current = _current(project, registry)
     unseen = split.unseen_dev(current.trained_on) if current else None
-    candidate = train_candidate(train, dev, data.labels, data.tasks, current, settings, unseen_dev=unseen,
+    adapted = project_settings(settings, registry.project_dir(project))
+    candidate = train_candidate(train, dev, data.labels, data.tasks, current, adapted, unseen_dev=unseen,
                                 live=None if dev else _live_evidence(project, stores))
     record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
+    if candidate.warm_start == "base" and adapted is not settings:
+        record.warm_start = "base, adapted to the project's texts"
     record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
     record.gazetteer = len(candidate.gazetteer or ())
     record.threshold, record.threshold_why = candidate.threshold, candidate.threshold_why

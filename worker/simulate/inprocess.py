@@ -176,16 +176,6 @@ def adapted_settings(pool: list[Sentence], settings: Settings,
     return replace(settings, base_model=str(folder))
 
 
-UNLABELLED_SAMPLE = 2000  # pool texts self-training tags: tagging all 5,000 took as long as a training
-
-
-def unlabelled_sample(pool: list[Sentence], taken: list[int], seed: int) -> list[list[str]]:
-    """A seeded sample of the pool's tasks not annotated yet, as word lists."""
-    done = set(taken)
-    left = [i for i in range(len(pool)) if i not in done]
-    return [pool[i].words for i in random.Random(seed).sample(left, min(UNLABELLED_SAMPLE, len(left)))]
-
-
 def annotate_served(current: Current, batch: list[Sentence], edited: VersionQuality, settings: Settings) -> None:
     """What annotators of `batch` were shown by the served version, compared with what they submit."""
     for sentence, tagged in zip(batch, current.predictor(settings).tag_words([s.words for s in batch])):
@@ -224,8 +214,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
                                     progress=progress is not None,
                                     unseen_dev=split.unseen_dev(current.trained_on) if current else None,
-                                    live=edited[live].floor(live) if live in edited else None,
-                                    unlabelled=unlabelled_sample(pool, taken, seed) if settings.self_train else None)
+                                    live=edited[live].floor(live) if live in edited else None)
         seconds = time.monotonic() - started
         if candidate.reason is None:
             current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids)

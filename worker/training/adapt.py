@@ -8,6 +8,7 @@ import math
 import random
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,6 +20,17 @@ log = logging.getLogger(__name__)
 
 MASK_SHARE = 0.15  # BERT's: of the word pieces, 80 % become [MASK], 10 % a random piece, 10 % stay
 MAX_TOKENS = 128  # project texts are cut here: a sentence or two is what NER tasks hold
+
+
+def adapted_encoder(project_dir: Path) -> Path:
+    """Where a project's encoder, adapted to its texts, is kept (one per project)."""
+    return Path(project_dir) / "adapted-encoder"
+
+
+def project_settings(settings, project_dir: Path):
+    """`settings` whose base model is the project's adapted encoder, when it has one."""
+    folder = adapted_encoder(project_dir)
+    return replace(settings, base_model=str(folder)) if (folder / "config.json").exists() else settings
 
 
 def adapted_folder(root: str | Path, texts: list[str], base: str | None, steps: int, seed: int) -> Path:

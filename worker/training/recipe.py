@@ -146,31 +146,10 @@ def rejection(f1: float | None, previous: float | None, settings: Settings, dev_
             f"version's {previous:.4f} on the same dev tasks")
 
 
-# Self-training: pool texts the first model tags most surely (every word's tag probability at
-# least PSEUDO_MIN) join the gold tasks, at most PSEUDO_SHARE of them, for a second training.
-PSEUDO_MIN = 0.9
-PSEUDO_SHARE = 1.0
-
-
-def pseudo_labelled(predictor: Predictor, unlabelled: list[list[str]], limit: int) -> list[Sentence]:
-    """Up to `limit` of `unlabelled` as the model tags them, the surest first, each word's tag at
-    least PSEUDO_MIN sure (an entity-free sentence is kept only beside as many with entities)."""
-    tagged = predictor.tag_words(unlabelled)
-    sure = []
-    for words, t in zip(unlabelled, tagged):
-        scores = [x for x in t.scores if x is not None]
-        if scores and min(scores) >= PSEUDO_MIN:
-            sure.append((min(scores), Sentence(list(words), list(t.tags), "pseudo")))
-    sure.sort(key=lambda pair: -pair[0])
-    with_entities = [s for _, s in sure if any(tag != "O" for tag in s.tags)][:limit]
-    empty = [s for _, s in sure if all(tag == "O" for tag in s.tags)][: min(len(with_entities), limit - len(with_entities))]
-    return with_entities + empty
-
-
 def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
                     current: Current | None, settings: Settings, seed: int = 42,
                     progress: bool = False, unseen_dev: list[Sentence] | None = None,
-                    live: Floor | None = None, unlabelled: list[list[str]] | None = None) -> Candidate:
+                    live: Floor | None = None) -> Candidate:
     """Train a new version on `train` as the recipe says, score it on `dev`, and gate it against
     the serving one on `unseen_dev`: the dev sentences the serving version did not train on (None:
     all of `dev`). A version trained before the project had a dev split saw tasks that are dev now.
@@ -179,13 +158,6 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
     config = train_config(len(train), settings, seed)
     init, base, warm = starting_point(current, tasks, labels, settings)
     result = fine_tune(train, config, base_model=base, labels=labels, init=init, progress=progress)
-    if unlabelled and settings.self_train:
-        pseudo = pseudo_labelled(Predictor(result.ner, precision=settings.precision), unlabelled,
-                                 int(PSEUDO_SHARE * len(train)))
-        if pseudo:
-            config = train_config(len(train) + len(pseudo), settings, seed)
-            init, base, warm = starting_point(current, tasks, labels, settings)
-            result = fine_tune(train + pseudo, config, base_model=base, labels=labels, init=init, progress=progress)
     new = Predictor(result.ner, precision=settings.precision)
     scores = evaluate_model(new, dev) if dev else None
     gate = dev if unseen_dev is None else unseen_dev
