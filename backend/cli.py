@@ -10,9 +10,9 @@ import random
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
+from .clock import utc_now, utc_stamp
 from .config import Settings
 from .ner.checkpoint import ModelFolderError
 from .ner.labels import LabelError
@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         "base_model": base,
         "labels": list(result.ner.labels.labels),
         "config": config_dict(config),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": utc_now(),
         **result.summary(),
     }
     def with_serving(choice: fastpath.ServingChoice) -> dict:
@@ -377,7 +377,7 @@ def _rollback_in_ls(project: str, version: str, settings: Settings, stores) -> s
             return f"shows {version}'s stored predictions again (selected)"
     except Exception as exc:  # LS down or refusing: the worker's push selects it when it can
         log.warning("project %s: could not select %s in Label Studio: %s", project, version, exc)
-    record = Training(f"rollback-{project}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}", version=version)
+    record = Training(f"rollback-{project}-{utc_stamp()}", version=version)
     stores.history.save(project, record)
     stores.queue.want_push(project, version, record.job_id)
     return f"gets {version}'s predictions from the worker's next push"

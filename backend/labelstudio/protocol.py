@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ..jsonvalues import is_int
 from ..ner.spans import Prediction
 from .annotation import Annotation
 from .labelconfig import NerControl
@@ -16,7 +17,8 @@ from .labelmap import map_types
 from .webhooks import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED
 
 MAX_PROJECT_DIGITS = 18  # the one id rule: LS bodies, URLs and the model store's folders share it
-_PROJECT_RE = re.compile(r"[ \t]*(\d{1,%d})(?:\.\d+)?[ \t]*" % MAX_PROJECT_DIGITS, re.ASCII)
+PROJECT_ID = r"\d{1,%d}" % MAX_PROJECT_DIGITS  # a project id as text: LS bodies, URLs, the store's folders
+_PROJECT_RE = re.compile(rf"[ \t]*({PROJECT_ID})(?:\.\d+)?[ \t]*", re.ASCII)  # LS sends "<id>.<created>"
 log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 64  # LS payloads nest about 6 deep; deeper bodies are refused, not recursed into
 MAX_CONFIG_CHARS = 100_000  # a labeling config is a few KB; each project id keeps the last one sent
@@ -43,9 +45,7 @@ class OverQuota(ProtocolError):
 
 def project_id(value) -> str:
     """The project id from LS's "3.1795679909" (id.creation-timestamp), "3" or 3; digits only."""
-    if isinstance(value, bool):
-        raise ProtocolError("'project' must be a project id such as \"3\" or \"3.1795679909\"")
-    if isinstance(value, int) and 0 <= value < 10**MAX_PROJECT_DIGITS:
+    if is_int(value) and 0 <= value < 10**MAX_PROJECT_DIGITS:
         return str(value)
     if isinstance(value, str):
         m = _PROJECT_RE.fullmatch(value)
@@ -244,7 +244,7 @@ class WebhookEvent:
 
 
 def _int_id(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise ProtocolError(f"{what} must be an integer id")
     return value
 
@@ -303,7 +303,7 @@ def check_region(region, where: str) -> None:
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
         raise ProtocolError(f"{where}.value.labels must be a list of label names")
     start, end = value.get("start"), value.get("end")
-    if any(isinstance(x, bool) or not isinstance(x, int) for x in (start, end)) or not 0 <= start <= end:
+    if not (is_int(start) and is_int(end)) or not 0 <= start <= end:
         raise ProtocolError(f"{where}.value.start and .end must be integers with 0 <= start <= end")
     if "text" in value and not isinstance(value["text"], str):
         raise ProtocolError(f"{where}.value.text must be a string")

@@ -3,16 +3,12 @@ benchmarks and the tests send what LS sends (see shared/docs/label-studio-protoc
 
 from __future__ import annotations
 
-import time
 
+from ..clock import utc_now
 from ..ner.readers import Sentence, text_and_regions
 
 CREATED, UPDATED = "ANNOTATION_CREATED", "ANNOTATION_UPDATED"
 DELETED, START_TRAINING, TASKS_CREATED = "ANNOTATIONS_DELETED", "START_TRAINING", "TASKS_CREATED"
-
-
-def utc_stamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _project(project: int, config: str | None) -> dict:
@@ -25,7 +21,7 @@ def annotation_event(project: int, task_id: int, text: str, regions: list[dict],
                      cancelled: bool = False) -> dict:
     """ANNOTATION_CREATED/UPDATED for task `task_id` holding `text`, annotated with `regions`
     (`ann_id` defaults to task_id * 10, `when` to now)."""
-    when = when or utc_stamp()
+    when = when or utc_now()
     ann_id = task_id * 10 if ann_id is None else ann_id
     return {
         "action": action,

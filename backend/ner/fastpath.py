@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from ..jsonvalues import is_number
 from . import onnxengine
 from .checkpoint import load_model, read_metrics, save_model
 from .device import INT8, cpu_has_fast_bf16, pick_device, resolve_precision
@@ -55,12 +56,8 @@ class ServingChoice:
         return asdict(self)
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _passes(fast, exact) -> bool:
-    return _number(fast) and _number(exact) and fast >= exact - TOLERANCE
+    return is_number(fast) and is_number(exact) and fast >= exact - TOLERANCE
 
 
 def server_paths(device: torch.device) -> list[str]:
@@ -78,10 +75,10 @@ def pick(fp32_f1, tried: dict, paths: list[str]) -> tuple[str, str]:
             return path, f"{path} dev F1 {tried[path]:.4f} is within {TOLERANCE} of fp32's {fp32_f1:.4f}"
     if not paths:
         return "fp32", "no faster path on this machine"
-    checked = [p for p in paths if _number(tried.get(p))]
+    checked = [p for p in paths if is_number(tried.get(p))]
     if not checked:
         return "fp32", f"{' and '.join(paths)} not checked when this version was trained"
-    if not _number(fp32_f1):
+    if not is_number(fp32_f1):
         return "fp32", "no fp32 dev F1 recorded to check the fast paths against"
     scores = ", ".join(f"{p} {tried[p]:.4f}" for p in checked)
     return "fp32", f"dev F1 {scores}: more than {TOLERANCE} below fp32's {fp32_f1:.4f}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import redis
 
+from ..clock import utc_now, utc_stamp
 from .keys import COVERED, ProjectKeys, project_order
 
 
@@ -29,8 +30,7 @@ class CoverOrder:
         """Replace the project's order with `scores`; returns its new version."""
         keys = ProjectKeys(project)
         now = time.gmtime()
-        made = CoverVersion(f"coldstart-{time.strftime('%Y%m%dT%H%M%S', now)}", time.strftime("%Y-%m-%dT%H:%M:%SZ", now),
-                            len(scores))
+        made = CoverVersion(f"coldstart-{utc_stamp(now)}", utc_now(now), len(scores))
         pipe = self.r.pipeline(transaction=True)
         pipe.delete(keys.cover_scores)
         if scores:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 import redis
 
+from ..clock import utc_now
 from ..jsonvalues import finite
 from .keys import ProjectKeys
 
@@ -38,8 +38,6 @@ SKIPPED_SHOWN = 20  # reasons a record keeps for the tasks a training skipped
 HISTORY_KEPT = 200  # training records kept per project (a training every 10 annotations: 2,000 annotations' worth)
 
 
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 @dataclass

@@ -11,6 +11,7 @@ import time
 
 import redis
 
+from ..jsonvalues import is_number
 from ..ner import floor as floors
 from ..ner.edited import LabelQuality, VersionQuality, summarise
 from .keys import ProjectKeys
@@ -32,7 +33,7 @@ def result_spans(result: list, scored: bool = False) -> list[tuple]:
         start, end, labels = value.get("start"), value.get("end"), value.get("labels")
         if isinstance(start, int) and isinstance(end, int) and isinstance(labels, list):
             score = region.get("score")
-            score = float(score) if scored and isinstance(score, (int, float)) and not isinstance(score, bool) else None
+            score = float(score) if scored and is_number(score) else None
             spans += [(start, end, str(label), score) if scored else (start, end, str(label)) for label in labels]
     return spans
 

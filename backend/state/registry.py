@@ -12,11 +12,12 @@ from typing import Callable
 
 import redis
 
-from ..labelstudio.protocol import MAX_PROJECT_DIGITS
+from ..clock import utc_stamp
+from ..labelstudio.protocol import PROJECT_ID
 from ..ner.checkpoint import check_folder
 from .keys import CURRENT_VERSIONS, SERVING, ProjectKeys
 
-_PROJECT_RE = re.compile(r"\d{1,%d}" % MAX_PROJECT_DIGITS, re.ASCII)
+_PROJECT_RE = re.compile(PROJECT_ID, re.ASCII)
 VERSION_RE = re.compile(r"v\d{1,9}-\d{8}T\d{6}", re.ASCII)  # the names new_version makes
 # A serving process says what it holds every SWAP_POLL_SECONDS; one silent this long is gone.
 SERVING_REPORT_TTL_S = 120
@@ -98,7 +99,7 @@ class ModelRegistry:
     def new_version(self, project: str) -> tuple[str, Path]:
         """A fresh version name and the folder a training should save to (not created yet)."""
         n = int(self.r.incr(ProjectKeys(project).version_seq))
-        version = f"v{n}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+        version = f"v{n}-{utc_stamp()}"
         return version, self.path(project, version)
 
     def promote(self, project: str, version: str, changes: int | None = None) -> None:

@@ -8,6 +8,7 @@ import redis
 import torch
 from flask import Blueprint, jsonify, request
 
+from ..jsonvalues import is_int
 from ..labelstudio.labelconfig import LabelConfigError, NerControl, parse_label_config, unsupported_message
 from ..labelstudio.protocol import (
     DELETE_ACTION,
@@ -136,14 +137,9 @@ def _cover_scores(req: PredictRequest, results: list[dict]) -> None:
     if req.project is None:
         return
     try:
-        services().stores.cover.rescore(req.project, [t.id if _task_id(t.id) else None for t in req.tasks], results)
+        services().stores.cover.rescore(req.project, [t.id if is_int(t.id) else None for t in req.tasks], results)
     except redis.RedisError as exc:  # the predictions stand; only their order is the model's
         log.warning("project %s: cold-start scores unavailable: %s", req.project, exc)
-
-
-def _task_id(value) -> bool:
-    """A task id we can key on: an int (JSON true is not one)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _remember_served(req: PredictRequest, version: str | None, results: list[dict]) -> None:
@@ -151,7 +147,7 @@ def _remember_served(req: PredictRequest, version: str | None, results: list[dic
     delays nor fails a prediction)."""
     if req.project is None or version is None:
         return
-    shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if _task_id(t.id)}
+    shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if is_int(t.id)}
     services().served.record(req.project, version, shown)
 
 

@@ -51,7 +51,7 @@ def test_strategies_report_from_two_tiny_simulations(data_dir, tmp_path):
     simulate = ["-m", "backend.cli", "simulate", "--pool", str(data_dir / "gmb_train.csv"), "--test",
                 str(data_dir / "gmb_eval.csv"), "--limit-pool", "60", "--limit-test", "20", "--rounds", "12,20",
                 "--strategy", "random,mnlp", "--json"]
-    runs.write_text(bench(*simulate, TRAIN_EPOCHS="1"))
+    runs.write_text(bench(*simulate, TRAIN_EPOCHS="1", ADAPT_STEPS="0"))
     plot = tmp_path / "al.svg"
     out = bench("bench/strategies.py", str(runs), "--plot", str(plot))
     assert "| tasks | random | mnlp |" in out and "| 20 |" in out and "random's mean test F1 at 20 tasks" in out

@@ -16,7 +16,7 @@ KEYS = {"strategy", "annotations", "f1", "precision", "recall", "edits_per_task"
 
 
 def run(*args: str, epochs: int = 2) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TRAIN_EPOCHS": str(epochs)}
+    env = {**os.environ, "TRAIN_EPOCHS": str(epochs), "ADAPT_STEPS": "2"}  # the adapted encoder's path, not its minutes
     return subprocess.run([sys.executable, "-m", "backend.cli", "simulate", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 

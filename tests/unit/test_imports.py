@@ -16,7 +16,7 @@ WEB_LIBRARIES = ("flask", "werkzeug", "gunicorn", "jinja2")
 # package prefix -> the import prefixes it must never use (ours and third parties' alike)
 FORBIDDEN = {
     "backend.ner": ("backend.config", "backend.labelstudio", "backend.state", "backend.serving", "backend.web",
-                    "backend.ops", "backend.cli", "backend.plots", "backend.jsonvalues", "worker", "redis", "rq",
+                    "backend.ops", "backend.cli", "backend.plots", "backend.clock", "worker", "redis", "rq",
                     *WEB_LIBRARIES),
     "backend.labelstudio": ("backend.state", "backend.serving", "backend.web", "backend.ops", "backend.cli", "worker",
                             "redis", "rq", *WEB_LIBRARIES),
@@ -27,6 +27,7 @@ FORBIDDEN = {
     "backend.config": ("backend.", "worker"),
     "backend.plots": ("backend.", "worker"),
     "backend.jsonvalues": ("backend.", "worker"),
+    "backend.clock": ("backend.", "worker"),
     "worker": ("backend.web", "backend.ops", "backend.cli", *WEB_LIBRARIES),
     "worker.training": ("worker.jobs", "worker.simulate", "backend.state", "backend.serving", "rq"),
     "worker.simulate": ("worker.jobs", "backend.state", "backend.serving", "rq"),

@@ -16,7 +16,8 @@ from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
 from backend.ner.device import use_threads
 from backend.state import Stores, connect
 from backend.state.annotations import AnnotationStore
-from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus, utc_now
+from backend.clock import utc_now, utc_stamp
+from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus
 from backend.state.registry import ModelRegistry, StaleVersion
 from backend.state.trainqueue import LEASE_S, TrainingQueue
 from worker.training.adapt import project_settings
@@ -46,7 +47,7 @@ def train_project(project: str) -> dict:
     stores = connect(settings)
     registry, history, queue = stores.registry, stores.history, stores.queue
     job = get_current_job()
-    record = Training(job.id if job else f"direct-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}", threads=threads)
+    record = Training(job.id if job else f"direct-{utc_stamp()}", threads=threads)
     history.abandon_running(project, keep=record.job_id)
     history.save(project, record)
     started = time.monotonic()
