@@ -1,0 +1,7 @@
+"""`python -m backend.cli`: what the `ner-backend` script runs."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
