@@ -18,7 +18,7 @@ from backend.config import Settings
 from backend.ner.basemodel import preload
 from backend.ner.device import describe_device
 from backend.state import connect
-from backend.state.trainqueue import LEASE_S
+from backend.state.jobqueue import LEASE_S
 
 log = logging.getLogger("ner_backend")
 ORPHAN_AGE_S = 3600  # a save takes seconds: what a worker left half-written for an hour is an orphan
@@ -50,7 +50,7 @@ def rescue_dead_trainings(settings: Settings) -> None:
     again each project whose latest training died with its worker, recording the dead one
     abandoned. A worker killed mid-training leaves a started job, and a successor waiting on it,
     that nothing else would replace until the project's next trigger after the lease lapsed
-    (`TrainingQueue.rescue`)."""
+    (`ProjectJobs.rescue`)."""
     stores = connect(settings)
     while True:
         try:

@@ -13,7 +13,7 @@ from .history import TrainingHistory
 from .quality import QualityLog
 from .quota import ProjectQuota
 from .registry import ModelRegistry
-from .trainqueue import TrainingQueue
+from .jobqueue import ProjectJobs
 
 # A Redis that stops answering must fail a request or a job within seconds, not hang it: LS gives a
 # webhook 1 s and /setup 3 s, and a hung job would hold its project's training slot. The health
@@ -37,7 +37,7 @@ class Stores:
     annotations: AnnotationStore
     registry: ModelRegistry
     history: TrainingHistory
-    queue: TrainingQueue
+    queue: ProjectJobs
     quality: QualityLog
     cover: CoverOrder
     quota: ProjectQuota
@@ -47,4 +47,4 @@ def connect(settings: Settings) -> Stores:
     """The stores of `settings.redis_url` and `settings.model_dir`, as the service, the jobs and the CLI use them."""
     r = client(settings.redis_url)
     return Stores(r, AnnotationStore(r), ModelRegistry(settings.model_dir, r), TrainingHistory(r),
-                  TrainingQueue(r, settings), QualityLog(r), CoverOrder(r), ProjectQuota(r, settings.max_projects))
+                  ProjectJobs(r, settings), QualityLog(r), CoverOrder(r), ProjectQuota(r, settings.max_projects))

@@ -138,7 +138,7 @@ class ProjectKeys:
     def cover_first(self) -> str:  # set once /setup has asked for a project's first order
         return self._key("cover-first")
 
-    # trainqueue.TrainingQueue
+    # jobqueue.ProjectJobs
     @property
     def changes_at_request(self) -> str:  # the change counter when the last training was asked for
         return self._key("changes-at-request")

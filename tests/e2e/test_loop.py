@@ -18,7 +18,7 @@ from rq.job import Job
 from backend.labelstudio import webhooks
 from backend.state.annotations import AnnotationStore
 from backend.state.keys import ProjectKeys
-from backend.state.trainqueue import LEASE_S
+from backend.state.jobqueue import LEASE_S
 from tests.support.lsdata import GMB_CONFIG, annotation_event, entity_f1, text_and_regions
 from tests.support.servers import (
     Service,

@@ -32,7 +32,7 @@ class StalePush(Exception):
 
 
 def push_predictions(project: str, version: str | None = None, training_job: str | None = None) -> dict:
-    """Write the newest promoted version asked for (`TrainingQueue.want_push`) to LS: its
+    """Write the newest promoted version asked for (`ProjectJobs.want_push`) to LS: its
     predictions for up to PUSH_LIMIT unlabelled tasks, in batches, then that version selected and
     the predictions of versions older than the one a rollback would return to deleted. Progress goes
     in the training record of the job that promoted it. `version` and `training_job` stand in when

@@ -19,7 +19,7 @@ from backend.state.annotations import AnnotationStore
 from backend.clock import utc_now, utc_stamp
 from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus
 from backend.state.registry import ModelRegistry, StaleVersion
-from backend.state.trainqueue import LEASE_S, TrainingQueue
+from backend.state.jobqueue import LEASE_S, ProjectJobs
 from worker.training.adapt import project_settings
 from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
@@ -87,7 +87,7 @@ def _resync(project: str, settings: Settings, stores: Stores, record: Training) 
         log.error("project %s: re-sync from Label Studio failed, kept for the next job: %s", project, exc)
 
 
-def _keep_lease(queue: TrainingQueue, project: str, job_id: str) -> threading.Event:
+def _keep_lease(queue: ProjectJobs, project: str, job_id: str) -> threading.Event:
     """Renew the job's liveness lease from a thread until the returned event is set. A killed
     worker stops renewing it, so the next trigger does not wait behind a dead job."""
     stop = threading.Event()

@@ -1,4 +1,5 @@
-"""When to train and how to enqueue it: the retraining policy and coalesced RQ jobs per project."""
+"""The RQ jobs of each project: when to train (the retraining policy, coalesced jobs, leases), the
+pushes a promotion asks for, and the cold-start order."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Request:
     coalesced: bool
 
 
-class TrainingQueue:
+class ProjectJobs:
     """Enqueues `train_project(project)` jobs so that each project has at most one job running
     and one waiting.
 

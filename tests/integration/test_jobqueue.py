@@ -12,7 +12,7 @@ from backend.config import Settings
 from backend.labelstudio.annotation import Annotation
 from backend.state import connect
 from backend.state.keys import ProjectKeys
-from backend.state.trainqueue import JOB_FUNCTION
+from backend.state.jobqueue import JOB_FUNCTION
 
 
 @pytest.fixture()
@@ -75,7 +75,7 @@ def _started(queue, job_id: str, seconds_ago: float) -> Job:
 
 
 def test_a_training_that_died_with_its_worker_is_trained_again(setup):
-    from backend.state.trainqueue import LEASE_S
+    from backend.state.jobqueue import LEASE_S
 
     store, trainer, queue = setup
     first = trainer.request("505")
@@ -104,7 +104,7 @@ def test_a_training_that_died_with_its_worker_is_trained_again(setup):
 def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path):
     """Promotions faster than LS takes a push: one job waits at a time and writes the newest
     version; after a push begins, the next waits PUSH_INTERVAL_S (a worker's loop starts it)."""
-    from backend.state.trainqueue import PUSH_FUNCTION
+    from backend.state.jobqueue import PUSH_FUNCTION
 
     settings = Settings(redis_url=redis_url, model_dir=str(tmp_path / "models"), push_interval_s=600,
                         queue_name=f"q-{uuid.uuid4().hex[:8]}")
