@@ -17,7 +17,7 @@ from backend.serving.cache import orders_tasks
 from backend.state import Stores, connect
 from worker.training.adapt import adapt_encoder, adapted_encoder
 
-from .push import PUSH_BATCH, StalePush, load_version, serving_check, write_predictions
+from .lswrite import PUSH_BATCH, StalePush, load_version, serving_check, write_predictions
 
 log = logging.getLogger(__name__)
 

@@ -5,30 +5,19 @@ current model's task score."""
 from __future__ import annotations
 
 import logging
-import re
-
-import redis
 from itertools import islice
-from typing import Callable, Iterable, Iterator
+from typing import Iterator
 
 from backend.config import Settings
 from backend.labelstudio.client import LabelStudioClient
-from backend.labelstudio.labelconfig import parse_label_config
-from backend.labelstudio.labelmap import parse_label_map
-from backend.labelstudio.protocol import Task, task_results
+from backend.labelstudio.protocol import Task
 from backend.ner.device import use_threads
-from backend.serving import ModelCache, ServedModel
-from backend.serving.cache import UNTRAINED, orders_tasks
 from backend.state import Stores, connect
 from backend.state.history import PushStatus, Training
-from backend.state.registry import VERSION_RE
+
+from .lswrite import PUSH_BATCH, StalePush, load_version, serving_check, write_predictions
 
 log = logging.getLogger(__name__)
-PUSH_BATCH = 100  # tasks predicted and written per call to LS
-
-
-class StalePush(Exception):
-    """The version being pushed no longer serves: selecting it would leave LS on an older model."""
 
 
 def push_predictions(project: str, version: str | None = None, training_job: str | None = None) -> dict:
@@ -74,28 +63,6 @@ def request_push(stores: Stores, project: str, record: Training) -> None:
         stores.history.save(project, older)
 
 
-def load_version(project: str, version: str, settings: Settings, stores: Stores) -> ServedModel:
-    """A project's version as every serving process loads it: in the precision its fast-path check chose."""
-    path = stores.registry.path(project, version)
-    predictor = ModelCache(settings, 1).get(path)
-    try:
-        if settings.fixed_span_threshold is None:  # SPAN_THRESHOLD fixes what is served
-            predictor.floor = stores.quality.floors({project: version})[project].floor
-    except redis.RedisError as exc:  # pushed as the version chose; the serving processes apply the floor
-        log.warning("project %s: served floor unreadable: %s", project, exc)
-    return ServedModel(version, predictor, predictor.labels, orders_tasks(path))
-
-
-def serving_check(stores: Stores, project: str, version: str | None, what: str) -> Callable[[], None]:
-    """A check that raises StalePush once `version` (None: no version) no longer serves `project`:
-    what is written to LS for one version must never be selected over a newer one's."""
-    def check() -> None:
-        serving = stores.registry.current(project)
-        if serving != version:
-            raise StalePush(f"{what} stopped: {serving} serves now, not {version}")
-    return check
-
-
 def _push(project: str, version: str, settings: Settings, stores: Stores, record: Training) -> None:
     still_current = serving_check(stores, project, version, f"push of {version}")
     still_current()
@@ -117,68 +84,3 @@ def _push(project: str, version: str, settings: Settings, stores: Stores, record
              record.push["pushed"], version, record.push["pruned"])
 
 
-def write_predictions(project: str, served: ServedModel, label: str, tasks: Iterable[tuple[int, dict]], settings: Settings,
-                      stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None,
-                      check: Callable[[], None] | None = None) -> int:
-    """`served`'s predictions for `tasks` (id, data), written to LS PUSH_BATCH at a time as model
-    version `label`, then that version selected in LS and older versions' predictions deleted
-    (`prune_versions`; returns how many). Task scores are the model's when it orders the tasks,
-    else the cold-start order's. `check` runs before each batch and before the selection (it
-    raises to stop: a newer version serves)."""
-    config = stores.annotations.config(project)
-    if not config:
-        raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
-    controls = parse_label_config(config)
-    explicit = parse_label_map(settings.label_map)
-    batch: list[Task] = []
-
-    def flush() -> None:
-        if check:
-            check()
-        results = task_results(batch, project, served, controls, explicit, settings.max_task_chars)
-        if not served.orders_tasks:  # too weak to order the tasks, or none yet: the cold-start order does
-            stores.cover.rescore(project, [t.id for t in batch], results)
-        ls.import_predictions(project, [{"task": t.id, "result": r["result"], "score": r["score"], "model_version": label}
-                                        for t, r in zip(batch, results)])
-        if served.predictor is not None:
-            stores.quality.record_served(project, served.version, {t.id: r["result"] for t, r in zip(batch, results)})
-        if progress:
-            progress(batch)
-        batch.clear()
-
-    for task_id, data in tasks:
-        batch.append(Task(task_id, data))
-        if len(batch) == PUSH_BATCH:
-            flush()
-    if batch:
-        flush()
-    # LS's Data Manager scores a task by its predictions of the project's selected model version
-    # (Settings > Model), which connecting a backend sets to the backend's title, a version no
-    # prediction carries: the "prediction score" column stays empty and sorting by it does nothing.
-    # Selecting the version just written makes it the task score. LS then shows these stored
-    # predictions when a task opens instead of asking the backend.
-    if check:
-        check()
-    ls.select_version(project, label)
-    return prune_versions(project, label, stores, ls)
-
-
-# The model versions this backend writes to LS: a project's versions, cold-start orders, and what
-# serves before a project has a version (LS stores what /predict answers when a task opens).
-OURS = re.compile(rf"{VERSION_RE.pattern}|coldstart-\d{{8}}T\d{{6}}|bootstrap-.*|{UNTRAINED}")
-
-
-def prune_versions(project: str, selected: str, stores: Stores, ls: LabelStudioClient) -> int:
-    """Delete from LS the predictions of every version of ours but `selected`, the project's
-    current version and the one a rollback would return to: without it each push adds up to
-    PUSH_LIMIT rows to LS's prediction table for ever. Returns how many predictions went; a
-    failure is logged, never raised (what was written and selected stands)."""
-    keep = {selected, stores.registry.current(project), stores.registry.previous(project)}
-    deleted = 0
-    try:
-        for version, count in ls.model_versions(project).items():
-            if version not in keep and count and OURS.fullmatch(version or ""):
-                deleted += ls.delete_version(project, version)
-    except Exception as exc:  # LS busy or gone: the next push deletes them
-        log.warning("project %s: could not delete older predictions from Label Studio: %s", project, exc)
-    return deleted
