@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 class LabelConfigError(ValueError):
@@ -78,6 +81,21 @@ def parse_label_config(xml: str) -> list[NerControl]:
     if not controls:
         raise LabelConfigError("the labeling config has no <Labels> bound to a <Text> with value=\"$field\"")
     return controls
+
+
+def project_controls(config: str | None, project: str | None, instead: str, strict: bool = False) -> list[NerControl]:
+    """The controls of a project's labeling config (stored, or sent with the request). Without a
+    usable one: LabelConfigError when `strict` (what is written to LS needs the config), else a
+    warning that says what happens `instead`, and no controls."""
+    try:
+        if not config:
+            raise LabelConfigError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
+        return parse_label_config(config)
+    except LabelConfigError as exc:
+        if strict:
+            raise
+        log.warning("project %s: %s; %s", project, exc, instead)
+        return []
 
 
 def unsupported_message(controls: list[NerControl]) -> str | None:

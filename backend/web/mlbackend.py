@@ -9,7 +9,7 @@ import torch
 from flask import Blueprint, jsonify, request
 
 from ..jsonvalues import is_int
-from ..labelstudio.labelconfig import LabelConfigError, NerControl, parse_label_config, unsupported_message
+from ..labelstudio.labelconfig import LabelConfigError, NerControl, project_controls, unsupported_message
 from ..labelstudio.protocol import (
     DELETE_ACTION,
     IMPORT_ACTION,
@@ -50,7 +50,7 @@ def setup():
     ours = services()
     if req.schema is not None:
         try:
-            controls = parse_label_config(req.schema)
+            controls = project_controls(req.schema, req.project, "", strict=True)
         except LabelConfigError as exc:
             raise ProtocolError(str(exc)) from None
         refusal = unsupported_message(controls)
@@ -104,14 +104,7 @@ def _stored_config(project: str | None) -> str | None:
 
 def _controls(req: PredictRequest) -> list[NerControl]:
     config = req.label_config or services().server.project_schema(req.project) or _stored_config(req.project)
-    if not config:
-        log.warning("predict for project %s without a labeling config: empty results", req.project)
-        return []
-    try:
-        return parse_label_config(config)
-    except LabelConfigError as exc:
-        log.warning("predict for project %s: %s; empty results", req.project, exc)
-        return []
+    return project_controls(config, req.project, "predictions are empty")
 
 
 @bp.post("/predict")

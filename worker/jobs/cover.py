@@ -9,7 +9,7 @@ from itertools import islice
 
 from backend.config import Settings
 from backend.labelstudio.client import LabelStudioClient
-from backend.labelstudio.labelconfig import LabelConfigError, parse_label_config
+from backend.labelstudio.labelconfig import project_controls
 from backend.ner import coverage
 from backend.ner.device import use_threads
 from backend.serving import ModelServer, ServedModel
@@ -37,7 +37,7 @@ def cover_tasks(project: str) -> dict:
         return {"project": project, "status": "skipped", "reason": f"{current} orders the tasks"}
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
     tasks = list(islice(ls.unlabelled_tasks(project, PUSH_BATCH), settings.push_limit))
-    keys = _text_keys(stores.annotations.config(project))
+    keys = _text_keys(project, stores.annotations.config(project))
     texts = [_text(data, keys) for _, data in tasks]
     vectors = coverage.embed(texts, settings.base_model or None)
     scores = {tasks[i][0]: score for i, score in coverage.cover_scores(coverage.cover_order(vectors)).items()}
@@ -82,12 +82,10 @@ def _served(project: str, version: str | None, settings: Settings, stores: Store
     return load_version(project, version, settings, stores) if version else ModelServer(settings).bootstrap()
 
 
-def _text_keys(config: str | None) -> list[str]:
+def _text_keys(project: str, config: str | None) -> list[str]:
     """The task data fields the project's labeling config labels (its <Text> values)."""
-    try:
-        return [c.data_key for c in parse_label_config(config) if c.supported] if config else []
-    except LabelConfigError:  # an unusable config: the task's first text field stands in
-        return []
+    controls = project_controls(config, project, "each task's first text field stands in")
+    return [c.data_key for c in controls if c.supported]
 
 
 def _text(data: dict, keys: list[str]) -> str:

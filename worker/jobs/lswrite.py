@@ -12,7 +12,7 @@ import redis
 
 from backend.config import Settings
 from backend.labelstudio.client import LabelStudioClient
-from backend.labelstudio.labelconfig import parse_label_config
+from backend.labelstudio.labelconfig import project_controls
 from backend.labelstudio.labelmap import parse_label_map
 from backend.labelstudio.protocol import Task, task_results
 from backend.serving import ModelCache, ServedModel
@@ -58,10 +58,7 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
     (`prune_versions`; returns how many). Task scores are the model's when it orders the tasks,
     else the cold-start order's. `check` runs before each batch and before the selection (it
     raises to stop: a newer version serves)."""
-    config = stores.annotations.config(project)
-    if not config:
-        raise ValueError("no labeling config stored for the project (LS has not called /setup or a webhook yet)")
-    controls = parse_label_config(config)
+    controls = project_controls(stores.annotations.config(project), project, "", strict=True)
     explicit = parse_label_map(settings.label_map)
     batch: list[Task] = []
 

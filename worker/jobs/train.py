@@ -10,7 +10,7 @@ import redis
 from rq import get_current_job
 
 from backend.config import Settings
-from backend.labelstudio.labelconfig import LabelConfigError, parse_label_config, unsupported_message
+from backend.labelstudio.labelconfig import project_controls, unsupported_message
 from backend.ner import coverage, fastpath
 from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
 from backend.ner.device import use_threads
@@ -106,14 +106,7 @@ def _keep_lease(queue: ProjectJobs, project: str, job_id: str) -> threading.Even
 
 
 def _controls(store: AnnotationStore, project: str):
-    config = store.config(project)
-    if not config:
-        return []
-    try:
-        controls = parse_label_config(config)
-    except LabelConfigError as exc:
-        log.warning("project %s: stored labeling config unusable (%s); labels come from the data", project, exc)
-        return []
+    controls = project_controls(store.config(project), project, "the labels come from the annotations")
     refusal = unsupported_message(controls)
     if refusal:
         log.warning("project %s: %s; their annotations are not trained on", project, refusal)
