@@ -140,13 +140,10 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     adapted = project_settings(settings, registry.project_dir(project))
     candidate = train_candidate(train, dev, data.labels, data.tasks, current, adapted, unseen_dev=unseen,
                                 live=None if dev else _live_evidence(project, stores))
-    record.epochs, record.warm_start = candidate.config.epochs, candidate.warm_start
+    for name, value in candidate.outcome().items():
+        setattr(record, name, value)
     if candidate.warm_start == "base" and adapted is not settings:
         record.warm_start = "base, adapted to the project's texts"
-    record.dev, record.previous_dev_f1 = candidate.dev, candidate.previous_dev_f1
-    record.gazetteer = len(candidate.gazetteer or ())
-    record.threshold, record.threshold_why = candidate.threshold, candidate.threshold_why
-    record.dev_effort_saved, record.dev_effort_saved_all = candidate.dev_effort_saved, candidate.dev_effort_saved_all
     record.version, path = registry.new_version(project)
 
     def metrics(choice: fastpath.ServingChoice) -> dict:

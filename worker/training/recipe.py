@@ -103,6 +103,13 @@ class Candidate:
     def f1(self) -> float | None:
         return self.dev["f1"] if self.dev else None
 
+    def outcome(self) -> dict:
+        """What a training record keeps of this candidate (`Training`'s fields of the same names)."""
+        return {"epochs": self.config.epochs, "warm_start": self.warm_start, "dev": self.dev,
+                "previous_dev_f1": self.previous_dev_f1, "gazetteer": len(self.gazetteer or ()),
+                "threshold": self.threshold, "threshold_why": self.threshold_why,
+                "dev_effort_saved": self.dev_effort_saved, "dev_effort_saved_all": self.dev_effort_saved_all}
+
     @property
     def ner(self) -> NerModel:
         """The new model as it would be served: with the annotated strings when dev chose them."""
