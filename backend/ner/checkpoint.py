@@ -137,6 +137,17 @@ def read_metrics(path: str | os.PathLike) -> dict:
     return json.loads((Path(path) / METRICS_FILE).read_text())
 
 
+ORDERS_TASKS = "orders_tasks"  # the metrics.json key: the version orders the tasks (coverage.handed_over)
+
+
+def orders_tasks(path: str | os.PathLike) -> bool:
+    """Whether the version in `path` was judged good enough to order the tasks (its training says so)."""
+    try:
+        return bool(read_metrics(path).get(ORDERS_TASKS))
+    except (OSError, ValueError):  # unreadable metrics: the folder check reports it; the cover order stays
+        return False
+
+
 def load_model(path: str | os.PathLike, device=None) -> NerModel:
     """Load a model folder written by save_model, after checking it is complete."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer

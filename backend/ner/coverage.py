@@ -17,9 +17,6 @@ KMEANS_ROUNDS = 25
 # ranks tasks well from one that is lucky on a few, as for the promotion gate).
 HANDOVER_F1 = 0.5
 HANDOVER_ENTITIES = 50
-ORDERS_TASKS = "orders_tasks"  # the metrics.json key that records the decision for a version
-
-
 def handed_over(dev: dict | None) -> bool:
     """True when a version with these dev figures (seqeval's f1 and support) should order the tasks."""
     return bool(dev) and dev.get("support", 0) >= HANDOVER_ENTITIES and (dev.get("f1") or 0.0) >= HANDOVER_F1

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..ner.checkpoint import METRICS_FILE, read_metrics
-from ..ner.coverage import ORDERS_TASKS
+from ..ner.checkpoint import METRICS_FILE
 from ..ner.fastpath import load_served
 from ..ner.labels import LabelSet
 from ..ner.predictor import Predictor
@@ -33,14 +32,6 @@ class ServedModel:
     @property
     def types(self) -> list[str]:
         return self.labels.types if self.labels else []
-
-
-def orders_tasks(path: Path) -> bool:
-    """Whether the version in `path` was judged good enough to order the tasks (its training says so)."""
-    try:
-        return bool(read_metrics(path).get(ORDERS_TASKS))
-    except (OSError, ValueError):  # unreadable metrics: the folder check reports it; the cover order stays
-        return False
 
 
 def folder_version(prefix: str, path: Path) -> str:

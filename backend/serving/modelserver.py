@@ -19,7 +19,8 @@ from ..labelstudio.labelmap import parse_label_map
 from ..ner.checkpoint import ModelFolderError, check_folder
 from ..state.quality import QualityLog
 from ..state.registry import ModelRegistry, newest_first
-from .cache import UNTRAINED, ModelCache, ServedModel, folder_version, orders_tasks
+from ..ner.checkpoint import orders_tasks
+from .cache import UNTRAINED, ModelCache, ServedModel, folder_version
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()  # with the pid (read at report time: gunicorn forks), a process in the registry's reports

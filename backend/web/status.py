@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 
 from ..ner.floor import NONE
 from ..serving import ServedModel
-from ..serving.cache import orders_tasks
+from ..ner.checkpoint import orders_tasks
 from ..state.keys import project_order
 from .services import services
 

@@ -13,7 +13,7 @@ from backend.labelstudio.labelconfig import project_controls
 from backend.ner import coverage
 from backend.ner.device import use_threads
 from backend.serving import ModelServer, ServedModel
-from backend.serving.cache import orders_tasks
+from backend.ner.checkpoint import orders_tasks
 from backend.state import Stores, connect
 from worker.training.adapt import adapt_encoder, adapted_encoder
 

@@ -16,7 +16,8 @@ from backend.labelstudio.labelconfig import project_controls
 from backend.labelstudio.labelmap import parse_label_map
 from backend.labelstudio.protocol import Task, task_results
 from backend.serving import ModelCache, ServedModel
-from backend.serving.cache import UNTRAINED, orders_tasks
+from backend.ner.checkpoint import orders_tasks
+from backend.serving.cache import UNTRAINED
 from backend.state import Stores
 from backend.state.registry import VERSION_RE
 

@@ -12,7 +12,7 @@ from rq import get_current_job
 from backend.config import Settings
 from backend.labelstudio.labelconfig import project_controls, unsupported_message
 from backend.ner import coverage, fastpath
-from backend.ner.checkpoint import ModelFolderError, load_model, read_metrics
+from backend.ner.checkpoint import ORDERS_TASKS, ModelFolderError, load_model, read_metrics
 from backend.ner.device import use_threads
 from backend.state import Stores, connect
 from backend.state.annotations import AnnotationStore
@@ -201,7 +201,7 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "dev": record.dev,
         "gazetteer": record.gazetteer,
         "span_threshold": record.threshold,
-        coverage.ORDERS_TASKS: coverage.handed_over(record.dev),  # else the cold-start order stays in LS
+        ORDERS_TASKS: coverage.handed_over(record.dev),  # else the cold-start order stays in LS
         fastpath.METRICS_KEY: record.serving,
         "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
         "train": {**result.summary(), "config": config_dict(config)},
