@@ -34,8 +34,8 @@ WARM_START_SHARE = 2 / 3
 # on 25 tasks was refused next to one trained on 10). Below this many gold entities on dev, the
 # newer model (more data) is promoted and the record says the gate could not judge. Such a dev
 # split judges nothing, so its tasks are trained on instead: on BC5CDR after 50 cold-start tasks
-# (3 seeds, test set), training on all 50 rather than ~40 lifted the edits saved from 12-15 % to
-# 19-27 % (docs/benchmarks.md, "The first hour").
+# (3 seeds, test set), training on all 50 rather than ~40 (and serving from PRIOR_THRESHOLD) lifted
+# the edits saved from 12-20 % to 23-29 % (docs/benchmarks.md, "The first hour").
 MIN_GATE_ENTITIES = 50
 # Span-score thresholds tried on the dev split: the one that saves the annotator the most edits is
 # served (none, when none saves more than serving every span). A weak model's wrong spans cost a
