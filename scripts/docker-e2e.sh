@@ -15,9 +15,17 @@ LABEL_STUDIO_PORT=${LABEL_STUDIO_PORT:-18080}
 WHEELS_PID=
 summary() { echo "docker-e2e: $1 ($(( $(date +%s) - started )) s)"; }
 
+DOCKERD_PID=
+stop_dockerd() {  # an engine this script started goes with it: nothing is left running
+  [ -z "$DOCKERD_PID" ] && return 0
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || return 0; sleep 1; done
+}
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null || apt-get install -y -q docker.io >/dev/null
-  (dockerd >"$WORK/dockerd.log" 2>&1 &)
+  dockerd >"$WORK/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  trap stop_dockerd EXIT
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 command -v docker-compose >/dev/null || apt-get install -y -q docker-compose >/dev/null
@@ -58,7 +66,7 @@ teardown() {
   $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true
   $COMPOSE down -v >/dev/null 2>&1 || true
 }
-trap teardown EXIT
+trap 'teardown; stop_dockerd' EXIT
 t0=$(date +%s)
 $COMPOSE up -d --no-build $UP_ARGS
 until [ "$(docker inspect -f '{{.State.Health.Status}}' $($COMPOSE ps -q backend) 2>/dev/null | sort -u)" = healthy ]; do
