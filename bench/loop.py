@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from backend.labelstudio.webhooks import gold_event
+from backend.labelstudio.bodies import gold_event
 from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
 from backend.ner.readers import read_gmb, text_and_regions

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from backend.labelstudio.webhooks import predict_body
+from backend.labelstudio.bodies import predict_body
 from backend.ner.fastpath import load_served
 from backend.ner.readers import read_corpus
 from backend.ops.lsdemo import DEMO_CONFIG

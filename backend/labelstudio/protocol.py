@@ -14,7 +14,6 @@ from ..ner.spans import Prediction
 from .annotation import Annotation
 from .labelconfig import NerControl
 from .labelmap import map_types
-from .webhooks import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED
 
 MAX_PROJECT_DIGITS = 18  # the one id rule: LS bodies, URLs and the model store's folders share it
 PROJECT_ID = r"\d{1,%d}" % MAX_PROJECT_DIGITS  # a project id as text: LS bodies, URLs, the store's folders
@@ -225,6 +224,9 @@ def regions(prediction: Prediction, control: NerControl, label_map: dict[str, st
     return out
 
 
+# The webhook actions LS 1.23 sends that we act on (shared/docs/label-studio-protocol.md).
+CREATED, UPDATED = "ANNOTATION_CREATED", "ANNOTATION_UPDATED"
+DELETED, START_TRAINING, TASKS_CREATED = "ANNOTATIONS_DELETED", "START_TRAINING", "TASKS_CREATED"
 STORE_ACTIONS = (CREATED, UPDATED)
 DELETE_ACTION = DELETED
 TRAIN_ACTION = START_TRAINING

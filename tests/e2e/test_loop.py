@@ -15,7 +15,7 @@ import pytest
 import redis
 from rq.job import Job
 
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from backend.state.annotations import AnnotationStore
 from backend.state.keys import ProjectKeys
 from backend.state.jobqueue import LEASE_S
@@ -165,21 +165,21 @@ def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train):
     project, and the last one trained on every change."""
     service, store = loop
     projects, tasks, rounds = (102, 103, 105), 20, 34
-    bodies = []
+    events = []
     for k in range(rounds):  # the last round is the gold one
         when = f"2026-11-02T10:{k // 60:02d}:{k % 60:02d}Z"
         for n, project in enumerate(projects):
             for t in range(tasks):
                 sentence = gmb_train[100 + 20 * n + t]
                 partial = text_and_regions(sentence)[1][: k % 3] if k < rounds - 1 else None
-                bodies.append(annotation_event(project, 1000 + t, sentence, ann_id=5000 + t, when=when, regions=partial,
+                events.append(annotation_event(project, 1000 + t, sentence, ann_id=5000 + t, when=when, regions=partial,
                                                action="ANNOTATION_UPDATED" if k else "ANNOTATION_CREATED"))
     started = time.monotonic()
-    replies = send_webhooks(service, bodies, threads=16)
+    replies = send_webhooks(service, events, threads=16)
     took = time.monotonic() - started
     assert all(status == 200 for status, _, _ in replies)
     seconds = sorted(t for _, _, t in replies)
-    print(f"{len(bodies)} webhooks in {took:.1f} s: latency p50 {seconds[len(seconds) // 2] * 1000:.0f} ms, "
+    print(f"{len(events)} webhooks in {took:.1f} s: latency p50 {seconds[len(seconds) // 2] * 1000:.0f} ms, "
           f"p99 {seconds[int(len(seconds) * 0.99)] * 1000:.0f} ms, max {seconds[-1] * 1000:.0f} ms")
     assert seconds[-1] < 1.0, f"a webhook took {seconds[-1]:.2f} s (LS gives up after 1 s)"
     for n, project in enumerate(projects):
@@ -199,14 +199,14 @@ def test_failed_job_keeps_serving_and_deleted_annotations_are_not_trained(loop, 
     served = setup_call(service, project)[0]
     assert served.startswith("v")
     ids = [a.annotation_id for a in store.annotations(str(project))]
-    deleted = webhooks.deleted_event(project, ids, GMB_CONFIG)
+    deleted = bodies.deleted_event(project, ids, GMB_CONFIG)
     status, reply, _ = call("POST", service.url + "/webhook", deleted)
     assert status == 200 and reply["changed"] == len(ids) and "training" not in reply  # 0 < MIN_ANNOTATIONS
     assert store.count(str(project)) == 0
     before = len(trainings(service, project))
 
     # START_TRAINING on nothing: the job raises; the served model stays.
-    status, reply, _ = call("POST", service.url + "/webhook", webhooks.start_training_event(project))
+    status, reply, _ = call("POST", service.url + "/webhook", bodies.start_training_event(project))
     assert status == 200 and reply["training"]["coalesced"] is False
     failed = wait_for_training(service, project, before + 1)[-1]
     assert failed["status"] == "failed" and "no usable annotated task" in failed["error"]
@@ -245,7 +245,7 @@ def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redi
     doomed = next(w for w in (spare, service.main_worker) if w.name == busy)
     # a trigger during the training: its successor waits for the job about to die (one of the 12
     # concurrent webhooks may have enqueued that successor already: then the trigger joins it)
-    status, reply, _ = call("POST", service.url + "/webhook", webhooks.start_training_event(project))
+    status, reply, _ = call("POST", service.url + "/webhook", bodies.start_training_event(project))
     assert status == 200 and "training" in reply, reply
     successor = reply["training"]["job_id"]
     assert Job.fetch(successor, connection=client).dependency_ids == [running[0]["job_id"]]
@@ -257,7 +257,7 @@ def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redi
     # The next trigger (after the dead job's lease ran out) is not coalesced into the successor, which
     # RQ would release only once its cleanup fails the dead job: it trains on a live worker at once.
     wait_until("the dead job's lease to run out", lambda: not client.exists(alive), timeout=LEASE_S + 30)
-    status, reply, _ = call("POST", service.url + "/webhook", webhooks.start_training_event(project))
+    status, reply, _ = call("POST", service.url + "/webhook", bodies.start_training_event(project))
     assert status == 200 and reply["training"]["coalesced"] is False and reply["training"]["job_id"] != successor
     assert Job.fetch(successor, connection=client).get_status() == "canceled"
     records = wait_for_training(service, project, 2, timeout=90)

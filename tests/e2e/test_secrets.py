@@ -11,7 +11,7 @@ import uuid
 import pytest
 import redis
 
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from tests.support.lsdata import GMB_CONFIG, annotation_event
 from tests.support.servers import Service, Worker, call, free_port, wait_until
 
@@ -49,7 +49,7 @@ def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb
         # START_TRAINING re-syncs from LS with the key first: LS is unreachable here, so the re-sync
         # fails, its error is recorded and logged, it stays asked for, and the job trains on what
         # the webhooks stored.
-        assert ask("POST", "/webhook", webhooks.start_training_event(PROJECT))[0] == 200
+        assert ask("POST", "/webhook", bodies.start_training_event(PROJECT))[0] == 200
         done = wait_until("the training to finish", lambda: [
             t for t in ask("GET", f"/projects/{PROJECT}/trainings")[1]["trainings"] if t["status"] != "running"],
             timeout=120, every=1)

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from backend.ner.evaluation import score
 from tests.support.lsdata import HARD_TEXTS, hard_regions
 from tests.support.lsdata import CONFIG, ls_predict_body
@@ -47,7 +47,7 @@ def test_predictions_on_hard_texts_are_code_point_slices(client):
 def test_webhook_annotations_on_hard_texts_train_on_the_same_words(client, stores):
     project = "812"
     for n, (text, entities) in enumerate(HARD_TEXTS):
-        body = webhooks.annotation_event(int(project), n + 1, text, hard_regions(text, entities), ann_id=100 + n,
+        body = bodies.annotation_event(int(project), n + 1, text, hard_regions(text, entities), ann_id=100 + n,
                                          when="2026-11-27T10:00:00Z", config=CONFIG)
         assert strict_json(client.post("/webhook", json=body))["changed"] == 1
     store = stores.annotations
@@ -109,8 +109,8 @@ def test_no_endpoint_emits_nan_or_infinity(client, stores):
         client.post("/predict", data=b"{not json"),  # errors are JSON too
         client.get("/no-such-page"),
     ]
-    bodies = [strict_json(a) for a in answers]
-    (record,) = bodies[5]["trainings"]
+    answered = [strict_json(a) for a in answers]
+    (record,) = answered[5]["trainings"]
     assert record["dev"]["macro_f1"] is None and record["duration_s"] is None and record["dev"]["f1"] == 0.0
 
 

@@ -9,7 +9,7 @@ import pytest
 from rq import Queue
 
 from backend.config import Settings
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from backend.web.app import create_app, start_serving
 from tests.support.lsdata import CONFIG, ls_predict_body
 
@@ -35,10 +35,10 @@ def test_connecting_and_importing_ask_for_one_cover_job_at_a_time(ls_app):
     client = ls_app.test_client()
     assert client.post("/setup", json={"project": "871", "schema": CONFIG}).status_code == 200
     assert cover_jobs(ls_app) == ["worker.jobs.cover_tasks"]  # connected, no model, no order yet
-    reply = client.post("/webhook", json=webhooks.tasks_created_event(871, [1, 2], CONFIG)).get_json()
+    reply = client.post("/webhook", json=bodies.tasks_created_event(871, [1, 2], CONFIG)).get_json()
     assert reply["cover"] is None  # one is waiting already: a burst of imports asks once
     ls_app.extensions["ner"].stores.queue.cover_started("871")  # the job began reading the tasks
-    reply = client.post("/webhook", json=webhooks.tasks_created_event(871, [3], CONFIG)).get_json()
+    reply = client.post("/webhook", json=bodies.tasks_created_event(871, [3], CONFIG)).get_json()
     assert reply["cover"].startswith("cover-871-") and len(cover_jobs(ls_app)) == 2
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis
 
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from backend.labelstudio.annotation import Annotation
 from backend.ner.effort import edits, effort
 from backend.state.quality import QualityLog, summarise, version_order
@@ -19,8 +19,8 @@ def region(start: int, end: int, label: str, text: str = TEXT) -> dict:
             "value": {"start": start, "end": end, "text": text[start:end], "labels": [label]}}
 
 
-def webhook(project: int, task: int, ann_id: int, result: list, action=webhooks.CREATED, when="2026-11-27T10:00:00Z"):
-    return webhooks.annotation_event(project, task, TEXT, result, ann_id=ann_id, when=when, action=action, config=CONFIG)
+def webhook(project: int, task: int, ann_id: int, result: list, action=bodies.CREATED, when="2026-11-27T10:00:00Z"):
+    return bodies.annotation_event(project, task, TEXT, result, ann_id=ann_id, when=when, action=action, config=CONFIG)
 
 
 def test_edits_pair_each_span_once():
@@ -114,7 +114,7 @@ def test_quality_endpoint_follows_annotations_that_keep_fix_and_delete_predictio
     assert line in scrape, "\n".join(x for x in scrape.splitlines() if "preannotation_effort" in x)
 
     # task 1's annotation deleted in LS: only task 2 is left
-    deleted = webhooks.deleted_event(project, [101])
+    deleted = bodies.deleted_event(project, [101])
     assert client.post("/webhook", json=deleted).status_code == 200
     figures = client.get(f"/projects/{project}/quality").get_json()["versions"][version]
     assert (figures["tasks"], figures["predicted_spans"], figures["final_spans"]) == (1, n, 0)

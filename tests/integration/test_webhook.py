@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from tests.support.servers import free_port
 from tests.support.lsdata import CONFIG
 
@@ -16,7 +16,7 @@ def event(action, ann_id=11, task_id=5, when="2026-11-01T10:00:00Z", cancelled=F
     """LS 1.23's ANNOTATION_CREATED / ANNOTATION_UPDATED for one PER region."""
     region = {"id": "r1", "from_name": "label", "to_name": "text", "type": "labels",
               "value": {"start": 0, "end": 13, "text": "Angela Merkel", "labels": ["PER"]}}
-    return webhooks.annotation_event(7, task_id, text, [region], ann_id=ann_id, when=when, action=action,
+    return bodies.annotation_event(7, task_id, text, [region], ann_id=ann_id, when=when, action=action,
                                      config=CONFIG, cancelled=cancelled)
 
 
@@ -49,7 +49,7 @@ def test_created_updated_redelivered_deleted(service, store):
     assert store.annotations("7")[0].result == []
     assert post(service, event("ANNOTATION_UPDATED"))[1]["changed"] == 0  # an older one, late
 
-    deleted = webhooks.deleted_event(7, [11], CONFIG)
+    deleted = bodies.deleted_event(7, [11], CONFIG)
     assert post(service, deleted)[1]["changed"] == 1
     assert store.annotations("7") == []
     assert post(service, deleted)[1]["changed"] == 0
@@ -172,7 +172,7 @@ def test_made_up_project_ids_cannot_grow_the_store_past_max_projects(trained_fol
         return reply.status_code, reply.get_json()
 
     def annotate(project, task=1):
-        body = webhooks.annotation_event(project, task, "Angela Merkel met Obama", [], config=CONFIG)
+        body = bodies.annotation_event(project, task, "Angela Merkel met Obama", [], config=CONFIG)
         reply = client.post("/webhook", json=body)
         return reply.status_code, reply.get_json()
 

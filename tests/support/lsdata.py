@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.labelstudio import webhooks
+from backend.labelstudio import bodies
 from backend.ops.lsdemo import DEMO_CONFIG as GMB_CONFIG  # noqa: F401  (the GMB types as LS labels)
 from backend.ner.readers import Sentence, text_and_regions  # noqa: F401  (LS-shaped gold, shared)
 
@@ -19,13 +19,13 @@ WHEN = "2026-11-01T10:00:00Z"  # a fixed time: re-sending an event is a re-deliv
 
 def ls_predict_body(tasks, project="3.1795679909", config=CONFIG, context=None):
     """Shaped like what Label Studio 1.23 sends (see the protocol doc)."""
-    return webhooks.predict_body(tasks, project, config, context)
+    return bodies.predict_body(tasks, project, config, context)
 
 
 def annotation_event(project: int, task_id: int, sentence: Sentence, ann_id: int | None = None, when: str = WHEN,
-                     action: str = webhooks.CREATED, regions: list[dict] | None = None, config: str = GMB_CONFIG) -> dict:
+                     action: str = bodies.CREATED, regions: list[dict] | None = None, config: str = GMB_CONFIG) -> dict:
     """An LS 1.23 ANNOTATION_CREATED/UPDATED webhook body for `sentence` as task `task_id`."""
-    return webhooks.gold_event(project, task_id, sentence, regions, ann_id=ann_id, when=when, action=action,
+    return bodies.gold_event(project, task_id, sentence, regions, ann_id=ann_id, when=when, action=action,
                                config=config)
 
 

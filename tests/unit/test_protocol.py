@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from backend.labelstudio import protocol, webhooks
+from backend.labelstudio import bodies, protocol
 from backend.labelstudio.protocol import ProtocolError, TooLarge, Task
 
 CONFIG = '<View><Labels name="label" toName="text"><Label value="PER"/></Labels><Text name="text" value="$text"/></View>'
@@ -82,12 +82,12 @@ def test_text_sizes_name_the_task_and_the_request():
 
 
 def test_webhooks_of_each_action():
-    created = protocol.parse_webhook(webhooks.annotation_event(5, 11, "Angela Merkel", [REGION], ann_id=21, config=CONFIG))
+    created = protocol.parse_webhook(bodies.annotation_event(5, 11, "Angela Merkel", [REGION], ann_id=21, config=CONFIG))
     assert (created.action, created.project, created.annotation.task_id, created.annotation.annotation_id) == (
-        webhooks.CREATED, "5", 11, 21)
+        bodies.CREATED, "5", 11, 21)
     assert created.label_config == CONFIG and not created.cancelled
-    deleted = protocol.parse_webhook(webhooks.deleted_event(5, [21, 22]))
-    assert (deleted.action, deleted.deleted_ids) == (webhooks.DELETED, (21, 22))
+    deleted = protocol.parse_webhook(bodies.deleted_event(5, [21, 22]))
+    assert (deleted.action, deleted.deleted_ids) == (bodies.DELETED, (21, 22))
     other = protocol.parse_webhook({"action": "PROJECT_UPDATED"})
     assert other == protocol.WebhookEvent("PROJECT_UPDATED", None)  # acknowledged, nothing kept
 
@@ -105,7 +105,7 @@ def test_webhooks_of_each_action():
     (lambda b: b["annotation"]["result"][0]["value"].update(text=5), "value.text must be a string"),
 ])
 def test_webhook_refusals_say_what_is_wrong(change, message):
-    body = json.loads(json.dumps(webhooks.annotation_event(5, 11, "Angela Merkel", [REGION], ann_id=21, config=CONFIG)))
+    body = json.loads(json.dumps(bodies.annotation_event(5, 11, "Angela Merkel", [REGION], ann_id=21, config=CONFIG)))
     change(body)
     with pytest.raises(ProtocolError, match=message):
         protocol.parse_webhook(body)
@@ -113,11 +113,11 @@ def test_webhook_refusals_say_what_is_wrong(change, message):
 
 def test_a_deletion_needs_a_list_of_ids():
     with pytest.raises(ProtocolError, match="'annotations' must be a list"):
-        protocol.parse_webhook({"action": webhooks.DELETED, "project": {"id": 5}, "annotations": 21})
+        protocol.parse_webhook({"action": bodies.DELETED, "project": {"id": 5}, "annotations": 21})
     with pytest.raises(ProtocolError, match="annotation id must be an integer id"):
-        protocol.parse_webhook({"action": webhooks.DELETED, "project": {"id": 5}, "annotations": [{"id": "x"}]})
+        protocol.parse_webhook({"action": bodies.DELETED, "project": {"id": 5}, "annotations": [{"id": "x"}]})
 
 
 def test_an_unusable_label_config_in_a_webhook_is_ignored_not_fatal():
-    body = webhooks.annotation_event(5, 11, "Angela Merkel", [REGION], ann_id=21, config="\ud800 lone surrogate")
+    body = bodies.annotation_event(5, 11, "Angela Merkel", [REGION], ann_id=21, config="\ud800 lone surrogate")
     assert protocol.parse_webhook(body).label_config is None

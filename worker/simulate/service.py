@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, Iterator
 
-from backend.labelstudio.webhooks import gold_event, predict_body, start_training_event
+from backend.labelstudio.bodies import gold_event, predict_body, start_training_event
 from backend.ner.readers import Sentence, join_words
 
 from .inprocess import Round, SimulationError, check_options, corpus_config, scored, shuffled, test_figures

@@ -1,14 +1,12 @@
-"""Label Studio 1.23's webhook and /predict bodies, built in one place: the simulator, the
-benchmarks and the tests send what LS sends (see shared/docs/label-studio-protocol.md)."""
+"""Bodies as Label Studio 1.23 sends them (webhooks, /predict), built from gold data: not what LS
+sent, what the simulator, the benchmarks and the tests send in its place (the format is checked
+against a real LS in shared/docs/label-studio-protocol.md; the parser is protocol.py)."""
 
 from __future__ import annotations
 
-
 from ..clock import utc_now
 from ..ner.readers import Sentence, text_and_regions
-
-CREATED, UPDATED = "ANNOTATION_CREATED", "ANNOTATION_UPDATED"
-DELETED, START_TRAINING, TASKS_CREATED = "ANNOTATIONS_DELETED", "START_TRAINING", "TASKS_CREATED"
+from .protocol import CREATED, DELETED, START_TRAINING, TASKS_CREATED, UPDATED  # noqa: F401  (the bodies' actions)
 
 
 def _project(project: int, config: str | None) -> dict:
