@@ -3,11 +3,15 @@ pre-annotations saved (HTML)."""
 
 from __future__ import annotations
 
+import calendar
+import time
+
 import redis
 from flask import Blueprint, render_template
 
 from ..ner.floor import NONE
 from ..serving import ServedModel
+from ..state.history import PushStatus, TrainingStatus
 from ..ner.checkpoint import orders_tasks
 from ..state.keys import project_order
 from .services import services
@@ -24,9 +28,10 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         order = _ls_order(project, current.get(project), history)
         spans = _spans_served(project, current.get(project), history)
     except redis.RedisError:
-        records, quality, order = [], {}, "unknown (Redis unavailable)"
+        history, records, quality, order = [], [], {}, "unknown (Redis unavailable)"
         spans = order
     return {
+        "glance": [_learning(history), _saving(quality), _activity(history)],
         "id": project,
         "current": current.get(project),
         "served": server.serving(project).version,
@@ -56,6 +61,67 @@ def _ls_order(project: str, current: str | None, history: list) -> str:
     return f"the cold-start order {cover.version} ({cover.tasks} tasks), since {cover.since}{under}"
 
 
+# The glance: three answers a team lead wants first, each (topic, what, tone: good, warn, bad or
+# idle): is the project learning, do its pre-annotations save time, is anything stuck or failing.
+
+
+def _learning(history: list) -> tuple[str, str, str]:
+    judged = [t for t in history if t.status == TrainingStatus.PROMOTED and t.f1 is not None]
+    if not judged:
+        promoted = sum(t.status == TrainingStatus.PROMOTED for t in history)
+        return ("learning", f"{promoted} version(s), none judged on a dev split yet" if promoted
+                else "no version yet", "idle")
+    first, last = judged[0], judged[-1]
+    if len(judged) == 1:
+        return "learning", f"dev F1 {last.f1:.2f} after {last.annotations} tasks ({last.version})", "good"
+    tone = "good" if last.f1 >= first.f1 else "warn"
+    return ("learning", f"dev F1 {first.f1:.2f} -> {last.f1:.2f} from {first.annotations} to {last.annotations} "
+            f"tasks ({len(judged)} versions)", tone)
+
+
+def _saving(quality: dict) -> tuple[str, str, str]:
+    if not quality:
+        return "pre-annotations", "no annotation compared with its pre-annotation yet", "idle"
+    version, figures = list(quality.items())[-1]
+    saved = figures.get("effort_saved")
+    if saved is None:
+        return "pre-annotations", f"{version}: {figures['tasks']} tasks compared, none had a span", "idle"
+    tone = "good" if saved >= 0.2 else "warn" if saved >= 0 else "bad"
+    return "pre-annotations", f"save {saved:.0%} of the edits ({version}, {figures['tasks']} tasks)", tone
+
+
+def _activity(history: list, now: float | None = None) -> tuple[str, str, str]:
+    now = time.time() if now is None else now
+    parts, tone = [], "idle"
+    running = [t for t in history if t.status == TrainingStatus.RUNNING]
+    if running:
+        parts.append(f"training on {running[-1].annotations or '?'} tasks for {_since(running[-1].started, now)}")
+    pushing = [t for t in history if t.push and t.push.get("status") in (PushStatus.RUNNING, PushStatus.WAITING)]
+    if pushing:
+        push = pushing[-1].push
+        parts.append(f"push of {pushing[-1].version} {push['status']}: {push.get('pushed', 0)} of {push.get('tasks', 0)} tasks")
+    tone = "good" if parts else tone
+    finished = [t for t in history if t.status != TrainingStatus.RUNNING]
+    last = finished[-1] if finished else None
+    if last is not None and last.status in (TrainingStatus.FAILED, TrainingStatus.ABANDONED):
+        parts.append(f"the last training {last.status}: {last.error or last.reason or 'no reason recorded'}")
+        tone = "bad"
+    elif last is not None and last.push and last.push.get("status") == PushStatus.FAILED:
+        parts.append(f"the push of {last.version} failed: {last.push.get('error') or 'no reason recorded'}")
+        tone = "bad"
+    if not parts:
+        parts.append("nothing running; waiting for annotations" if history else "no training yet")
+    return "now", "; ".join(parts), tone
+
+
+def _since(started: str | None, now: float) -> str:
+    try:
+        seconds = now - calendar.timegm(time.strptime(started or "", "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return "an unknown time"
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{max(0, seconds):.0f} s"
+
+
 def _spans_served(project: str, current: str | None, history: list) -> str:
     """Which spans the current version serves, and the evidence that chose them: its training's
     threshold, then the floor the annotators' edits of its spans set."""
@@ -67,7 +133,7 @@ def _spans_served(project: str, current: str | None, history: list) -> str:
         "none" if threshold >= NONE else f"spans scored {threshold:.2f} or more")
     why = f" ({trained.threshold_why})" if trained is not None and trained.threshold_why else ""
     floor = services().stores.quality.floors({project: current})[project]
-    if floor.floor is None:
+    if floor.floor is None or (threshold is not None and floor.floor <= threshold):  # the version's own stands
         return f"{chosen}{why}; {floor.reason}"
     shown = "nothing" if floor.floor >= NONE else f"only spans scored {floor.floor:.2f} or more"
     return f"{shown} now: {floor.reason} (trained to serve {chosen}{why})"
