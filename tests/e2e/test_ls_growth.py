@@ -21,23 +21,18 @@ from tests.support.servers import ROOT
 pytestmark = pytest.mark.slow  # a Label Studio and six trainings (~2 minutes)
 
 
-def own_database(redis_url: str, n: int) -> str:
-    """The session's redis-server, database `n` (the shared fixtures use 0)."""
-    return redis_url.rsplit("/", 1)[0] + f"/{n}"
-
-
 def _predictions_per_task(client, tasks) -> Counter:
     return Counter({task: len(list(client.predictions.list(task=task))) for task in tasks})
 
 
 def test_pushes_keep_two_predictions_per_task_and_a_rollback_reaches_label_studio(
-        label_studio, gmb_train, redis_url, tmp_path, monkeypatch):
+        label_studio, gmb_train, own_database, tmp_path, monkeypatch):
     from label_studio_sdk.client import LabelStudio as SDK
 
     from worker.jobs import cover_tasks, push_predictions, train_project
 
     # a Redis database of its own: LS's project ids (1, 2, ...) would meet other tests' projects
-    env = {"REDIS_URL": own_database(redis_url, 3), "MODEL_DIR": str(tmp_path / "models"), "TRAIN_EPOCHS": "1",
+    env = {"REDIS_URL": own_database, "MODEL_DIR": str(tmp_path / "models"), "TRAIN_EPOCHS": "1",
            "MAX_F1_DROP": "1",
            "LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.token,
            "QUEUE_NAME": "ls-growth", "BOOTSTRAP_MODEL": "", "ADAPT_STEPS": "3"}
@@ -137,7 +132,7 @@ def test_label_studio_may_call_the_backends_network_and_no_other_private_address
     assert verdicts == {allowed: "allowed", **{url: "SsrfBlockedUrlError" for url in refused}}, done.stderr[-2000:]
 
 
-def test_a_resync_catches_a_missed_deletion_of_a_tasks_newest_annotation(label_studio, gmb_train, redis_url,
+def test_a_resync_catches_a_missed_deletion_of_a_tasks_newest_annotation(label_studio, gmb_train, own_database,
                                                                          tmp_path):
     """Two annotators annotated a task; the newer annotation is deleted in LS and its webhook is
     lost. The task still has the older one, so the re-sync used to keep training on the deleted."""
@@ -145,7 +140,7 @@ def test_a_resync_catches_a_missed_deletion_of_a_tasks_newest_annotation(label_s
 
     from worker.jobs.resync import resync_project
 
-    stores = connect(Settings(redis_url=own_database(redis_url, 4), model_dir=str(tmp_path / "models")))
+    stores = connect(Settings(redis_url=own_database, model_dir=str(tmp_path / "models")))
     client = SDK(base_url=label_studio.url, api_key=label_studio.token)
     project = client.projects.create(title="ner missed deletion", label_config=GMB_CONFIG).id
     text, regions = text_and_regions(gmb_train[5])

@@ -15,14 +15,11 @@ from tests.support.servers import wait_until
 
 
 @pytest.fixture()
-def store(redis_url, tmp_path):
-    """A registry of its own (Redis database 7, emptied), so other tests' projects stay out."""
-    url = redis_url.rsplit("/", 1)[0] + "/7"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    settings = Settings(redis_url=url, model_dir=str(tmp_path / "store"), model_cache_size=3, swap_poll_seconds=0.05)
-    yield settings, ModelRegistry(settings.model_dir, client)
-    client.flushdb()
+def store(own_database, tmp_path):
+    """A registry of its own (a Redis database of its own), so other tests' projects stay out."""
+    settings = Settings(redis_url=own_database, model_dir=str(tmp_path / "store"), model_cache_size=3,
+                        swap_poll_seconds=0.05)
+    return settings, ModelRegistry(settings.model_dir, redis.Redis.from_url(own_database))
 
 
 def promote_copy(registry: ModelRegistry, project: str, folder) -> str:

@@ -153,15 +153,12 @@ def test_an_annotation_of_a_text_over_max_task_chars_is_refused_and_nothing_is_s
     assert post(service, event("ANNOTATION_CREATED", ann_id=52, task_id=51, text=text, cancelled=True))[0] == 200
 
 
-def test_made_up_project_ids_cannot_grow_the_store_past_max_projects(trained_folder, redis_url, tmp_path):
-    import redis
-
+def test_made_up_project_ids_cannot_grow_the_store_past_max_projects(trained_folder, own_database, tmp_path):
     from backend.config import Settings
     from backend.state.keys import ProjectKeys
     from backend.web.app import create_app
 
-    db = redis_url.rsplit("/", 1)[0] + "/7"  # a database of its own: the limit counts every project in it
-    redis.Redis.from_url(db).flushdb()
+    db = own_database  # the limit counts every project in the database
     app = create_app(Settings(redis_url=db, model_dir=str(tmp_path), bootstrap_model=str(trained_folder),
                               max_projects=2))
     client = app.test_client()
@@ -182,7 +179,7 @@ def test_made_up_project_ids_cannot_grow_the_store_past_max_projects(trained_fol
     status, reply = annotate(4)
     assert status == 403 and "MAX_PROJECTS=2" in reply["error"]
     assert stores.annotations.config("3") is None and stores.annotations.count("4") == 0  # nothing kept
-    assert not redis.Redis.from_url(db).exists(ProjectKeys("4").label_config)
+    assert not stores.client.exists(ProjectKeys("4").label_config)
     assert annotate(1, task=2)[0] == 200 and annotate(2, task=3)[0] == 200 and setup(2)[0] == 200  # the admitted go on
     body = {"tasks": [{"id": 1, "data": {"text": "Angela Merkel met Obama"}}], "project": "5.1", "label_config": CONFIG}
     reply = client.post("/predict", json=body)
