@@ -79,22 +79,24 @@ def redis_url(tmp_path_factory):
     proc.wait(timeout=10)
 
 
-_DATABASES = iter(range(1, 16))  # redis-server's databases besides 0, which the shared fixtures use
+_FREE_DATABASES = set(range(1, 16))  # redis-server's databases besides 0, which the shared fixtures use
 
 
 @pytest.fixture()
 def own_database(redis_url):
-    """A Redis database no other test uses in this session, empty (for a test that counts every
-    key or project in it, or flushes it), as the session's redis-server URL."""
-    try:
-        url = redis_url.rsplit("/", 1)[0] + f"/{next(_DATABASES)}"
-    except StopIteration:
-        pytest.fail("more tests want a database of their own than redis-server has (16)")
+    """A Redis database no other running test uses, empty (for a test that counts every key or
+    project in it, or flushes it), as a URL on the session's redis-server; emptied and freed after."""
     import redis
 
+    if not _FREE_DATABASES:
+        pytest.fail("more tests at once want a database of their own than redis-server has (15)")
+    number = min(_FREE_DATABASES)
+    _FREE_DATABASES.discard(number)
+    url = redis_url.rsplit("/", 1)[0] + f"/{number}"
     redis.Redis.from_url(url).flushdb()
     yield url
     redis.Redis.from_url(url).flushdb()
+    _FREE_DATABASES.add(number)
 
 
 @pytest.fixture()
