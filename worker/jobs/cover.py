@@ -65,7 +65,11 @@ def _adapt(project: str, texts: list[str], settings: Settings, stores: Stores) -
     if not settings.adapt_steps or folder.exists() or not any(t.strip() for t in texts):
         return {}
     started = time.monotonic()
-    adapt_encoder(texts, folder, settings.base_model or None, settings.adapt_steps)
+    try:
+        adapt_encoder(texts, folder, settings.base_model or None, settings.adapt_steps)
+    except ValueError as exc:  # texts too short to mask: trainings start from the encoder as it is
+        log.warning("project %s: encoder not adapted: %s", project, exc)
+        return {}
     seconds = round(time.monotonic() - started, 1)
     log.info("project %s: encoder adapted to %d texts in %.0f s", project, len(texts), seconds)
     return {"adapted": {"texts": len(texts), "steps": settings.adapt_steps, "seconds": seconds}}

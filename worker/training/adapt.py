@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import random
 import shutil
 import time
@@ -61,7 +60,8 @@ def _masked(ids: list[int], tokenizer, rng: random.Random) -> tuple[list[int], l
 
 def _masked_loss(model, batch: dict) -> torch.Tensor:
     """The masked-LM loss, the vocabulary projection computed at the masked pieces only (about
-    15 % of them): over every piece, that projection (384 x 30,522) costs more than the encoder."""
+    15 % of them): per piece that projection is 11.7 M multiply-adds (384 x 30,522), about as many
+    as the whole 6-layer encoder's 10.6 M."""
     labels = batch.pop("labels")
     hidden = model.bert(**batch).last_hidden_state
     asked = labels != -100
@@ -120,7 +120,3 @@ def adapt_encoder(texts: list[str], out: Path, base: str | None = None, steps: i
              time.monotonic() - started, sum(head) / len(head), sum(tail) / len(tail))
     return out
 
-
-def epochs_steps(texts: int, epochs: float, batch_size: int = 32) -> int:
-    """Optimiser steps for `epochs` passes over `texts` texts."""
-    return max(1, math.ceil(epochs * texts / batch_size))
