@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from backend.config import Settings
+from backend.ner.alignment import IGNORE_INDEX
 from backend.ner.basemodel import load_tokenizer, quiet_transformers, resolve_base_model
 from backend.ner.batching import pad_batch
 
@@ -26,7 +28,7 @@ def adapted_encoder(project_dir: Path) -> Path:
     return Path(project_dir) / "adapted-encoder"
 
 
-def project_settings(settings, project_dir: Path):
+def project_settings(settings: Settings, project_dir: Path) -> Settings:
     """`settings` whose base model is the project's adapted encoder, when it has one."""
     folder = adapted_encoder(project_dir)
     return replace(settings, base_model=str(folder)) if (folder / "config.json").exists() else settings
@@ -41,9 +43,9 @@ def adapted_folder(root: str | Path, texts: list[str], base: str | None, steps: 
 
 
 def _masked(ids: list[int], tokenizer, rng: random.Random) -> tuple[list[int], list[int]]:
-    """BERT's masking of one text's pieces: (inputs, labels with -100 where nothing is asked)."""
+    """BERT's masking of one text's pieces: (inputs, labels IGNORE_INDEX where nothing is asked)."""
     special = set(tokenizer.all_special_ids)
-    inputs, labels = list(ids), [-100] * len(ids)
+    inputs, labels = list(ids), [IGNORE_INDEX] * len(ids)
     ordinary = [i for i, piece in enumerate(ids) if piece not in special]
     chosen = {i for i in ordinary if rng.random() < MASK_SHARE} or {rng.choice(ordinary)}  # one at least
     for i, piece in enumerate(ids):
@@ -64,7 +66,7 @@ def _masked_loss(model, batch: dict) -> torch.Tensor:
     as the whole 6-layer encoder's 10.6 M."""
     labels = batch.pop("labels")
     hidden = model.bert(**batch).last_hidden_state
-    asked = labels != -100
+    asked = labels != IGNORE_INDEX
     logits = model.cls(hidden[asked])
     return torch.nn.functional.cross_entropy(logits, labels[asked])
 
