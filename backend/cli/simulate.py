@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.simulate.inprocess import STRATEGIES, SimulationError, mean_by_strategy, simulate, stderr_progress
+    from simulator.inprocess import STRATEGIES, SimulationError, mean_by_strategy, simulate, stderr_progress
 
     from ..plots import series_svg
 
@@ -49,7 +49,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     def runs(strategy: str, seed: int):
         if not args.service:
             return simulate(pool, test, rounds, strategy, seed, settings, progress=stderr_progress)
-        from worker.simulate.service import simulate_via_service
+        from simulator.service import simulate_via_service
 
         project = (args.project or int(time.time()) % 10**9) + len(rows)  # one fresh project per run
         return simulate_via_service(args.service, project, pool, test, rounds, strategy, seed, stderr_progress)

@@ -12,7 +12,7 @@ from backend.ner.acquisition import TASK_SCORE, confidence, least_confidence, mn
 from backend.ner.predictor import WordTags
 from backend.ner.words import split_words
 from worker.training.recipe import Current
-from worker.simulate.inprocess import next_batch, shuffled
+from simulator.inprocess import next_batch, shuffled
 
 
 def words(scores, entropies=None) -> WordTags:
