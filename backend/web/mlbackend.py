@@ -26,6 +26,7 @@ from ..labelstudio.protocol import (
     parse_webhook,
     task_results,
 )
+from ..ner.basemodel import model_class
 from . import metrics
 from .projects import project_arg
 from .services import services
@@ -41,7 +42,8 @@ def _body():
 
 @bp.get("/health")
 def health():
-    return jsonify(status="UP", model_class="BertTokenClassification", torch_threads=torch.get_num_threads())
+    return jsonify(status="UP", model_class=model_class(services().settings.base_model),
+                   torch_threads=torch.get_num_threads())
 
 
 @bp.post("/setup")

@@ -25,9 +25,6 @@ from tests.support.servers import Service, Worker, call, descendants, rss_mb, ve
 
 CLIENTS = 50
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
-PROJECT = 61
-
-
 def only_forward(requests: list[tuple[float, float, int]]) -> bool:
     """(started, finished, version) of one process's requests: none that started after another
     had finished got an older version than it (concurrent ones may legitimately differ)."""
@@ -42,7 +39,8 @@ def only_forward(requests: list[tuple[float, float, int]]) -> bool:
 
 
 @pytest.mark.slow
-def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path):
+def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path, project):
+    pid = int(project)  # the id LS sends in its bodies
     env = {"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "BOOTSTRAP_MODEL": str(trained_folder),
            "QUEUE_NAME": f"load-{uuid.uuid4().hex[:8]}", "MIN_ANNOTATIONS": "10", "TRAIN_EVERY": "10",
            "TRAIN_EPOCHS": "2", "MAX_F1_DROP": "1", "SWAP_POLL_SECONDS": "1",
@@ -61,7 +59,7 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
         while not stop.is_set():
             batch = [texts[(k * 7 + n * 8 + i) % len(texts)] for i in range(8)]  # LS sends batches
             body = {"tasks": [{"id": i, "data": {"text": t}} for i, t in enumerate(batch)],
-                    "project": f"{PROJECT}.1795679909", "label_config": GMB_CONFIG}
+                    "project": f"{pid}.1795679909", "label_config": GMB_CONFIG}
             started = time.monotonic()
             try:
                 status, reply, headers = call("POST", service.url + "/predict", body, timeout=120)
@@ -88,7 +86,7 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
             if stop.is_set() or time.monotonic() - start > 3 * SECONDS / 4:
                 break
             began = time.monotonic()
-            status = call("POST", service.url + "/webhook", annotation_event(PROJECT, 100 + i, sentence))[0]
+            status = call("POST", service.url + "/webhook", annotation_event(pid, 100 + i, sentence))[0]
             webhook_seconds.append(time.monotonic() - began)
             if status != 200:
                 failures.append(("webhook", status))
@@ -105,11 +103,11 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
         # The first training is under way before the load starts (alone it takes ~15 s; under this
         # load a few times that): its end, the promotion and every swap happen under the load.
         for i, sentence in enumerate(gmb_train[:12]):
-            assert call("POST", service.url + "/webhook", annotation_event(PROJECT, 1 + i, sentence))[0] == 200
+            assert call("POST", service.url + "/webhook", annotation_event(pid, 1 + i, sentence))[0] == 200
         wait_until("the first training to start", lambda: call(
-            "GET", f"{service.url}/projects/{PROJECT}/trainings")[1]["trainings"], timeout=60)
+            "GET", f"{service.url}/projects/{pid}/trainings")[1]["trainings"], timeout=60)
         client = redis.Redis.from_url(redis_url)
-        wait_until("the first training's job to be running", lambda: client.exists(ProjectKeys(str(PROJECT)).job_alive),
+        wait_until("the first training's job to be running", lambda: client.exists(ProjectKeys(project).job_alive),
                    timeout=60)
         start = time.monotonic()
         for t in threads:
@@ -120,7 +118,7 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
         registry = ModelRegistry(env["MODEL_DIR"], client)
 
         def every_process_serves_the_current_version() -> bool:
-            current = registry.current(str(PROJECT))
+            current = registry.current(project)
             newest = {w: v for *_, w, v in sorted(versions[:])}  # each process's latest answer
             return current is not None and len(newest) == 2 and set(newest.values()) == {current}
 

@@ -20,6 +20,7 @@ from backend.state.annotations import AnnotationStore
 from backend.state.keys import ProjectKeys
 from backend.state.jobqueue import LEASE_S
 from tests.support.lsdata import GMB_CONFIG, annotation_event, entity_f1, text_and_regions
+from tests.support.projects import fresh_project_id
 from tests.support.servers import (
     Service,
     Worker,
@@ -54,6 +55,12 @@ def loop(redis_url, tmp_path_factory):
     service.stop()
 
 
+@pytest.fixture(scope="module")
+def trained_project() -> int:
+    """The project the first test trains and the next one keeps using."""
+    return int(fresh_project_id())
+
+
 def loop_env(service) -> dict[str, str]:
     return service.env
 
@@ -78,9 +85,9 @@ def score(reply: dict, gold: list[set]) -> float:
     return entity_f1(gold, predicted)
 
 
-def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval):
+def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval, trained_project):
     service, store = loop
-    project = 101
+    project = trained_project
     held_out = [text_and_regions(s) for s in gmb_eval[:40]]
     texts = [t for t, _ in held_out]
     gold = [{(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in regions}
@@ -159,12 +166,12 @@ def test_webhooks_train_promote_and_every_worker_swaps(loop, gmb_train, gmb_eval
 
 
 @pytest.mark.slow  # a reliability run (~1 min): the full suite runs it
-def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train):
+def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train, new_project):
     """Every task of three projects re-annotated 34 times (2,040 webhooks, the projects interleaved):
     each webhook answered within LS's 1 s, every final annotation stored, at most two trainings per
     project, and the last one trained on every change."""
     service, store = loop
-    projects, tasks, rounds = (102, 103, 105), 20, 34
+    projects, tasks, rounds = [int(new_project()) for _ in range(3)], 20, 34
     events = []
     for k in range(rounds):  # the last round is the gold one
         when = f"2026-11-02T10:{k // 60:02d}:{k % 60:02d}Z"
@@ -193,9 +200,9 @@ def test_flood_of_2000_webhooks_for_3_projects(loop, gmb_train):
         assert records[-1]["status"] == "promoted" and records[-1]["annotations"] == tasks
 
 
-def test_failed_job_keeps_serving_and_deleted_annotations_are_not_trained(loop, gmb_train):
+def test_failed_job_keeps_serving_and_deleted_annotations_are_not_trained(loop, gmb_train, trained_project):
     service, store = loop
-    project = 101  # trained by the first test
+    project = trained_project
     served = setup_call(service, project)[0]
     assert served.startswith("v")
     ids = [a.annotation_id for a in store.annotations(str(project))]
@@ -230,9 +237,9 @@ def test_project_ids_from_urls_are_digits_only(loop, path):
 
 
 @pytest.mark.slow  # waits out a 15 s lease: the full suite runs it
-def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redis_url, tmp_path):
+def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redis_url, tmp_path, new_project):
     service, store = loop
-    project = 104
+    project = int(new_project())
     spare = Worker(loop_env(service), tmp_path / "spare-worker.log")
     send_webhooks(service, [annotation_event(project, 400 + i, s) for i, s in enumerate(gmb_train[220:232])])
     running = wait_until("a training to start", lambda: [

@@ -100,19 +100,19 @@ def answers(url: str) -> bool:
 
 
 @pytest.mark.slow  # a gunicorn made slow on purpose
-def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path):
+def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_train, gmb_eval, tmp_path, project):
     """LS waits 1 s for a webhook. When every serving thread is busy predicting, it gives up, but
     the request has already been delivered: the backend still stores the annotation."""
     service = Service({"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "THREADS": "1",
                        "BOOTSTRAP_MODEL": str(trained_folder), "MIN_ANNOTATIONS": "1000000"},
                       workers=1, log_path=tmp_path / "service.log")
     long_text = "  ".join(" ".join(s.words) for s in gmb_eval)[:100_000]
-    busy = {"tasks": [{"id": i, "data": {"text": long_text}} for i in range(2)], "project": "33", "label_config": GMB_CONFIG}
+    busy = {"tasks": [{"id": i, "data": {"text": long_text}} for i in range(2)], "project": project, "label_config": GMB_CONFIG}
     try:
         with ThreadPoolExecutor(1) as pool:
             predicting = pool.submit(call, "POST", service.url + "/predict", busy)
             wait_until("the only thread to be busy predicting", lambda: not answers(service.url + "/health"))
-            body = annotation_event(33, 1, gmb_train[0])
+            body = annotation_event(int(project), 1, gmb_train[0])
             started = time.monotonic()
             try:
                 call("POST", service.url + "/webhook", body, timeout=1.0)
@@ -122,15 +122,15 @@ def test_a_webhook_ls_gave_up_on_is_still_stored(trained_folder, redis_url, gmb_
             assert gave_up and time.monotonic() - started < 2
             assert predicting.result()[0] == 200
         store = AnnotationStore(client(redis_url))
-        wait_until("the abandoned webhook to be stored", lambda: store.annotations("33"), timeout=30)
-        assert store.annotations("33")[0].result == body["annotation"]["result"]
+        wait_until("the abandoned webhook to be stored", lambda: store.annotations(project), timeout=30)
+        assert store.annotations(project)[0].result == body["annotation"]["result"]
     finally:
         service.stop()
 
 
 @pytest.mark.slow  # a gunicorn made slow on purpose
 def test_behind_the_front_a_webhook_is_answered_while_every_prediction_thread_is_busy(
-        trained_folder, redis_url, gmb_train, gmb_eval, tmp_path):
+        trained_folder, redis_url, gmb_train, gmb_eval, tmp_path, project):
     """As `up` runs it: the same busy pool, but the front answers the webhook in its own process,
     within LS's second; everything else still reaches the pool through it, and a pool that is gone
     is reported in JSON."""
@@ -139,28 +139,29 @@ def test_behind_the_front_a_webhook_is_answered_while_every_prediction_thread_is
                        "MAX_REQUEST_BYTES": "1000000"},
                       workers=1, log_path=tmp_path / "service.log", front=True)
     long_text = "  ".join(" ".join(s.words) for s in gmb_eval)[:100_000]
-    busy = {"tasks": [{"id": i, "data": {"text": long_text}} for i in range(2)], "project": "34", "label_config": GMB_CONFIG}
+    busy = {"tasks": [{"id": i, "data": {"text": long_text}} for i in range(2)], "project": project, "label_config": GMB_CONFIG}
     try:
         direct = call("POST", service.pool_url + "/predict", {**busy, "tasks": busy["tasks"][:1]})
         through = call("POST", service.url + "/predict", {**busy, "tasks": busy["tasks"][:1]})
         assert through[0] == 200 and through[1] == direct[1]  # the same answer, forwarded whole
-        assert call("GET", service.url + "/versions?project=34")[1] == call("GET", service.pool_url + "/versions?project=34")[1]
+        versions = f"/versions?project={project}"
+        assert call("GET", service.url + versions)[1] == call("GET", service.pool_url + versions)[1]
         assert call("POST", service.url + "/predict", raw=b"{not json")[0] == 400  # the pool's own errors pass through
         status, reply, _ = call("POST", service.url + "/predict", raw=b" " * 1_500_000)
         assert status == 413 and "MAX_REQUEST_BYTES" in reply["error"]  # the front never holds more than the pool takes
         with ThreadPoolExecutor(1) as pool:
             predicting = pool.submit(call, "POST", service.url + "/predict", busy)
             wait_until("the pool's only thread to be busy predicting", lambda: not answers(service.pool_url + "/health"))
-            body = annotation_event(34, 1, gmb_train[0])
+            body = annotation_event(int(project), 1, gmb_train[0])
             started = time.monotonic()
             status, reply, headers = call("POST", service.url + "/webhook", body, timeout=1.0)
             assert status == 200 and reply["changed"] == 1 and time.monotonic() - started < 1.0
             assert headers["X-Worker"] != through[2]["X-Worker"]  # answered by the front's process
             assert predicting.result()[0] == 200
-        assert AnnotationStore(client(redis_url)).annotations("34")[0].result == body["annotation"]["result"]
+        assert AnnotationStore(client(redis_url)).annotations(project)[0].result == body["annotation"]["result"]
         LoopbackProcess.stop(service)  # the pool alone goes away
         status, reply, _ = call("POST", service.url + "/predict", busy)
         assert status == 502 and "prediction pool unavailable" in reply["error"]
-        assert call("POST", service.url + "/webhook", annotation_event(34, 2, gmb_train[1]))[0] == 200
+        assert call("POST", service.url + "/webhook", annotation_event(int(project), 2, gmb_train[1]))[0] == 200
     finally:
         service.stop()

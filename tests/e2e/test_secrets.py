@@ -15,11 +15,9 @@ from backend.labelstudio import bodies
 from tests.support.lsdata import GMB_CONFIG, annotation_event
 from tests.support.servers import Service, Worker, call, free_port, wait_until
 
-PROJECT = 71
-
-
 @pytest.mark.slow  # gunicorn, a worker, a training and a push: the full suite runs it
-def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb_train, tmp_path):
+def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb_train, tmp_path, project):
+    pid = int(project)  # the id LS sends in its bodies
     password, api_key = f"pw-{secrets.token_hex(12)}", f"key-{secrets.token_hex(20)}"
     env = {"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "BOOTSTRAP_MODEL": str(trained_folder),
            "QUEUE_NAME": f"secrets-{uuid.uuid4().hex[:8]}", "BASIC_AUTH_USER": "ls", "BASIC_AUTH_PASS": password,
@@ -36,11 +34,11 @@ def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb
         return status, reply
 
     try:
-        predict = {"tasks": [{"id": 1, "data": {"text": "Obama visited Paris ."}}], "project": f"{PROJECT}.1",
+        predict = {"tasks": [{"id": 1, "data": {"text": "Obama visited Paris ."}}], "project": f"{pid}.1",
                    "label_config": GMB_CONFIG, "params": {"login": "ls", "password": password}}
-        assert ask("POST", "/setup", {"project": str(PROJECT), "schema": GMB_CONFIG, "access_token": api_key})[0] == 200
+        assert ask("POST", "/setup", {"project": project, "schema": GMB_CONFIG, "access_token": api_key})[0] == 200
         assert ask("POST", "/predict", predict)[0] == 200
-        for body in [annotation_event(PROJECT, 1 + i, s) for i, s in enumerate(gmb_train[:3])]:
+        for body in [annotation_event(pid, 1 + i, s) for i, s in enumerate(gmb_train[:3])]:
             assert ask("POST", "/webhook", body)[0] == 200
         for wrong in [None, ("ls", password[:-1]), ("ls", ""), (password, password)]:
             assert ask("POST", "/predict", predict, credentials=wrong)[0] == 401
@@ -49,20 +47,20 @@ def test_no_response_or_log_line_carries_a_secret(trained_folder, redis_url, gmb
         # START_TRAINING re-syncs from LS with the key first: LS is unreachable here, so the re-sync
         # fails, its error is recorded and logged, it stays asked for, and the job trains on what
         # the webhooks stored.
-        assert ask("POST", "/webhook", bodies.start_training_event(PROJECT))[0] == 200
+        assert ask("POST", "/webhook", bodies.start_training_event(pid))[0] == 200
         done = wait_until("the training to finish", lambda: [
-            t for t in ask("GET", f"/projects/{PROJECT}/trainings")[1]["trainings"] if t["status"] != "running"],
+            t for t in ask("GET", f"/projects/{pid}/trainings")[1]["trainings"] if t["status"] != "running"],
             timeout=120, every=1)
         assert done[0]["resync_error"] and done[0]["status"] == "promoted" and done[0]["annotations"] == 3, done
-        assert redis.Redis.from_url(redis_url).get(f"ner:project:{PROJECT}:resync") == b"1"
-        for path in ["/", "/metrics", f"/versions?project={PROJECT}", "/health"]:
+        assert redis.Redis.from_url(redis_url).get(f"ner:project:{pid}:resync") == b"1"
+        for path in ["/", "/metrics", f"/versions?project={pid}", "/health"]:
             assert ask("GET", path)[0] == 200
     finally:
         worker.stop()
         service.stop()
 
     logs = (tmp_path / "service.log").read_text(errors="replace") + (tmp_path / "worker.log").read_text(errors="replace")
-    assert f"train-{PROJECT}-1" in logs and f"push-{PROJECT}-" in logs  # the logs did record the work
+    assert f"train-{pid}-1" in logs and f"push-{pid}-" in logs  # the logs did record the work
     basic = base64.b64encode(f"ls:{password}".encode()).decode()
     for secret in (password, api_key, basic):
         assert not [s for s in seen if secret in s], f"a response carries {secret[:6]}..."

@@ -90,7 +90,7 @@ def test_effort_counts_deletes_creates_and_relabels():
 
 
 @pytest.mark.slow
-def test_through_the_real_service_webhooks_worker_and_hot_swap(data_dir, redis_url, tmp_path):
+def test_through_the_real_service_webhooks_worker_and_hot_swap(data_dir, redis_url, tmp_path, project):
     env = {"REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path / "models"), "TRAIN_EPOCHS": "2", "BOOTSTRAP_MODEL": "",
            "SWAP_POLL_SECONDS": "0.5", "MIN_ANNOTATIONS": "100000", "QUEUE_NAME": "simulate-test"}
     service = Service(env, log_path=tmp_path / "service.log")
@@ -98,7 +98,7 @@ def test_through_the_real_service_webhooks_worker_and_hot_swap(data_dir, redis_u
     try:
         done = run("--pool", str(data_dir / "gmb_train.csv"), "--test", str(data_dir / "gmb_eval.csv"),
                    "--limit-pool", "40", "--limit-test", "20", "--rounds", "12,16", "--json",
-                   "--service", service.url, "--project", "7001")
+                   "--service", service.url, "--project", project)
     finally:
         worker.stop()
         service.stop()

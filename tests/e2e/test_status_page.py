@@ -15,8 +15,6 @@ from tests.support.browser import chrome
 
 pytestmark = pytest.mark.slow  # a browser
 
-PROJECT = "977"
-
 
 def region(start: int, end: int, label: str, score: float | None = None) -> dict:
     out = {"from_name": "label", "to_name": "text", "type": "labels",
@@ -34,24 +32,24 @@ def page_url(app):
     thread.join(timeout=10)
 
 
-def test_a_team_lead_reads_learning_savings_and_failures_at_a_glance(app, page_url, trained_folder, tmp_path):
+def test_a_team_lead_reads_learning_savings_and_failures_at_a_glance(app, page_url, trained_folder, tmp_path, project):
     stores = app.extensions["ner"].stores
     history, quality = stores.history, stores.quality
-    current, path = stores.registry.new_version(PROJECT)
+    current, path = stores.registry.new_version(project)
     shutil.copytree(trained_folder, path)
-    stores.registry.promote(PROJECT, current)
+    stores.registry.promote(project, current)
     for n, (version, tasks, f1) in enumerate([("v0-20261205T100000", 20, 0.41), (current, 50, 0.58)], 1):
         record = Training(f"job-{n}", status=TrainingStatus.PROMOTED, version=version,
                           annotations=tasks, dev={"f1": f1, "support": 60}, threshold=0.9, duration_s=48.0,
                           push={"status": PushStatus.DONE if n == 1 else PushStatus.RUNNING, "tasks": 400,
                                 "pushed": 400 if n == 1 else 100})
-        history.save(PROJECT, record)
-    history.save(PROJECT, Training("job-3", status=TrainingStatus.FAILED, annotations=60,
+        history.save(project, record)
+    history.save(project, Training("job-3", status=TrainingStatus.FAILED, annotations=60,
                                    error="MemoryError: the training ran out of memory"))
     shown = [region(0, 5, "PER", 0.97), region(9, 14, "LOC", 0.91), region(30, 35, "GPE", 0.95)]
     for task in range(1, 31):  # the current version's spans: two kept, one deleted; one created
-        quality.record_served(PROJECT, current, {task: shown})
-        quality.record_annotation(PROJECT, task, 700 + task, [region(0, 5, "PER"), region(30, 35, "GPE"), region(20, 26, "ORG")])
+        quality.record_served(project, current, {task: shown})
+        quality.record_annotation(project, task, 700 + task, [region(0, 5, "PER"), region(30, 35, "GPE"), region(20, 26, "ORG")])
     browser = chrome()
     try:
         browser.get(page_url)

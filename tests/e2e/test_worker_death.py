@@ -33,8 +33,8 @@ def service(redis_url, tmp_path):
 
 
 def test_a_trigger_inside_a_dead_jobs_lease_still_trains_without_another_annotation(service, gmb_train, redis_url,
-                                                                                       tmp_path):
-    project = 606
+                                                                                       tmp_path, new_project):
+    project = int(new_project())
     client = redis.Redis.from_url(redis_url)
     events = [annotation_event(project, 700 + i, s) for i, s in enumerate(gmb_train[240:300])]
     assert len(events) == 60

@@ -44,8 +44,7 @@ def test_predictions_on_hard_texts_are_code_point_slices(client):
     assert [(v["start"], v["end"]) for v in baghdad] == [(32, 39)]  # UTF-16 units would say 35-42
 
 
-def test_webhook_annotations_on_hard_texts_train_on_the_same_words(client, stores):
-    project = "812"
+def test_webhook_annotations_on_hard_texts_train_on_the_same_words(client, stores, project):
     for n, (text, entities) in enumerate(HARD_TEXTS):
         body = bodies.annotation_event(int(project), n + 1, text, hard_regions(text, entities), ann_id=100 + n,
                                          when="2026-11-27T10:00:00Z", config=CONFIG)
@@ -73,8 +72,8 @@ def _words(text: str) -> list[str]:
 
 @pytest.mark.parametrize("config, tag", [(HYPERTEXT_CONFIG, "<HyperText"), (PARAGRAPHS_CONFIG, "<Paragraphs"),
                                          (MIXED_CONFIG, "<HyperText")])
-def test_setup_refuses_object_tags_it_cannot_place(client, config, tag):
-    response = client.post("/setup", json={"project": "813", "schema": config})
+def test_setup_refuses_object_tags_it_cannot_place(client, config, tag, project):
+    response = client.post("/setup", json={"project": project, "schema": config})
     assert response.status_code == 400
     error = strict_json(response)["error"]
     assert "<Text>" in error and tag in error, error
@@ -90,21 +89,21 @@ def test_predict_leaves_unsupported_controls_empty_and_says_why(client, caplog):
     assert any('<HyperText name="html">' in rec.getMessage() for rec in caplog.records)
 
 
-def test_no_endpoint_emits_nan_or_infinity(client, stores):
-    project = "814"
+def test_no_endpoint_emits_nan_or_infinity(client, stores, project):
     # A training record as an earlier version stored it: seqeval's macro F1 of a dev split without
     # entities was NaN, and /projects/<id>/trainings sent it as NaN, which is not JSON.
     history = stores.history
     order, records = history._keys(project)
-    history.r.hset(records, "train-814-1", '{"job_id": "train-814-1", "status": "promoted", '
+    job = f"train-{project}-1"
+    history.r.hset(records, job, f'{{"job_id": "{job}", "status": "promoted", '
                    '"dev": {"f1": 0.0, "macro_f1": NaN, "per_label": {}}, "duration_s": Infinity}')
-    history.r.rpush(order, "train-814-1")
+    history.r.rpush(order, job)
     answers = [
         client.get("/health"),
         client.post("/setup", json={"project": project, "schema": CONFIG}),
         client.post("/predict", json=ls_predict_body([{"text": HARD_TEXTS[0][0]}], project=project)),
         client.get(f"/versions?project={project}"),
-        client.post("/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 814}}),
+        client.post("/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": int(project)}}),
         client.get(f"/projects/{project}/trainings"),
         client.post("/predict", data=b"{not json"),  # errors are JSON too
         client.get("/no-such-page"),
@@ -114,16 +113,24 @@ def test_no_endpoint_emits_nan_or_infinity(client, stores):
     assert record["dev"]["macro_f1"] is None and record["duration_s"] is None and record["dev"]["f1"] == 0.0
 
 
+def test_health_names_the_class_trainings_build_on_the_base_encoder(client, tmp_path):
+    from backend.ner.basemodel import model_class
+
+    assert client.get("/health").get_json()["model_class"] == "BertForTokenClassification"  # the packaged MiniLM
+    (tmp_path / "config.json").write_text('{"model_type": "roberta"}')
+    assert model_class(str(tmp_path)) == "RobertaForTokenClassification"
+    assert model_class(str(tmp_path / "missing")).startswith("unknown (")  # /health still answers
+
+
 def test_scores_without_entities_are_null_not_nan():
     figures = score([["O", "O"]], [["O", "O"]])
     assert figures["macro_f1"] is None and figures["f1"] == 0.0
     json.dumps(figures, allow_nan=False)
 
 
-def test_a_process_that_never_saw_setup_predicts_with_the_stored_config(client, app):
+def test_a_process_that_never_saw_setup_predicts_with_the_stored_config(client, app, project):
     from backend.web.app import create_app
 
-    project = "815"
     assert client.post("/setup", json={"project": project, "schema": CONFIG}).status_code == 200
     other = create_app(app.extensions["ner"].settings)  # another gunicorn worker: its own memory, same Redis
     try:
@@ -134,10 +141,9 @@ def test_a_process_that_never_saw_setup_predicts_with_the_stored_config(client, 
         other.extensions["ner"].server.stop_watching()
 
 
-def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, stores):
+def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, stores, project):
     from backend.state.history import Training
 
-    project = "816"
     hostile = '<script>alert("x")</script>'
     config = CONFIG.replace('value="PER"', 'value="PER&lt;b&gt;"')
     assert client.post("/setup", json={"project": project, "schema": config}).status_code == 200
@@ -155,7 +161,7 @@ def test_status_page_is_a_template_that_escapes_what_came_from_outside(client, s
     assert "<td>bf16</td>" in page and "failed: 20 of 40 (&lt;script&gt;" in page
 
 
-def test_metrics_bound_project_labels_and_show_only_served_versions(client, app, trained_folder):
+def test_metrics_bound_project_labels_and_show_only_served_versions(client, app, trained_folder, project):
     import re
     import shutil
 
@@ -169,12 +175,12 @@ def test_metrics_bound_project_labels_and_show_only_served_versions(client, app,
     registry = app.extensions["ner"].stores.registry
     versions = []
     for _ in range(2):
-        version, path = registry.new_version("8999")
+        version, path = registry.new_version(project)
         shutil.copytree(trained_folder, path)
-        registry.promote("8999", version)
+        registry.promote(project, version)
         versions.append(version)
     text = client.get("/metrics").get_data(as_text=True)
-    assert f'ner_model_version_info{{project="8999",version="{versions[1]}"}} 1.0' in text
+    assert f'ner_model_version_info{{project="{project}",version="{versions[1]}"}} 1.0' in text
     assert versions[0] not in text  # a version no longer served leaves no series behind
 
 

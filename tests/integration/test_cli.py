@@ -1,5 +1,7 @@
-"""The `ner-backend` command, run as a real subprocess."""
+"""The `ner-backend` command: run as a real subprocess where the process is what is checked
+(training, serving speed choices, output streams), in-process where only its answer is."""
 
+import io
 import json
 import os
 import subprocess
@@ -18,7 +20,22 @@ def run_cli(*args, stdin: str | None = None):
     )
 
 
-def test_train_evaluate_predict(tmp_path, data_dir):
+@pytest.fixture()
+def in_process(capsys, monkeypatch):
+    """Runs `ner-backend ARGS` in this process (no interpreter and torch start-up, about 4 s each):
+    (exit code, stdout, stderr). The OpenMP variables it sets are put back after the test."""
+    for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.setenv(key, os.environ.get(key, ""))
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def test_train_evaluate_predict(tmp_path, data_dir, in_process, monkeypatch):
     out = tmp_path / "model"
     r = run_cli("train", "--data", data_dir / "gmb_train.csv", "--limit", "60", "--epochs", "1",
                 "--dev-fraction", "0.2", "--out", out)
@@ -31,19 +48,20 @@ def test_train_evaluate_predict(tmp_path, data_dir):
     for key in ("created_at", "duration_s", "labels", "per_label", "macro_f1"):
         assert key in metrics
 
-    r = run_cli("evaluate", "--model", out, "--data", data_dir / "gmb_eval.csv", "--limit", "20", "--json")
-    assert r.returncode == 0, r.stderr
-    figures = json.loads(r.stdout)
+    code, printed, err = in_process("evaluate", "--model", out, "--data", data_dir / "gmb_eval.csv", "--limit", "20", "--json")
+    assert code == 0, err
+    figures = json.loads(printed)
     assert figures["sentences"] == 20
     assert {"f1", "precision", "recall", "per_label"} <= figures.keys()
 
-    r = run_cli("evaluate", "--model", out, "--data", data_dir / "gmb_eval.csv", "--limit", "5")
-    assert r.returncode == 0 and "micro" in r.stdout
+    code, printed, _ = in_process("evaluate", "--model", out, "--data", data_dir / "gmb_eval.csv", "--limit", "5")
+    assert code == 0 and "micro" in printed
 
     texts = ["Iraqi officials met in Baghdad .", "", "😀  Obama\tin Paris"]
-    r = run_cli("predict", "--model", out, stdin="\n".join(texts) + "\n")
-    assert r.returncode == 0, r.stderr
-    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(texts) + "\n"))
+    code, printed, err = in_process("predict", "--model", out)
+    assert code == 0, err
+    lines = [json.loads(line) for line in printed.splitlines()]
     assert len(lines) == 3
     for text, line in zip(texts, lines):
         for span in line["spans"]:
@@ -62,19 +80,19 @@ def test_train_evaluate_predict(tmp_path, data_dir):
         (["check", "--model", "/nonexistent", "--data", "{data}/gmb_eval.csv"], "does not exist"),
     ],
 )
-def test_errors_print_one_line_and_exit_non_zero(tmp_path, data_dir, args, message):
+def test_errors_print_one_line_and_exit_non_zero(tmp_path, data_dir, args, message, in_process):
     (tmp_path / "empty.conll").write_text("\n\n")
     data = data_dir if "empty" not in " ".join(args) else tmp_path
-    r = run_cli(*[a.replace("{data}", str(data)) for a in args])
-    assert r.returncode == 1
-    assert r.stderr.strip().count("\n") == 0 and message in r.stderr, r.stderr
+    code, _, err = in_process(*[a.replace("{data}", str(data)) for a in args])
+    assert code == 1
+    assert err.strip().count("\n") == 0 and message in err, err
 
 
-def test_evaluate_counts_labels_the_model_does_not_know_as_misses(trained_folder, data_dir):
-    r = run_cli("evaluate", "--model", trained_folder, "--data", data_dir / "conll4_sample.conll", "--json")
-    assert r.returncode == 0, r.stderr
-    assert "does not know the label(s) LOC, ORG, PER" in r.stderr and "count as misses" in r.stderr
-    figures = json.loads(r.stdout)
+def test_evaluate_counts_labels_the_model_does_not_know_as_misses(trained_folder, data_dir, in_process):
+    code, out, err = in_process("evaluate", "--model", trained_folder, "--data", data_dir / "conll4_sample.conll", "--json")
+    assert code == 0, err
+    assert "does not know the label(s) LOC, ORG, PER" in err and "count as misses" in err
+    figures = json.loads(out)
     for label in ("LOC", "ORG", "PER"):
         assert figures["per_label"][label]["recall"] == 0.0 and figures["per_label"][label]["support"] > 0
     assert figures["recall"] == 0.0 and figures["support"] == sum(v["support"] for v in figures["per_label"].values())
@@ -101,6 +119,7 @@ def _serving(folder) -> dict:
     return json.loads((folder / "metrics.json").read_text())["serving"]
 
 
+@pytest.mark.slow  # trains 3 epochs and tries int8 (about 20 s): tests/integration/test_fastpath.py is the quick check
 def test_train_with_default_options_checks_the_fast_path_and_keeps_its_evidence(tmp_path, data_dir):
     from backend.ner.fastpath import load_served, read_heldout
 
@@ -119,6 +138,7 @@ def test_train_with_default_options_checks_the_fast_path_and_keeps_its_evidence(
     assert f"served here in {loaded.precision}" in r.stdout
 
 
+@pytest.mark.slow  # exports and scores int8 (about 18 s): tests/integration/test_fastpath.py is the quick check
 def test_check_gives_a_folder_trained_on_everything_its_fast_path(trained_folder, tmp_path, data_dir):
     import shutil
 

@@ -31,27 +31,27 @@ def cover_jobs(app) -> list[str]:
     return [job.func_name for job in queue.jobs]
 
 
-def test_connecting_and_importing_ask_for_one_cover_job_at_a_time(ls_app):
+def test_connecting_and_importing_ask_for_one_cover_job_at_a_time(ls_app, project):
     client = ls_app.test_client()
-    assert client.post("/setup", json={"project": "871", "schema": CONFIG}).status_code == 200
+    assert client.post("/setup", json={"project": project, "schema": CONFIG}).status_code == 200
     assert cover_jobs(ls_app) == ["worker.jobs.cover_tasks"]  # connected, no model, no order yet
-    reply = client.post("/webhook", json=bodies.tasks_created_event(871, [1, 2], CONFIG)).get_json()
+    reply = client.post("/webhook", json=bodies.tasks_created_event(int(project), [1, 2], CONFIG)).get_json()
     assert reply["cover"] is None  # one is waiting already: a burst of imports asks once
-    ls_app.extensions["ner"].stores.queue.cover_started("871")  # the job began reading the tasks
-    reply = client.post("/webhook", json=bodies.tasks_created_event(871, [3], CONFIG)).get_json()
-    assert reply["cover"].startswith("cover-871-") and len(cover_jobs(ls_app)) == 2
+    ls_app.extensions["ner"].stores.queue.cover_started(project)  # the job began reading the tasks
+    reply = client.post("/webhook", json=bodies.tasks_created_event(int(project), [3], CONFIG)).get_json()
+    assert reply["cover"].startswith(f"cover-{project}-") and len(cover_jobs(ls_app)) == 2
 
 
-def test_predict_and_the_status_page_carry_the_cold_start_order(ls_app):
+def test_predict_and_the_status_page_carry_the_cold_start_order(ls_app, project):
     client = ls_app.test_client()
     cover = ls_app.extensions["ner"].stores.cover
-    made = cover.save("872", {1: 0.5, 2: 0.0})
+    made = cover.save(project, {1: 0.5, 2: 0.0})
     tasks = [{"text": "Iraqi officials met U.S. envoys in Baghdad ."}, {"text": "Obama spoke in Paris ."},
              {"text": "Rain in Rome ."}]
-    reply = client.post("/predict", json=ls_predict_body(tasks, project="872.5")).get_json()
+    reply = client.post("/predict", json=ls_predict_body(tasks, project=f"{project}.5")).get_json()
     results = reply["results"]
     assert [r["score"] for r in results[:2]] == [0.5, 0.0]  # the bootstrap model does not order tasks
     assert results[2]["score"] not in (0.5, 0.0) and results[0]["result"]  # unordered: the model's own; spans stay
-    client.post("/setup", json={"project": "872", "schema": CONFIG})
+    client.post("/setup", json={"project": project, "schema": CONFIG})
     page = client.get("/").get_data(as_text=True)
     assert f"the cold-start order {made.version} (2 tasks), since {made.since}" in page

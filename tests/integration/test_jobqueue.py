@@ -27,12 +27,12 @@ def _add(store, project, task_id, when="2026-11-01T10:00:00Z"):
     return store.upsert(project, Annotation(task_id, task_id, {"text": f"text {task_id}"}, [], 1, when))
 
 
-def test_policy_first_after_min_then_every_n(setup):
+def test_policy_first_after_min_then_every_n(setup, project):
     store, trainer, queue = setup
     requests = []
     for task in range(1, 12):
-        _add(store, "501", task)
-        requests.append(trainer.after_change(store, "501"))
+        _add(store, project, task)
+        requests.append(trainer.after_change(store, project))
     # nothing before 5 annotations; then one request (coalesced while the job waits), every 3 changes
     assert requests[:4] == [None] * 4
     fired = [i + 1 for i, r in enumerate(requests) if r is not None]
@@ -40,25 +40,25 @@ def test_policy_first_after_min_then_every_n(setup):
     assert [r.coalesced for r in requests if r] == [False, True, True]
     (job_id,) = queue.job_ids  # one waiting job carries all of them
     job = Job.fetch(job_id, connection=queue.connection)
-    assert job.func_name == JOB_FUNCTION and job.args == ("501",) and job_id == "train-501-1"
+    assert job.func_name == JOB_FUNCTION and job.args == (project,) and job_id == f"train-{project}-1"
 
 
-def test_start_training_always_and_resync_flag_taken_once(setup):
+def test_start_training_always_and_resync_flag_taken_once(setup, project):
     store, trainer, queue = setup
-    _add(store, "502", 1)
-    assert trainer.after_change(store, "502") is None  # below MIN_ANNOTATIONS
-    first = trainer.request("502", resync=True)
-    assert not first.coalesced and trainer.request("502").coalesced
-    assert trainer.take_resync("502") is True and trainer.take_resync("502") is False
+    _add(store, project, 1)
+    assert trainer.after_change(store, project) is None  # below MIN_ANNOTATIONS
+    first = trainer.request(project, resync=True)
+    assert not first.coalesced and trainer.request(project).coalesced
+    assert trainer.take_resync(project) is True and trainer.take_resync(project) is False
 
 
-def test_projects_are_independent_and_a_finished_job_is_not_joined(setup):
+def test_projects_are_independent_and_a_finished_job_is_not_joined(setup, project, new_project):
     store, trainer, queue = setup
-    a, b = trainer.request("503"), trainer.request("504")
+    a, b = trainer.request(project), trainer.request(new_project())
     assert a.job_id != b.job_id and not b.coalesced
     Job.fetch(a.job_id, connection=queue.connection).cancel()
-    again = trainer.request("503")
-    assert not again.coalesced and again.job_id == "train-503-2"
+    again = trainer.request(project)
+    assert not again.coalesced and again.job_id == f"train-{project}-2"
 
 
 def _started(queue, job_id: str, seconds_ago: float) -> Job:
@@ -74,34 +74,35 @@ def _started(queue, job_id: str, seconds_ago: float) -> Job:
     return job
 
 
-def test_a_training_that_died_with_its_worker_is_trained_again(setup):
+def test_a_training_that_died_with_its_worker_is_trained_again(setup, project):
     from backend.state.jobqueue import LEASE_S
 
     store, trainer, queue = setup
-    first = trainer.request("505")
-    assert trainer.rescue("505") is None  # waiting to start: nothing to rescue
+    first = trainer.request(project)
+    assert trainer.rescue(project) is None  # waiting to start: nothing to rescue
     _started(queue, first.job_id, 2)
-    assert trainer.rescue("505") is None  # started moments ago: its worker may be loading
-    trainer.lease("505", first.job_id)
+    assert trainer.rescue(project) is None  # started moments ago: its worker may be loading
+    trainer.lease(project, first.job_id)
     _started(queue, first.job_id, LEASE_S + 5)
-    assert trainer.rescue("505") is None  # an old job that still renews its lease is alive
-    trainer.release("505", first.job_id)  # it returned; RQ has not marked it finished yet
-    assert trainer.rescue("505") is None  # not dead: no pointless training
-    queue.connection.delete(ProjectKeys("505").job_alive)  # its lease lapsed: the worker was killed
-    again = trainer.rescue("505")  # killed mid-training, nothing waiting: a new job
-    assert again == "train-505-2" and trainer.rescue("505") is None
+    assert trainer.rescue(project) is None  # an old job that still renews its lease is alive
+    trainer.release(project, first.job_id)  # it returned; RQ has not marked it finished yet
+    assert trainer.rescue(project) is None  # not dead: no pointless training
+    queue.connection.delete(ProjectKeys(project).job_alive)  # its lease lapsed: the worker was killed
+    again = trainer.rescue(project)  # killed mid-training, nothing waiting: a new job
+    assert again == f"train-{project}-2" and trainer.rescue(project) is None
     # "Start training" pressed right after a kill waits on the job that just died; once its lease
     # has lapsed, rescue replaces the waiting job
     _started(queue, again, 2)
-    successor = trainer.request("505")
+    successor = trainer.request(project)
     assert not successor.coalesced and Job.fetch(successor.job_id, connection=queue.connection).get_status() == "deferred"
-    assert trainer.rescue("505") is None
+    assert trainer.rescue(project) is None
     _started(queue, again, LEASE_S + 5)
-    replaced = trainer.rescue("505")
-    assert replaced == "train-505-4" and Job.fetch(successor.job_id, connection=queue.connection).get_status() == "canceled"
+    replaced = trainer.rescue(project)
+    assert replaced == f"train-{project}-4"
+    assert Job.fetch(successor.job_id, connection=queue.connection).get_status() == "canceled"
 
 
-def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path):
+def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path, project):
     """Promotions faster than LS takes a push: one job waits at a time and writes the newest
     version; after a push begins, the next waits PUSH_INTERVAL_S (a worker's loop starts it)."""
     from backend.state.jobqueue import PUSH_FUNCTION
@@ -109,16 +110,16 @@ def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path
     settings = Settings(redis_url=redis_url, model_dir=str(tmp_path / "models"), push_interval_s=600,
                         queue_name=f"q-{uuid.uuid4().hex[:8]}")
     stores = connect(settings)
-    queue, project = Queue(settings.queue_name, connection=stores.client), "520"
-    assert stores.queue.want_push(project, "v1-20260101T000000", "train-520-1") is None
-    assert stores.queue.want_push(project, "v2-20260101T000100", "train-520-2") == "train-520-1"
+    queue = Queue(settings.queue_name, connection=stores.client)
+    assert stores.queue.want_push(project, "v1-20260101T000000", f"train-{project}-1") is None
+    assert stores.queue.want_push(project, "v2-20260101T000100", f"train-{project}-2") == f"train-{project}-1"
     (waiting,) = queue.jobs
     assert waiting.func_name == PUSH_FUNCTION and waiting.args == (project,)
-    assert stores.queue.take_push(project) == ("v2-20260101T000100", "train-520-2")  # the job starts
+    assert stores.queue.take_push(project) == ("v2-20260101T000100", f"train-{project}-2")  # the job starts
     assert stores.queue.take_push(project) is None  # nothing left for a second job
     queue.empty()
-    assert stores.queue.want_push(project, "v3-20260101T000200", "train-520-3") is None
+    assert stores.queue.want_push(project, "v3-20260101T000200", f"train-{project}-3") is None
     assert stores.queue.push_due(project) is None and queue.jobs == []  # the last push began just now
     later = connect(Settings(**{**settings.__dict__, "push_interval_s": 0}))
     assert later.queue.push_due(project) is not None and len(queue.jobs) == 1
-    assert later.queue.take_push(project) == ("v3-20260101T000200", "train-520-3")
+    assert later.queue.take_push(project) == ("v3-20260101T000200", f"train-{project}-3")

@@ -62,17 +62,16 @@ def test_figures_per_version_and_label_for_kept_fixed_and_deleted_spans():
     assert sorted(figures, key=version_order) == ["v2-x", "v10-y"]
 
 
-def test_served_predictions_are_bounded_per_project(redis_url):
+def test_served_predictions_are_bounded_per_project(redis_url, project):
     log = QualityLog(redis.Redis.from_url(redis_url), kept=3)
     for task in range(1, 6):
-        log.record_served("931", "v1-a", {task: [region(0, 5, "LOC")]})
-    assert not log.record_annotation("931", 1, 10, [])  # fell out of the window: not compared
-    assert log.record_annotation("931", 5, 50, [region(0, 5, "LOC")])
-    assert log.summary("931")["v1-a"]["kept_spans"] == 1
+        log.record_served(project, "v1-a", {task: [region(0, 5, "LOC")]})
+    assert not log.record_annotation(project, 1, 10, [])  # fell out of the window: not compared
+    assert log.record_annotation(project, 5, 50, [region(0, 5, "LOC")])
+    assert log.summary(project)["v1-a"]["kept_spans"] == 1
 
 
-def test_quality_endpoint_follows_annotations_that_keep_fix_and_delete_predictions(client, app):
-    project = 917
+def test_quality_endpoint_follows_annotations_that_keep_fix_and_delete_predictions(client, app, project):
     assert client.post("/setup", json={"project": f"{project}.1", "schema": CONFIG}).status_code == 200
     reply = client.post("/predict", json=ls_predict_body([{"text": TEXT}, {"text": TEXT}], project=f"{project}.1"))
     assert reply.status_code == 200
@@ -126,7 +125,8 @@ def test_quality_of_an_unknown_project_is_empty_and_a_bad_id_is_a_400(client):
     assert reply.status_code == 400 and "error" in reply.get_json()
 
 
-def test_figures_summed_as_outcomes_arrive_match_the_outcomes_and_outlive_old_versions(redis_url, monkeypatch):
+def test_figures_summed_as_outcomes_arrive_match_the_outcomes_and_outlive_old_versions(redis_url, monkeypatch,
+                                                                                       project):
     """Each annotation's comparison is added when it arrives, replaced when it changes and taken
     away when it goes; the sums equal what the stored outcomes say, and only the newest versions
     keep figures."""
@@ -136,7 +136,7 @@ def test_figures_summed_as_outcomes_arrive_match_the_outcomes_and_outlive_old_ve
 
     monkeypatch.setattr(quality, "VERSIONS_KEPT", 3)
     log = QualityLog(redis.Redis.from_url(redis_url))
-    project, rng = "932", random.Random(5)
+    rng = random.Random(5)
     labels = ["LOC", "PER", "ORG"]
 
     def spans():
@@ -155,13 +155,12 @@ def test_figures_summed_as_outcomes_arrive_match_the_outcomes_and_outlive_old_ve
     assert log.newest([project]) == {project: ("v4-x", expected["v4-x"])}
 
 
-def test_outcomes_stored_before_figures_were_summed_are_summed_once(redis_url):
+def test_outcomes_stored_before_figures_were_summed_are_summed_once(redis_url, project):
     import json
 
     from backend.state.keys import ProjectKeys
 
     client = redis.Redis.from_url(redis_url)
-    project = "933"
     old = {"task": 1, "version": "v1-a", "predicted": [[0, 5, "LOC"]], "final": [[0, 5, "LOC"], [6, 9, "PER"]]}
     client.hset(ProjectKeys(project).outcomes, "7", json.dumps(old))  # what an older release stored
     log = QualityLog(client)
@@ -170,7 +169,7 @@ def test_outcomes_stored_before_figures_were_summed_are_summed_once(redis_url):
     assert log.summary(project) == {"v1-a": figures}  # not summed twice
 
 
-def test_a_metrics_scrape_reads_no_outcome(client, app):
+def test_a_metrics_scrape_reads_no_outcome(client, app, project):
     """/metrics and the status page read each version's sums, never every outcome: a scrape stays
     as fast with 200,000 outcomes as with 20 (bench/metrics_scrape.py times it)."""
     stores = app.extensions["ner"].stores
@@ -179,24 +178,24 @@ def test_a_metrics_scrape_reads_no_outcome(client, app):
         return int(stores.client.info("commandstats").get("cmdstat_hvals", {}).get("calls", 0))
 
     log = stores.quality
-    log.record_served("934", "v1-a", {1: [region(0, 5, "LOC")]})
-    assert log.record_annotation("934", 1, 11, [region(0, 5, "LOC")])
-    stores.annotations.upsert("934", Annotation(1, 11, {"text": TEXT}, [region(0, 5, "LOC")]))
+    log.record_served(project, "v1-a", {1: [region(0, 5, "LOC")]})
+    assert log.record_annotation(project, 1, 11, [region(0, 5, "LOC")])
+    stores.annotations.upsert(project, Annotation(1, 11, {"text": TEXT}, [region(0, 5, "LOC")]))
     client.get("/metrics")  # every project's figures summed once already
     before = hvals_calls()
     scrape = client.get("/metrics").get_data(as_text=True)
-    assert 'ner_preannotation_tasks{project="934",version="v1-a"} 1.0' in scrape
+    assert f'ner_preannotation_tasks{{project="{project}",version="v1-a"}} 1.0' in scrape
     assert client.get("/").status_code == 200
     assert hvals_calls() == before
 
 
-def test_the_status_page_says_which_spans_are_served_and_why(client, app, trained_folder):
+def test_the_status_page_says_which_spans_are_served_and_why(client, app, trained_folder, project):
     import shutil
 
     from backend.ner import floor
 
     ours = app.extensions["ner"]
-    stores, server, project = ours.stores, ours.server, "936"
+    stores, server = ours.stores, ours.server
     version, path = stores.registry.new_version(project)
     shutil.copytree(trained_folder, path)
     stores.registry.promote(project, version)

@@ -13,8 +13,7 @@ def registry(stores):
     return stores.registry
 
 
-def test_versions_are_promoted_only_when_complete(registry, trained):
-    project = "41"
+def test_versions_are_promoted_only_when_complete(registry, trained, project):
     version, path = registry.new_version(project)
     assert path.parent == registry.root / project and version.startswith("v1-")
     with pytest.raises(ModelFolderError):
@@ -39,13 +38,12 @@ def test_names_from_requests_never_reach_outside_the_store(registry, project, ve
         registry.path(project, version)
 
 
-def test_promotion_is_monotonic_in_the_data_a_version_saw(registry, trained_folder):
+def test_promotion_is_monotonic_in_the_data_a_version_saw(registry, trained_folder, project):
     import shutil
 
     from backend.state.keys import CURRENT_VERSIONS
     from backend.state.registry import StaleVersion
 
-    project = "46"
     made = []
     for _ in range(3):
         version, path = registry.new_version(project)
@@ -92,8 +90,7 @@ def clocked(registry):
     return ModelRegistry(registry.root.parent, registry.r, clock=FakeClock())
 
 
-def test_retention_keeps_current_previous_newest_and_pinned_once_each_has_been_released(clocked, trained_folder):
-    project = "47"
+def test_retention_keeps_current_previous_newest_and_pinned_once_each_has_been_released(clocked, trained_folder, project):
     made = _promoted(clocked, project, trained_folder, 7)
     clocked.pin(project, made[0])
     assert clocked.retire(project, keep=2, grace_s=600) == []  # v2-v5 were replaced just now
@@ -106,12 +103,11 @@ def test_retention_keeps_current_previous_newest_and_pinned_once_each_has_been_r
     assert clocked.versions(project) == [made[0], made[5], made[6]]  # the list is bounded too
 
 
-def test_retention_runs_while_a_project_keeps_training(clocked, trained_folder):
+def test_retention_runs_while_a_project_keeps_training(clocked, trained_folder, project):
     """A training every 5 minutes with a 10-minute grace: each version goes 10 minutes after it was
     replaced, however new the current one is (it used to wait for the current one to age)."""
     import shutil
 
-    project = "52"
     on_disk = []
     for _ in range(12):
         version, path = clocked.new_version(project)
@@ -126,14 +122,13 @@ def test_retention_runs_while_a_project_keeps_training(clocked, trained_folder):
 
 
 @pytest.mark.slow  # five CLI processes (~25 s)
-def test_a_rollback_serves_the_previous_version_through_the_registry(registry, trained_folder, redis_url, tmp_path):
+def test_a_rollback_serves_the_previous_version_through_the_registry(registry, trained_folder, redis_url, tmp_path, project):
     import subprocess
     import sys
 
     from backend.state.keys import CURRENT_VERSIONS
     from tests.support.servers import ROOT
 
-    project = "48"
     made = _promoted(registry, project, trained_folder, 3)
     env = {"REDIS_URL": redis_url, "MODEL_DIR": str(registry.root.parent), "PATH": "/usr/bin:/bin"}
 
@@ -153,10 +148,9 @@ def test_a_rollback_serves_the_previous_version_through_the_registry(registry, t
     assert made[1] in registry.kept(project, keep=0)
 
 
-def test_what_a_killed_worker_left_is_removed_and_nothing_else(registry, trained_folder):
+def test_what_a_killed_worker_left_is_removed_and_nothing_else(registry, trained_folder, project):
     import os
 
-    project = "49"
     (current,) = _promoted(registry, project, trained_folder, 1)
     folder = registry.project_dir(project)
     scratch = folder / ".v2-20260101T000000.tmp-abcd1234"
@@ -171,7 +165,7 @@ def test_what_a_killed_worker_left_is_removed_and_nothing_else(registry, trained
     assert sorted(p.name for p in folder.iterdir()) == sorted([current, fresh.name])
 
 
-def test_retention_keeps_what_a_live_serving_process_still_holds(clocked, trained_folder):
+def test_retention_keeps_what_a_live_serving_process_still_holds(clocked, trained_folder, project):
     """A process that has not swapped away from a version keeps it, and its grace starts again only
     once that process lets go; a process silent past the report TTL holds nothing."""
     import json
@@ -179,7 +173,6 @@ def test_retention_keeps_what_a_live_serving_process_still_holds(clocked, traine
     from backend.state.keys import SERVING
     from backend.state.registry import SERVING_REPORT_TTL_S
 
-    project = "50"
     made = _promoted(clocked, project, trained_folder, 5)
     clocked.clock.now += 600
     clocked.report_serving("host:1", {project: made[0]})  # a process that has not swapped yet
@@ -194,14 +187,13 @@ def test_retention_keeps_what_a_live_serving_process_still_holds(clocked, traine
     assert clocked.retire(project, keep=1, grace_s=600) == [made[0]]
 
 
-def test_a_serving_process_reports_what_it_holds(registry, trained_folder, stores):
+def test_a_serving_process_reports_what_it_holds(registry, trained_folder, stores, project):
     import json
 
     from backend.config import Settings
     from backend.serving import ModelServer
     from backend.state.keys import SERVING
 
-    project = "51"
     (version,) = _promoted(registry, project, trained_folder, 1)
     server = ModelServer(Settings(model_cache_size=2), registry)
     server.for_project(project)

@@ -88,12 +88,11 @@ def _annotated_project(project: str, sentences, redis_url, tmp_path, monkeypatch
 
 
 def test_a_stored_annotation_no_check_foresaw_is_skipped_and_the_project_still_learns(
-        gmb_train, redis_url, tmp_path, monkeypatch):
+        gmb_train, redis_url, tmp_path, monkeypatch, project):
     """What an older version stored (the webhook now refuses it) cannot fail every later training."""
     from backend.labelstudio.annotation import Annotation
     from worker.jobs import train_project
 
-    project = "7100"
     stores = _annotated_project(project, gmb_train[:12], redis_url, tmp_path, monkeypatch)
     poison = {"from_name": "label", "to_name": "text", "type": "labels",
               "value": {"start": float("inf"), "end": 5, "labels": ["geo"]}}
@@ -105,7 +104,7 @@ def test_a_stored_annotation_no_check_foresaw_is_skipped_and_the_project_still_l
 
 
 def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(trained_folder, redis_url, tmp_path,
-                                                                             monkeypatch):
+                                                                             monkeypatch, project):
     """Two workers: v1's push finishing after v2's would select v1 in LS while v2 serves."""
     from backend.state import connect
     from backend.state.history import Training
@@ -116,7 +115,7 @@ def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(tra
     monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")  # never reached: the push stops first
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
     stores = connect(Settings.from_env())
-    project, versions = "7200", []
+    versions = []
     for _ in range(2):
         version, path = stores.registry.new_version(project)
         shutil.copytree(trained_folder, path)
@@ -147,7 +146,7 @@ class _RacingLabelStudio:
 
 
 def test_a_cold_start_order_is_never_selected_over_a_version_promoted_while_it_wrote(
-        trained_folder, gmb_train, redis_url, tmp_path, monkeypatch):
+        trained_folder, gmb_train, redis_url, tmp_path, monkeypatch, project):
     """Two workers: the cover job reads the current version, then writes for minutes; a version
     promoted meanwhile (and its push) must stay selected in LS."""
     from backend.ner.readers import text_and_regions
@@ -161,7 +160,6 @@ def test_a_cold_start_order_is_never_selected_over_a_version_promoted_while_it_w
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
     monkeypatch.setenv("ADAPT_STEPS", "0")  # the order is what this checks
     stores = connect(Settings.from_env())
-    project = "7250"
     stores.annotations.save_config(project, CONFIG)
 
     def promote_one():
@@ -177,13 +175,12 @@ def test_a_cold_start_order_is_never_selected_over_a_version_promoted_while_it_w
     assert ls.selected == [] and ls.imported == 100  # stopped before the second batch
 
 
-def test_a_full_disk_during_a_save_fails_that_training_and_nothing_else(gmb_train, redis_url, tmp_path, monkeypatch):
+def test_a_full_disk_during_a_save_fails_that_training_and_nothing_else(gmb_train, redis_url, tmp_path, monkeypatch, project):
     import errno
 
     from backend.ner import fastpath
     from worker.jobs import train_project
 
-    project = "7300"
     stores = _annotated_project(project, gmb_train[:12], redis_url, tmp_path, monkeypatch)
     assert train_project(project)["status"] == "promoted"
     served = stores.registry.current(project)
