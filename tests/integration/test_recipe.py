@@ -7,8 +7,8 @@ from backend.ner.evaluation import evaluate_model
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.readers import Sentence
-from worker.training.recipe import (MIN_GATE_ENTITIES, PRIOR_THRESHOLD, Current, starting_point, train_candidate,
-                                    training_split)
+from worker.training.recipe import (FIRST_PRIOR_THRESHOLD, MIN_GATE_ENTITIES, PRIOR_THRESHOLD, Current, starting_point,
+                                    train_candidate, training_split)
 
 LABELS = LabelSet.from_types(["org", "per"])
 
@@ -94,8 +94,11 @@ def test_a_dev_split_too_small_to_judge_is_trained_on_and_the_prior_threshold_se
             assert (split.train_ids, split.dev_ids) == (held.train_ids, held.dev_ids)
 
     quick = dict(train_epochs=1, precision="fp32", gazetteer="off")
-    pooled = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick))
-    assert pooled.threshold == PRIOR_THRESHOLD and "no dev split judged" in pooled.note
+    pooled = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick))  # a first version
+    assert pooled.threshold == FIRST_PRIOR_THRESHOLD and "no dev split judged" in pooled.note
+    assert "first version" in pooled.threshold_why
+    later = train_candidate(split.train[:12], [], data.labels, 12, Current("v1", pooled.ner, 12), Settings(**quick))
+    assert later.threshold == PRIOR_THRESHOLD
     every = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick, span_threshold="0"))
     assert every.threshold is None and every.ner.threshold is None
     fixed = train_candidate(split.train[:12], split.dev[:20], data.labels, 12, None, Settings(**quick, span_threshold="0.7"))

@@ -69,12 +69,15 @@ def test_unscored_spans_stay_whatever_the_floor():
 
 
 def test_without_a_dev_split_a_new_version_serves_from_the_prior_or_the_higher_live_floor():
-    from worker.training.recipe import PRIOR_THRESHOLD, Candidate, _try_threshold
+    from worker.training.recipe import FIRST_PRIOR_THRESHOLD, PRIOR_THRESHOLD, Candidate, _try_threshold
 
-    def threshold(live, fixed=None):
+    def threshold(live, fixed=None, first=False):
         candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
-        _try_threshold(candidate, None, [], fixed, live)
+        _try_threshold(candidate, None, [], fixed, live, first)
         return candidate.threshold, candidate.threshold_why
+
+    assert threshold(None, first=True)[0] == FIRST_PRIOR_THRESHOLD > PRIOR_THRESHOLD  # nobody has edited its spans
+    assert threshold(None, fixed=0.5, first=True)[0] == 0.5
 
     assert threshold(None) == (PRIOR_THRESHOLD, threshold(None)[1]) and "prior" in threshold(None)[1]
     costly = floor.Floor("v2", 30, 70, -0.05, 0.97, 0.12)

@@ -45,6 +45,12 @@ THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 # simulated rounds on GMB and BC5CDR; none in 19). A weak model is over-confident: its spans are
 # more often right than wrong only from about 0.88 (docs/benchmarks.md, "Span-score calibration").
 PRIOR_THRESHOLD = 0.9
+# A project's first version (nothing served before it, so no annotator has edited its spans yet),
+# trained on the service's first 10 tasks, is surest of its mistakes: from 0.9, one of six such
+# versions (GMB and BC5CDR, cold-start order, 3 seeds each) cost 5.2 % more edits than it saved;
+# from 0.95 all six saved (0.4-14.3 %, median 7.1 % against 5.7 %; docs/benchmarks.md). The
+# versions after it go back to PRIOR_THRESHOLD, or higher where the annotators' edits say so.
+FIRST_PRIOR_THRESHOLD = 0.95
 
 
 def auto_epochs(train_sentences: int, batch_size: int) -> int:
@@ -184,24 +190,26 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
     elif current is not None and dev and not gate:
         candidate.note = (f"the gate was skipped: the serving version {current.version} trained on every "
                           f"dev task (it was trained before the project had a dev split)")
-    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live)
+    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, first=current is None)
     return candidate
 
 
 def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fixed: float | None,
-                   live: Floor | None = None) -> None:
+                   live: Floor | None = None, first: bool = False) -> None:
     """Serve only spans scored at or above the THRESHOLDS value that saves the most edits on `dev`
-    (F1 and the gate are the model's own, every span counted); without one, PRIOR_THRESHOLD or the
-    `live` floor where higher: an earlier version's spans cost the annotators more than they saved
-    from there down, and a model trained on a few more tasks is not trusted to do better; the
-    `fixed` one (SPAN_THRESHOLD) when set, 0 serving every span."""
+    (F1 and the gate are the model's own, every span counted); without one, PRIOR_THRESHOLD
+    (FIRST_PRIOR_THRESHOLD for a project's `first` version) or the `live` floor where higher: an
+    earlier version's spans cost the annotators more than they saved from there down, and a model
+    trained on a few more tasks is not trusted to do better; the `fixed` one (SPAN_THRESHOLD) when
+    set, 0 serving every span."""
     if fixed is not None:
         candidate.threshold_why = f"SPAN_THRESHOLD={fixed} fixes it"
     if not dev:
-        candidate.threshold = PRIOR_THRESHOLD if fixed is None else fixed or None
+        prior = FIRST_PRIOR_THRESHOLD if first else PRIOR_THRESHOLD
+        candidate.threshold = prior if fixed is None else fixed or None
         if fixed is None:
-            candidate.threshold_why = (f"no dev split yet (one needs {MIN_GATE_ENTITIES} gold entities): "
-                                       f"the prior {PRIOR_THRESHOLD}")
+            candidate.threshold_why = (f"no dev split yet (one needs {MIN_GATE_ENTITIES} gold entities): the prior "
+                                       f"{prior}{', higher for a first version nobody has edited' if first else ''}")
         if fixed is None and live is not None and live.floor is not None and live.floor > candidate.threshold:
             candidate.threshold = live.floor
             candidate.threshold_why = f"no dev split yet, and the annotators' edits say so: {live.reason}"
