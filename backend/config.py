@@ -79,6 +79,9 @@ class Settings:
     label_studio_api_key: str = setting("", secret=True)  # a personal access token (or legacy token)
     push_limit: int = setting(20_000)  # with LS configured: unlabelled tasks a promotion predicts and pushes to LS (0: off)
     push_interval_s: int = setting(600)  # a project's pushes begin at least this far apart; promotions meanwhile coalesce
+    # tasks one push job writes before it hands the worker back: a training waits for at most one
+    # slice (LS takes about 36 tasks a second, so about 30 s), never for a whole 20,000-task push
+    push_slice: int = setting(1000)
     # task-adaptive pre-training: masked-LM steps over the project's texts (from LS, at import) before
     # its trainings from the encoder (0: off); 300 lifted test F1 after 50 tasks by 0.02-0.035 on GMB and BC5CDR
     adapt_steps: int = setting(300)
@@ -91,12 +94,17 @@ class Settings:
     gazetteer: str = setting("auto", choices=("auto", "off"))
     span_threshold: str = setting("auto")  # "auto": each version's dev split chooses; or a fixed score in [0, 1] (0: every span)
     train_timeout: int = setting(7200)  # seconds before RQ stops a training job
-    queue_name: str = setting("ner-training")
+    queue_name: str = setting("ner-training")  # trainings and cold-start orders; pushes go to `push_queue`
     worker_nice: int = setting(0)  # CPU niceness of the training worker (raise it to favour serving over training)
     serve_nice: int = setting(0)  # CPU niceness of the serving processes (`up` sets 5: a training keeps most of the CPU)
     torch_threads: int = setting(0)  # torch threads per serving process (0: the cores shared among WORKERS)
     train_threads: int = setting(0)  # torch threads a training uses (0: every core)
     swap_poll_seconds: float = setting(2.0)  # how often each serving process looks for newly promoted versions
+
+    @property
+    def push_queue(self) -> str:
+        """The queue of push jobs: a worker takes them only when no training or cold start waits."""
+        return f"{self.queue_name}-push"
 
     @property
     def pushes_to_ls(self) -> bool:

@@ -40,9 +40,11 @@ def run(settings: Settings, name: str | None = None, burst: bool = False) -> Non
     threading.Thread(target=rescue_dead_trainings, args=(settings,), name="rescue", daemon=True).start()
     # A bare client: RQ's worker loop blocks on the queue for minutes, past the stores' socket timeout.
     client = redis.Redis.from_url(settings.redis_url)
-    queue = Queue(settings.queue_name, connection=client)
-    log.info("worker on queue %r at %s", settings.queue_name, settings.redis_url.split("@")[-1])
-    Worker([queue], connection=client, name=name).work(burst=burst, logging_level="INFO")
+    # RQ takes from the first queue with a job: a training never waits behind more than one push slice
+    queues = [Queue(settings.queue_name, connection=client), Queue(settings.push_queue, connection=client)]
+    log.info("worker on queues %r then %r at %s", settings.queue_name, settings.push_queue,
+             settings.redis_url.split("@")[-1])
+    Worker(queues, connection=client, name=name).work(burst=burst, logging_level="INFO")
 
 
 def rescue_dead_trainings(settings: Settings) -> None:

@@ -30,9 +30,15 @@ class LabelStudioClient:
         for task in self.sdk.tasks.list(project=int(project), fields="all"):
             yield _as_dict(task)
 
-    def unlabelled_tasks(self, project: str, page_size: int) -> Iterator[tuple[int, dict]]:
-        """(id, data) of every task nobody has annotated, fetched `page_size` at a time."""
-        pager = self.sdk.tasks.list(project=int(project), fields="task_only", query=json.dumps(UNLABELLED),
+    def unlabelled_tasks(self, project: str, page_size: int, after: int = 0) -> Iterator[tuple[int, dict]]:
+        """(id, data) of every task nobody has annotated, in id order (LS's order without one
+        asked for), fetched `page_size` at a time; with `after`, only the tasks with a greater id."""
+        query = UNLABELLED
+        if after:
+            query = {"filters": {**UNLABELLED["filters"], "items": [
+                *UNLABELLED["filters"]["items"],
+                {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after}]}}
+        pager = self.sdk.tasks.list(project=int(project), fields="task_only", query=json.dumps(query),
                                     page_size=page_size)
         for task in pager:
             yield int(task.id), task.data if isinstance(task.data, dict) else {}

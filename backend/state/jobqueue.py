@@ -60,6 +60,7 @@ class ProjectJobs:
         self.r = client
         self.settings = settings
         self.queue = Queue(settings.queue_name, connection=client)
+        self.push_queue = Queue(settings.push_queue, connection=client)
 
     def after_change(self, store: AnnotationStore, project: str) -> Request | None:
         """Apply the policy after the store changed: the first training once MIN_ANNOTATIONS tasks
@@ -139,12 +140,23 @@ class ProjectJobs:
                 return None
             if time.time() - float(self.r.get(keys.push_started) or 0) < self.settings.push_interval_s:
                 return None
-            job = self.queue.enqueue(PUSH_FUNCTION, project, job_id=f"push-{project}-{time.time_ns()}",
-                                     job_timeout=self.settings.train_timeout, result_ttl=RESULT_TTL_S,
-                                     failure_ttl=FAILURE_TTL_S, description=f"push project {project}'s predictions to LS")
+            job = self._enqueue_push(project)
             self.r.set(keys.push_waiting, job.id)
         log.info("project %s: %s enqueued", project, job.id)
         return job.id
+
+    def continue_push(self, project: str, version: str, training_job: str, after: int) -> str:
+        """Enqueue the rest of a push, the tasks after id `after`, behind any training that waits.
+        It is not the push that waits (`push_due`): a newer version's push is enqueued beside it,
+        and it stops at its first check once that version serves."""
+        job = self._enqueue_push(project, version, training_job, after)
+        log.info("project %s: %s enqueued, the push of %s after task %d", project, job.id, version, after)
+        return job.id
+
+    def _enqueue_push(self, project: str, *args) -> Job:
+        return self.push_queue.enqueue(PUSH_FUNCTION, project, *args, job_id=f"push-{project}-{time.time_ns()}",
+                                       job_timeout=self.settings.train_timeout, result_ttl=RESULT_TTL_S,
+                                       failure_ttl=FAILURE_TTL_S, description=f"push project {project}'s predictions to LS")
 
     def take_push(self, project: str) -> tuple[str, str] | None:
         """For the push job as it starts: the newest (version, training job) asked for, or None when

@@ -121,10 +121,11 @@ def test_a_push_of_a_version_that_no_longer_serves_stops_before_selecting_it(tra
         shutil.copytree(trained_folder, path)
         stores.registry.promote(project, version)
         versions.append(version)
-    stores.history.save(project, Training("train-7200-1", version=versions[0]))
-    pushed = push_predictions(project, versions[0], "train-7200-1")
+    job = f"train-{project}-1"
+    stores.history.save(project, Training(job, version=versions[0]))
+    pushed = push_predictions(project, versions[0], job)
     assert pushed["status"] == "stale" and versions[1] in pushed["error"]
-    assert stores.history.get(project, "train-7200-1").push["status"] == "stale"
+    assert stores.history.get(project, job).push["status"] == "stale"
 
 
 class _RacingLabelStudio:

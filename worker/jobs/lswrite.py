@@ -54,14 +54,23 @@ def serving_check(stores: Stores, project: str, version: str | None, what: str) 
 def write_predictions(project: str, served: ServedModel, label: str, tasks: Iterable[tuple[int, dict]], settings: Settings,
                       stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None,
                       check: Callable[[], None] | None = None) -> int:
+    """`write_batches`, then `label` selected in LS and older versions' predictions deleted
+    (`select_version`; returns how many went)."""
+    write_batches(project, served, label, tasks, settings, stores, ls, progress, check)
+    return select_version(project, label, stores, ls, check)
+
+
+def write_batches(project: str, served: ServedModel, label: str, tasks: Iterable[tuple[int, dict]], settings: Settings,
+                  stores: Stores, ls: LabelStudioClient, progress: Callable[[list[Task]], None] | None = None,
+                  check: Callable[[], None] | None = None) -> int | None:
     """`served`'s predictions for `tasks` (id, data), written to LS PUSH_BATCH at a time as model
-    version `label`, then that version selected in LS and older versions' predictions deleted
-    (`prune_versions`; returns how many). Task scores are the model's when it orders the tasks,
-    else the cold-start order's. `check` runs before each batch and before the selection (it
-    raises to stop: a newer version serves)."""
+    version `label`; the last task id written (None: none). Task scores are the model's when it
+    orders the tasks, else the cold-start order's. `check` runs before each batch (it raises to
+    stop: a newer version serves)."""
     controls = project_controls(stores.annotations.config(project), project, "", strict=True)
     explicit = parse_label_map(settings.label_map)
     batch: list[Task] = []
+    last = None
 
     def flush() -> None:
         if check:
@@ -79,10 +88,18 @@ def write_predictions(project: str, served: ServedModel, label: str, tasks: Iter
 
     for task_id, data in tasks:
         batch.append(Task(task_id, data))
+        last = task_id
         if len(batch) == PUSH_BATCH:
             flush()
     if batch:
         flush()
+    return last
+
+
+def select_version(project: str, label: str, stores: Stores, ls: LabelStudioClient,
+                   check: Callable[[], None] | None = None) -> int:
+    """`label` made the project's selected model version in LS, then older versions' predictions
+    deleted (`prune_versions`; returns how many went). `check` runs first (it raises to stop)."""
     # LS's Data Manager scores a task by its predictions of the project's selected model version
     # (Settings > Model), which connecting a backend sets to the backend's title, a version no
     # prediction carries: the "prediction score" column stays empty and sorting by it does nothing.
