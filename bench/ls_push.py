@@ -3,7 +3,8 @@
     .venv/bin/python bench/ls_push.py ../shared/data/gmb/ner_dataset.csv [--tasks 5000] [--promotions 10]
 
 1. A project of --tasks GMB sentences; a MiniLM version trained (1 epoch, 20 annotated tasks) and
-   promoted; its push timed: predicting every task and writing them to LS, 100 a call, then the
+   promoted; its push timed: predicting every task and writing them to LS, 100 a call, PUSH_SLICE
+   tasks a job (each slice timed: the longest a training asked for meanwhile waits), then the
    selection and the deletion of older versions' predictions.
 2. --promotions more promotions of the same folder, each followed by its push, on the first 1,000
    tasks of another project: LS's prediction rows after each, against what was written in all.
@@ -53,6 +54,20 @@ def main() -> None:
 
     stores = connect(Settings.from_env())
     sdk = SDK(base_url=ls.url, api_key=ls.token)
+
+    def push_all(project: str) -> tuple[dict, list[float]]:
+        """Every slice of the push asked for, as workers run them one job after another; the last
+        job's answer and each slice's seconds."""
+        from rq.job import Job
+
+        slices, args = [], (project,)
+        while True:
+            started = time.perf_counter()
+            done = push_predictions(*args)
+            slices.append(time.perf_counter() - started)
+            if "next" not in done:
+                return done, slices
+            args = Job.fetch(done["next"], connection=stores.client).args
     ours = LabelStudioClient(ls.url, ls.token)
     sentences = read_corpus(args.corpus, limit=args.tasks)
     try:
@@ -71,11 +86,11 @@ def main() -> None:
             text, regions = text_and_regions(sentence)
             stores.annotations.upsert(p, Annotation(task, task, {"text": text}, regions))
         trained = train_project(p)
-        started = time.perf_counter()
-        pushed = push_predictions(p)
-        took = time.perf_counter() - started
+        pushed, slices = push_all(p)
+        took = sum(slices)
         print(f"push of {pushed['pushed']} predictions ({trained['version']}, MiniLM int8/fp32 as served): "
-              f"{took:.1f} s, {pushed['pushed'] / took:.0f} tasks/s; status {pushed['status']}")
+              f"{took:.1f} s, {pushed['pushed'] / took:.0f} tasks/s; status {pushed['status']}; "
+              f"{len(slices)} jobs of PUSH_SLICE={Settings.from_env().push_slice} tasks, the longest {max(slices):.1f} s")
 
         q, _ = project_of(min(1000, len(sentences)), "push growth")
         source = stores.registry.path(p, trained["version"])
@@ -87,9 +102,8 @@ def main() -> None:
             shutil.copytree(source, path)
             stores.registry.promote(q, version)
             stores.queue.want_push(q, version, f"bench-{n}")
-            started = time.perf_counter()
-            done = push_predictions(q)
-            took = time.perf_counter() - started
+            done, slices = push_all(q)
+            took = sum(slices)
             written += done["pushed"]
             held = ours.model_versions(q)
             print(f"| {n} | {written} | {sum(held.values())} | {len([v for v in held.values() if v])} | {took:.1f} |")
