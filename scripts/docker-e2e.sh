@@ -13,6 +13,10 @@ WORK=$(mktemp -d /tmp/ner-docker-e2e.XXXXXX)
 BACKEND_PORT=${BACKEND_PORT:-19090}
 LABEL_STUDIO_PORT=${LABEL_STUDIO_PORT:-18080}
 WHEELS_PID=
+stop_wheels() {  # the wheel server goes with the script, whichever step failed
+  [ -n "$WHEELS_PID" ] && kill "$WHEELS_PID" 2>/dev/null
+  WHEELS_PID=
+}
 summary() { echo "docker-e2e: $1 ($(( $(date +%s) - started )) s)"; }
 
 DOCKERD_PID=
@@ -25,10 +29,11 @@ if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null || apt-get install -y -q docker.io >/dev/null
   dockerd >"$WORK/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
-  trap stop_dockerd EXIT
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 command -v docker-compose >/dev/null || apt-get install -y -q docker-compose >/dev/null
+
+trap 'stop_wheels; stop_dockerd' EXIT
 
 # Images. The base and the substitutes are built only where the registries are out of reach;
 # torch's CPU wheel comes from pip's local wheelhouse when there is one (`pip config list`).
@@ -50,8 +55,7 @@ build -t ner-backend:latest --build-arg PYTHON_IMAGE=ner-base:bookworm "${TORCH_
 build -t ner-redis:local -f docker/redis.Dockerfile docker
 build -t ner-proxy:local -f docker/proxy.Dockerfile docker
 build -t ner-labelstudio:local -f docker/labelstudio.Dockerfile docker
-[ -n "$WHEELS_PID" ] && kill "$WHEELS_PID"
-WHEELS_PID=
+stop_wheels
 build_s=$(( $(date +%s) - t0 ))
 echo "images built in ${build_s} s: ner-backend:latest $(docker image inspect -f '{{.Size}}' ner-backend:latest | awk '{printf "%.2f GB", $1/1e9}')"
 
@@ -62,11 +66,10 @@ export ADAPT_STEPS=${ADAPT_STEPS:-3}  # the plumbing, not the 3-minute adaptatio
 COMPOSE="docker-compose -p $PROJECT --project-directory $PWD -f docker-compose.yml -f docker/compose.offline.yml --env-file $WORK/.env --profile cpu --profile labelstudio"
 UP_ARGS="--scale backend=2 redis backend webhooks proxy worker-cpu label-studio"
 teardown() {
-  [ -n "$WHEELS_PID" ] && kill "$WHEELS_PID" 2>/dev/null
   $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true
   $COMPOSE down -v >/dev/null 2>&1 || true
 }
-trap 'teardown; stop_dockerd' EXIT
+trap 'teardown; stop_wheels; stop_dockerd' EXIT
 t0=$(date +%s)
 $COMPOSE up -d --no-build $UP_ARGS
 until [ "$(docker inspect -f '{{.State.Health.Status}}' $($COMPOSE ps -q backend) 2>/dev/null | sort -u)" = healthy ]; do
