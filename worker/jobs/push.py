@@ -81,13 +81,11 @@ def _push(project: str, version: str, settings: Settings, stores: Stores, record
     served = load_version(project, version, settings, stores)
     ls = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key)
     budget = min(max(1, settings.push_slice), settings.push_limit - record.push["tasks"])
-    written = 0
+    read_before = record.push["tasks"]
 
     def tasks() -> Iterator[tuple[int, dict]]:  # counted as read: `tasks` beside `pushed` shows a batch that failed
-        nonlocal written
         for task in islice(ls.unlabelled_tasks(project, PUSH_BATCH, after), budget):
             record.push["tasks"] += 1
-            written += 1
             yield task
 
     def progress(batch: list[Task]) -> None:
@@ -95,7 +93,7 @@ def _push(project: str, version: str, settings: Settings, stores: Stores, record
         stores.history.save(project, record)
 
     last = write_batches(project, served, version, tasks(), settings, stores, ls, progress, still_current)
-    if written == budget and record.push["tasks"] < settings.push_limit and last is not None:
+    if record.push["tasks"] - read_before == budget and record.push["tasks"] < settings.push_limit and last is not None:
         return last
     record.push["pruned"] = select_version(project, version, stores, ls, still_current)
     log.info("project %s: %d predictions of %s written to Label Studio, %d older ones deleted", project,
