@@ -48,8 +48,13 @@ def _stop(children: list[Child]) -> None:
         try:
             child.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in 30 s; killing it", child.name)
-            child.proc.kill()
+            # its whole process group: a worker's work horse (a forked job, e.g. the encoder's
+            # adaptation) outlived a SIGKILL of the worker alone and kept training, orphaned
+            log.warning("%s did not stop in 30 s; killing it and its processes", child.name)
+            try:
+                os.killpg(child.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                child.proc.kill()
             child.proc.wait()
 
 

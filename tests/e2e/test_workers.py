@@ -31,10 +31,6 @@ def test_two_workers_train_two_projects_at_once_and_both_versions_are_served(gmb
         events = [annotation_event(p, 100 + i, s) for i, s in enumerate(gmb_train[180:192]) for p in projects]
         assert len(events) == 24 and all(status == 200 for status, _, _ in send_webhooks(service, events, threads=4))
         records = {p: wait_for_training(service, p, 1, timeout=300) for p in projects}
-    finally:
-        for worker in workers:
-            worker.stop()
-    try:
         jobs = {p: [Job.fetch(r["job_id"], connection=client) for r in records[p]] for p in projects}
         for p in projects:
             assert [r["status"] for r in records[p]] == ["promoted"], records[p]
@@ -49,4 +45,6 @@ def test_two_workers_train_two_projects_at_once_and_both_versions_are_served(gmb
             return all(s == versions for s in seen)
         wait_until("both serving processes to serve both new versions", every_process_serves_both, timeout=30)
     finally:
+        for worker in workers:
+            worker.stop()
         service.stop()
