@@ -25,7 +25,7 @@ def in_process(capsys, monkeypatch):
     """Runs `ner-backend ARGS` in this process (no interpreter and torch start-up, about 4 s each):
     (exit code, stdout, stderr). The OpenMP variables it sets are put back after the test."""
     for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
-        monkeypatch.setenv(key, os.environ.get(key, ""))
+        monkeypatch.delenv(key, raising=False)  # as a shell starts it; monkeypatch restores them after
 
     def run(*args) -> tuple[int, str, str]:
         capsys.readouterr()

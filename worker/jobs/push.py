@@ -40,7 +40,7 @@ def push_predictions(project: str, version: str | None = None, training_job: str
         return {"project": project, "status": "nothing asked"}
     record = stores.history.get(project, training_job) or Training(training_job, version=version)
     if after is None or not record.push:
-        record.push = {"version": version, "status": PushStatus.RUNNING, "tasks": 0, "pushed": 0, "error": None}
+        record.push = _progress(version, PushStatus.RUNNING)
         stores.history.save(project, record)
     try:
         last = _push(project, version, settings, stores, record, after or 0)
@@ -60,10 +60,15 @@ def push_predictions(project: str, version: str | None = None, training_job: str
     return {"project": project, **record.push}
 
 
+def _progress(version: str | None, status: PushStatus) -> dict:
+    """A push's progress as its training record keeps it, before any task is read."""
+    return {"version": version, "status": status, "tasks": 0, "pushed": 0, "error": None}
+
+
 def request_push(stores: Stores, project: str, record: Training) -> None:
     """Ask for the push of `record`'s promoted version; the record of a promotion whose push had
     not started yet says its push was coalesced into this one."""
-    record.push = {"version": record.version, "status": PushStatus.WAITING, "tasks": 0, "pushed": 0, "error": None}
+    record.push = _progress(record.version, PushStatus.WAITING)
     stores.history.save(project, record)
     replaced = stores.queue.want_push(project, record.version, record.job_id)
     older = stores.history.get(project, replaced) if replaced and replaced != record.job_id else None
