@@ -86,6 +86,10 @@ class Settings:
     # its trainings from the encoder (0: off); 300 lifted test F1 after 50 tasks by 0.02-0.035 on GMB and BC5CDR
     adapt_steps: int = setting(300)
     train_epochs: int = setting(0)  # 0: about 200 optimiser steps, between 3 and 200 epochs (see recipe.epochs_for)
+    # "on": from 200 tasks, a version warm-starts from the serving one and fits the changed tasks with
+    # a replay sample (a fixed step budget), with a full training whenever the project doubles;
+    # "off": every training fits every task (see recipe.plan_training)
+    train_incremental: str = setting("on", choices=("on", "off"))
     train_lr: float = setting(2e-4)
     train_batch_size: int = setting(16)
     dev_fraction: float = setting(0.2)  # tasks held out to score each training (only with >= 10 tasks)

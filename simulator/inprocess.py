@@ -24,7 +24,7 @@ from backend.ner.spans import decode_entities
 from backend.ner.edited import VersionQuality
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
-from worker.training.recipe import Current, train_candidate, training_split
+from worker.training.recipe import Current, lineage_after, plan_training, train_candidate, training_split
 
 
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
@@ -65,6 +65,7 @@ class Round:
     model_only_f1: float | None = None  # test F1 of this round's model alone ...
     with_strings_f1: float | None = None  # ... and with the annotated strings, served or not
     reason: str | None = None
+    plan: str = ""  # what this round's training fitted: every task, or the changes and a replay sample
     choose_seconds: float = 0.0  # scoring the pool to choose this round's batch
     words_per_task: float = 0.0  # of the batch added this round: what a task costs to read ...
     entities_per_task: float = 0.0  # ... and to annotate
@@ -211,13 +212,16 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         split = training_split(data, settings)
         started = time.monotonic()
         live = current.version if current else None
+        plan = plan_training(split, current, settings, seed)
         candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
                                     progress=progress is not None,
                                     unseen_dev=split.unseen_dev(current.trained_on) if current else None,
-                                    live=edited[live].floor(live) if live in edited else None)
+                                    live=edited[live].floor(live) if live in edited else None, plan=plan)
         seconds = time.monotonic() - started
         if candidate.reason is None:
-            current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids)
+            lineage, stale = lineage_after(candidate, current, f"v{n}", data.tasks, "")
+            prints = {t: f for t, f in data.fingerprints().items() if t in split.train_ids}
+            current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids, prints, lineage, stale)
             handed = handed or (strategy == "coldstart" and coverage.handed_over(candidate.dev))
         figures, spent = measure(current, test, settings)
         every_span = {}
@@ -235,7 +239,8 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             train_seconds=round(seconds, 1), epochs=candidate.config.epochs, warm_start=candidate.warm_start,
             promoted=candidate.reason is None, version=current.version if current else None, dev_f1=candidate.f1,
             handed_over=handed, **every_span, threshold_why=candidate.threshold_why,
-            reason=candidate.reason or candidate.note, gazetteer=len(current.ner.gazetteer or ()) if current else 0,
+            reason=candidate.reason or candidate.note, plan=plan.why,
+            gazetteer=len(current.ner.gazetteer or ()) if current else 0,
             model_only_f1=model_only, with_strings_f1=with_strings, choose_seconds=round(choose_seconds, 1),
             words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),
             entities_per_task=round(fmean(len(decode_entities(pool[i].tags)) for i in batch), 3),

@@ -71,6 +71,9 @@ class Training:
     serving: dict | None = None  # the precision the version is served in, and the dev F1s that chose it
     resync_error: str | None = None  # the re-sync from LS this job was asked for failed (retried next job)
     push: dict | None = None  # the promoted version's predictions written to LS: status, tasks, pushed, error
+    plan: dict | None = None  # full or incremental, and for incremental: tasks changed, sentences replayed, steps
+    lineage: dict | None = None  # the last full training behind the version (version, tasks, at) and the
+    # annotations deleted or changed since ("stale"): they weigh on the model until the next full training
 
     def __post_init__(self) -> None:
         self.status = TrainingStatus(self.status)

@@ -30,6 +30,7 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
     except redis.RedisError:
         history, records, quality, order = [], [], {}, "unknown (Redis unavailable)"
         spans = order
+    trained = _trained(current.get(project), history)
     return {
         "glance": [_learning(history), _saving(quality), _activity(history)],
         "id": project,
@@ -40,6 +41,7 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         "trainings": records,
         "order": order,
         "spans": spans,
+        "trained": trained,
         "quality": list(quality.items())[-5:],
     }
 
@@ -137,6 +139,22 @@ def _spans_served(project: str, current: str | None, history: list) -> str:
         return f"{chosen}{why}; {floor.reason}"
     shown = "nothing" if floor.floor >= NONE else f"only spans scored {floor.floor:.2f} or more"
     return f"{shown} now: {floor.reason} (trained to serve {chosen}{why})"
+
+
+def _trained(current: str | None, history: list) -> str:
+    """How the current version trained (every task, or the changes since the last), and when the
+    last full training was: an annotation deleted or corrected since still weighs until the next."""
+    record = next((t for t in reversed(history) if current and t.version == current), None)
+    if record is None or not record.lineage:
+        return ""
+    plan, lineage = record.plan or {}, record.lineage
+    how = (f"incremental ({plan.get('changed', 0)} tasks added or changed, {plan.get('replayed', 0)} sentences "
+           f"replayed, {plan.get('steps', 0)} steps)" if plan.get("incremental") else "on every task")
+    last = f"the last full training: {lineage['version']} on {lineage['tasks']} tasks, {lineage['at']}"
+    stale = lineage.get("stale") or 0
+    after = (f"; {stale} annotations deleted or changed since still weigh on the model until the next one "
+             f"(once the project has doubled)" if stale else "")
+    return f"{current} trained {how}; {last}{after}"
 
 
 def _precision(served: ServedModel) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict
 
 import redis
 from rq import get_current_job
@@ -23,7 +24,7 @@ from backend.state.jobqueue import LEASE_S, ProjectJobs
 from worker.training.adapt import project_settings
 from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
-from worker.training.recipe import Current, train_candidate, training_split
+from worker.training.recipe import Current, Lineage, lineage_after, plan_training, train_candidate, training_split
 
 from .push import request_push
 from .resync import resync_project
@@ -138,17 +139,22 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     current = _current(project, registry)
     unseen = split.unseen_dev(current.trained_on) if current else None
     adapted = project_settings(settings, registry.project_dir(project))
+    plan = plan_training(split, current, adapted)
     candidate = train_candidate(train, dev, data.labels, data.tasks, current, adapted, unseen_dev=unseen,
-                                live=None if dev else _live_evidence(project, stores))
+                                live=None if dev else _live_evidence(project, stores), plan=plan)
     for name, value in candidate.outcome().items():
         setattr(record, name, value)
     if candidate.warm_start == "base" and adapted is not settings:
         record.warm_start = "base, adapted to the project's texts"
     record.version, path = registry.new_version(project)
+    lineage, stale = lineage_after(candidate, current, record.version, data.tasks, utc_now())
+    record.lineage = {**asdict(lineage), "stale": stale}
 
     def metrics(choice: fastpath.ServingChoice) -> dict:
         record.serving = choice.to_dict()
-        return _metrics(project, record, candidate.result, candidate.config, settings, data, split.train_ids)
+        return {**_metrics(project, record, candidate.result, candidate.config, settings, data, split.train_ids),
+                "lineage": record.lineage,
+                "train_fingerprints": {str(t): f for t, f in data.fingerprints().items() if t in split.train_ids}}
 
     fastpath.save_checked(candidate.ner, dev, settings.precision, path, metrics)
     # Promote only what loads back from disk and predicts, in the precision serving will load it in.
@@ -180,9 +186,11 @@ def _current(project: str, registry: ModelRegistry) -> Current | None:
     except ModelFolderError as exc:
         log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
         return None
-    trained_on = metrics.get("train_tasks")
+    trained_on, prints, lineage = metrics.get("train_tasks"), metrics.get("train_fingerprints"), metrics.get("lineage")
     return Current(version, ner, int(metrics.get("annotations") or 0),
-                   frozenset(trained_on) if isinstance(trained_on, list) else None)
+                   frozenset(trained_on) if isinstance(trained_on, list) else None,
+                   fingerprints={int(t): f for t, f in prints.items()} if isinstance(prints, dict) else None,
+                   lineage=Lineage.from_dict(lineage), stale=int(lineage.get("stale") or 0) if isinstance(lineage, dict) else 0)
 
 
 def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,

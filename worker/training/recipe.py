@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 from dataclasses import dataclass, replace
 
 from backend.config import Settings
@@ -17,7 +18,7 @@ from backend.ner.predictor import Predictor
 from backend.ner.readers import Sentence
 from backend.ner.spans import decode_entities
 
-from .dataset import ProjectData, Split, split_dev
+from .dataset import ProjectData, Split, sentences_of, split_dev
 from .loop import TrainConfig, TrainResult, fine_tune
 
 # Optimiser steps a training aims for when TRAIN_EPOCHS is 0 (auto). Few tasks need many passes:
@@ -51,6 +52,18 @@ PRIOR_THRESHOLD = 0.9
 # from 0.95 all six saved (0.4-14.3 %, median 7.1 % against 5.7 %; docs/benchmarks.md). The
 # versions after it go back to PRIOR_THRESHOLD, or higher where the annotators' edits say so.
 FIRST_PRIOR_THRESHOLD = 0.95
+# The flat loop. A full training runs about TARGET_STEPS steps, and at least MIN_EPOCHS passes over
+# every task, so its wait grows with the project (48 s at 300 tasks, minutes at thousands, on a
+# 2-core CPU). From INCREMENTAL_FROM tasks on, a version warm-starts from the serving one and takes
+# INCREMENTAL_STEPS steps over the tasks added or changed since it trained, mixed with a replay
+# sample of the rest (at least as many), so its wait no longer depends on the project's size.
+# Under INCREMENTAL_FROM tasks a full training is itself about TARGET_STEPS steps.
+INCREMENTAL_FROM = 200
+INCREMENTAL_STEPS = 80
+# A full training from the encoder again once the project has REBUILD_GROWTH times the tasks of the
+# last one: incremental versions drift from what a model of all the data would learn, and a
+# deleted or corrected annotation keeps its influence on their weights until the next full training.
+REBUILD_GROWTH = 2.0
 
 
 def auto_epochs(train_sentences: int, batch_size: int) -> int:
@@ -69,6 +82,41 @@ def train_config(train_sentences: int, settings: Settings, seed: int = 42) -> Tr
                        batch_size=settings.train_batch_size, precision=settings.precision, seed=seed)
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """The last full training behind a version: incremental versions carry their ancestor's."""
+
+    version: str
+    tasks: int  # annotated tasks that full training read
+    at: str  # when it finished (UTC, ISO)
+
+    @classmethod
+    def from_dict(cls, raw) -> Lineage | None:
+        try:
+            return cls(str(raw["version"]), int(raw["tasks"]), str(raw["at"]))
+        except (KeyError, TypeError, ValueError):  # a version saved before lineages: unknown
+            return None
+
+
+@dataclass
+class Plan:
+    """What a training fits: every training task from a starting point (full), or the tasks added
+    and changed since the serving version plus a replay sample of the rest, from it (incremental)."""
+
+    incremental: bool
+    sample: list[Sentence]  # the sentences fitted (incremental: changed first, then the replay)
+    why: str
+    changed: int = 0  # tasks added or changed since the serving version trained
+    replayed: int = 0  # tasks it had learned, drawn again so that it does not forget them
+    stale: int = 0  # tasks deleted or changed since the last full training: in the weights until the next
+    steps: int = 0  # optimiser steps (incremental)
+    rebuild: bool = False  # full, from the encoder: the project has grown REBUILD_GROWTH times since the last
+
+    def to_dict(self) -> dict:
+        return {"incremental": self.incremental, "rebuild": self.rebuild, "why": self.why, "changed": self.changed,
+                "replayed": self.replayed, "stale": self.stale, "steps": self.steps}
+
+
 @dataclass
 class Current:
     """The serving version of a project, as the recipe needs it."""
@@ -77,6 +125,9 @@ class Current:
     ner: NerModel
     tasks: int  # annotated tasks its training read (train + dev); 0 when unknown
     trained_on: frozenset[int] | None = None  # the task ids it trained on; None when unknown
+    fingerprints: dict[int, str] | None = None  # what it trained on, task by task; None when unknown
+    lineage: Lineage | None = None  # the full training it descends from; None when unknown
+    stale: int = 0  # annotations deleted or changed since that full training: still in its weights
 
     @property
     def labels(self) -> LabelSet:
@@ -104,6 +155,7 @@ class Candidate:
     dev_effort_saved_all: float | None = None  # ... and what serving every span would
     reason: str | None = None  # why it must not be promoted; None: promote
     note: str | None = None  # what the gate could not judge, for the record
+    plan: Plan | None = None  # what it fitted: every task, or the changes and a replay sample
 
     @property
     def f1(self) -> float | None:
@@ -114,7 +166,8 @@ class Candidate:
         return {"epochs": self.config.epochs, "warm_start": self.warm_start, "dev": self.dev,
                 "previous_dev_f1": self.previous_dev_f1, "gazetteer": len(self.gazetteer or ()),
                 "threshold": self.threshold, "threshold_why": self.threshold_why,
-                "dev_effort_saved": self.dev_effort_saved, "dev_effort_saved_all": self.dev_effort_saved_all}
+                "dev_effort_saved": self.dev_effort_saved, "dev_effort_saved_all": self.dev_effort_saved_all,
+                "plan": self.plan.to_dict() if self.plan else None}
 
     @property
     def ner(self) -> NerModel:
@@ -131,6 +184,42 @@ def starting_point(current: Current | None, tasks: int, labels: LabelSet, settin
     if settings.bootstrap_model:
         return None, settings.bootstrap_model, "bootstrap"
     return None, settings.base_model or None, "base"
+
+
+def plan_training(split: Split, current: Current | None, settings: Settings, seed: int = 42) -> Plan:
+    """Incremental from the serving version when it can be (see INCREMENTAL_FROM), else full."""
+    tasks = split.data.tasks
+    full = Plan(False, split.train, "a full training")
+    if current is None or current.fingerprints is None or current.lineage is None or settings.train_incremental == "off":
+        return full
+    known, now = current.fingerprints, split.data.fingerprints()
+    full.stale = current.stale + sum(1 for t in known if t not in split.train_ids or now.get(t) != known[t])
+    if current.labels != split.data.labels:
+        return replace(full, why="a full training: the labels changed")
+    if tasks < INCREMENTAL_FROM:
+        return replace(full, why=f"a full training: under {INCREMENTAL_FROM} tasks one takes about {TARGET_STEPS} steps")
+    if tasks >= REBUILD_GROWTH * current.lineage.tasks:
+        return replace(full, rebuild=True, why=(f"a full training from the encoder: {tasks} tasks, {REBUILD_GROWTH:g} "
+                                                f"times the {current.lineage.tasks} of the last one ({current.lineage.version})"))
+    changed = sorted(t for t in split.train_ids if known.get(t) != now[t])
+    fresh = sentences_of(split.data, set(changed))
+    pool = sentences_of(split.data, split.train_ids - set(changed))
+    budget = max(INCREMENTAL_STEPS * settings.train_batch_size, 2 * len(fresh))
+    replay = random.Random(seed * 1_000_003 + tasks).sample(pool, min(len(pool), budget - len(fresh)))
+    sample = fresh + replay
+    passes = max(1, round(budget / max(1, len(sample))))  # a small project: the whole sample, several times
+    steps = passes * math.ceil(len(sample) / settings.train_batch_size)
+    return Plan(True, sample, (f"incremental from {current.version}: {len(changed)} tasks added or changed, "
+                               f"{len(replay)} sentences replayed, {steps} steps"),
+                changed=len(changed), replayed=len(replay), stale=full.stale, steps=steps)
+
+
+def lineage_after(candidate: Candidate, current: Current | None, version: str, tasks: int, at: str) -> tuple[Lineage, int]:
+    """The full training behind a new version and the annotations deleted or changed since: its
+    own when it trained from the encoder, else its starting point's."""
+    if current is not None and current.lineage is not None and candidate.warm_start.startswith(("current:", "incremental:")):
+        return current.lineage, candidate.plan.stale if candidate.plan else current.stale
+    return Lineage(version, tasks, at), 0
 
 
 def training_split(data: ProjectData, settings: Settings) -> Split:
@@ -162,19 +251,25 @@ def rejection(f1: float | None, previous: float | None, settings: Settings, dev_
 def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
                     current: Current | None, settings: Settings, seed: int = 42,
                     progress: bool = False, unseen_dev: list[Sentence] | None = None,
-                    live: Floor | None = None) -> Candidate:
+                    live: Floor | None = None, plan: Plan | None = None) -> Candidate:
     """Train a new version on `train` as the recipe says, score it on `dev`, and gate it against
     the serving one on `unseen_dev`: the dev sentences the serving version did not train on (None:
     all of `dev`). A version trained before the project had a dev split saw tasks that are dev now.
     `live`: what the annotators' edits of an earlier version's spans say to serve (no dev split: see
-    `_try_threshold`)."""
-    config = train_config(len(train), settings, seed)
-    init, base, warm = starting_point(current, tasks, labels, settings)
-    result = fine_tune(train, config, base_model=base, labels=labels, init=init, progress=progress)
+    `_try_threshold`). `plan`: `plan_training`'s (None: a full training on `train`)."""
+    plan = plan or Plan(False, train, "a full training")
+    if plan.incremental:
+        config = replace(train_config(len(plan.sample), settings, seed), epochs=max(1, round(
+            plan.steps / math.ceil(len(plan.sample) / settings.train_batch_size))))
+        init, base, warm = replace(current.ner, model=copy.deepcopy(current.ner.model)), None, f"incremental:{current.version}"
+    else:
+        config = train_config(len(train), settings, seed)
+        init, base, warm = starting_point(None if plan.rebuild else current, tasks, labels, settings)
+    result = fine_tune(plan.sample, config, base_model=base, labels=labels, init=init, progress=progress)
     new = Predictor(result.ner, precision=settings.precision)
     scores = evaluate_model(new, dev) if dev else None
     gate = dev if unseen_dev is None else unseen_dev
-    candidate = Candidate(result, config, warm, scores, dev_f1(current, gate, settings))
+    candidate = Candidate(result, config, warm, scores, dev_f1(current, gate, settings), plan=plan)
     if settings.gazetteer == "auto":
         _try_gazetteer(candidate, new, train, dev)
     judged = candidate.dev
