@@ -105,3 +105,19 @@ def test_a_stored_text_over_max_task_chars_is_skipped_not_trained(gmb_train):
     huge = Annotation(99, 99, {"text": "Paris " * 200_000}, [])
     data = project_data([*anns, huge], parse_label_config(GMB_CONFIG), max_chars=1_000_000)
     assert data.tasks == 3 and data.skipped == ["task 99: data['text'] has 1200000 characters; MAX_TASK_CHARS is 1000000"]
+
+
+def test_a_large_project_holds_out_at_most_max_dev_tasks_the_lowest_ranked():
+    from backend.ner.labels import LabelSet
+    from backend.ner.readers import Sentence
+    from worker.training.dataset import MAX_DEV_TASKS, ProjectData, dev_tasks
+
+    def project(n: int) -> ProjectData:
+        return ProjectData({t: [Sentence(["word"], ["O"])] for t in range(n)}, LabelSet.from_types(["geo"]))
+
+    small, large = dev_tasks(project(1000), 0.2), dev_tasks(project(5000), 0.2)
+    assert 150 < len(small) < MAX_DEV_TASKS  # under the cap: DEV_FRACTION alone decides
+    assert len(large) == MAX_DEV_TASKS
+    assert len(dev_tasks(project(20_000), 0.2)) == MAX_DEV_TASKS  # the passes over dev stay what they are at 5,000
+    # a task dev in the large project was dev in the small one: no version of it trained on it
+    assert large & set(range(1000)) <= small and large & set(range(1000))
