@@ -90,6 +90,9 @@ class Settings:
     # a replay sample (a fixed step budget), with a full training whenever the project doubles;
     # "off": every training fits every task (see recipe.plan_training)
     train_incremental: str = setting("on", choices=("on", "off"))
+    # seconds of a background full training one job computes before it hands the worker back (the
+    # rest follows in another job, behind any waiting training): the longest a training waits for it
+    rebuild_slice_s: int = setting(30)
     train_lr: float = setting(2e-4)
     train_batch_size: int = setting(16)
     dev_fraction: float = setting(0.2)  # tasks held out to score each training (only with >= 10 tasks)
@@ -98,7 +101,8 @@ class Settings:
     gazetteer: str = setting("auto", choices=("auto", "off"))
     span_threshold: str = setting("auto")  # "auto": each version's dev split chooses; or a fixed score in [0, 1] (0: every span)
     train_timeout: int = setting(7200)  # seconds before RQ stops a training job
-    queue_name: str = setting("ner-training")  # trainings and cold-start orders; pushes go to `push_queue`
+    # trainings and cold-start orders; pushes and background full trainings go to `background_queue`
+    queue_name: str = setting("ner-training")
     worker_nice: int = setting(0)  # CPU niceness of the training worker (raise it to favour serving over training)
     serve_nice: int = setting(0)  # CPU niceness of the serving processes (`up` sets 5: a training keeps most of the CPU)
     torch_threads: int = setting(0)  # torch threads per serving process (0: the cores shared among WORKERS)
@@ -106,9 +110,10 @@ class Settings:
     swap_poll_seconds: float = setting(2.0)  # how often each serving process looks for newly promoted versions
 
     @property
-    def push_queue(self) -> str:
-        """The queue of push jobs: a worker takes them only when no training or cold start waits."""
-        return f"{self.queue_name}-push"
+    def background_queue(self) -> str:
+        """The queue of pushes and slices of background full trainings: a worker takes them only
+        when no training or cold start waits."""
+        return f"{self.queue_name}-background"
 
     @property
     def pushes_to_ls(self) -> bool:

@@ -24,7 +24,9 @@ from backend.ner.spans import decode_entities
 from backend.ner.edited import VersionQuality
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
-from worker.training.recipe import Current, lineage_after, plan_training, train_candidate, training_split
+from worker.training.loop import fine_tune
+from worker.training.recipe import (Current, Lineage, lineage_after, plan_training, starting_point, train_candidate,
+                                    train_config, training_split)
 
 
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
@@ -197,6 +199,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     taken: list[int] = []
     annotations: list[Annotation] = []
     current: Current | None = None
+    rebuilt: Current | None = None  # a full training from the encoder, finished since the last round
     edited: dict[str, VersionQuality] = {}  # per version: its spans on the tasks annotated while it served
     for n, target in enumerate(rounds, 1):
         started = time.monotonic()
@@ -212,17 +215,20 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         split = training_split(data, settings)
         started = time.monotonic()
         live = current.version if current else None
-        plan = plan_training(split, current, settings, seed)
+        start = rebuilt or current
+        plan = plan_training(split, start, settings, seed)
         candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
                                     progress=progress is not None,
                                     unseen_dev=split.unseen_dev(current.trained_on) if current else None,
-                                    live=edited[live].floor(live) if live in edited else None, plan=plan)
+                                    live=edited[live].floor(live) if live in edited else None, plan=plan, start=rebuilt)
         seconds = time.monotonic() - started
+        prints = {t: f for t, f in data.fingerprints().items() if t in split.train_ids}
         if candidate.reason is None:
-            lineage, stale = lineage_after(candidate, current, f"v{n}", data.tasks, "")
-            prints = {t: f for t, f in data.fingerprints().items() if t in split.train_ids}
+            lineage, stale = lineage_after(candidate, start, f"v{n}", data.tasks, "")
             current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids, prints, lineage, stale)
             handed = handed or (strategy == "coldstart" and coverage.handed_over(candidate.dev))
+        # the worker's background full training, done before the next round's (which starts from it)
+        rebuilt = full_training(split, data, prints, settings, seed) if plan.rebuild else None
         figures, spent = measure(current, test, settings)
         every_span = {}
         if current is not None and current.ner.threshold is not None:
@@ -249,6 +255,14 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "
                      f"effort saved {row.effort_saved}, trained {row.train_seconds:.0f} s ({row.warm_start})")
         yield row
+
+
+def full_training(split, data, prints: dict[int, str], settings: Settings, seed: int) -> Current:
+    """What `worker/jobs/rebuild.py` trains in the background: every training task, from the encoder."""
+    _, base, _ = starting_point(None, data.tasks, data.labels, settings)
+    result = fine_tune(split.train, train_config(len(split.train), settings, seed), base_model=base, labels=data.labels)
+    name = f"a full training on {data.tasks} tasks"
+    return Current(name, result.ner, data.tasks, split.train_ids, prints, Lineage(name, data.tasks, ""))
 
 
 def mean_by_strategy(rows: list[Round], key: str) -> dict[str, list[tuple[int, float]]]:

@@ -41,8 +41,8 @@ def run(settings: Settings, name: str | None = None, burst: bool = False) -> Non
     # A bare client: RQ's worker loop blocks on the queue for minutes, past the stores' socket timeout.
     client = redis.Redis.from_url(settings.redis_url)
     # RQ takes from the first queue with a job: a training never waits behind more than one push slice
-    queues = [Queue(settings.queue_name, connection=client), Queue(settings.push_queue, connection=client)]
-    log.info("worker on queues %r then %r at %s", settings.queue_name, settings.push_queue,
+    queues = [Queue(settings.queue_name, connection=client), Queue(settings.background_queue, connection=client)]
+    log.info("worker on queues %r then %r at %s", settings.queue_name, settings.background_queue,
              settings.redis_url.split("@")[-1])
     Worker(queues, connection=client, name=name).work(burst=burst, logging_level="INFO")
 

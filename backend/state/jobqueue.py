@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 JOB_FUNCTION = "worker.jobs.train_project"  # by name: the web service never imports the worker
 PUSH_FUNCTION = "worker.jobs.push_predictions"
 COVER_FUNCTION = "worker.jobs.cover_tasks"
+REBUILD_FUNCTION = "worker.jobs.rebuild_project"
+# A background full training's slice renews this lease as it enqueues the next; a killed worker
+# stops renewing it, and the next training that finds the rebuild due asks for it again (it goes on
+# from the last slice's saved state).
+REBUILD_LEASE_S = 900
 COVER_ASK_TTL_S = 3600  # a cover job that never started (no worker) is asked for again after this
 WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 LEASE_S = 15  # a started job whose lease is this old is dead (its worker was killed)
@@ -60,7 +65,7 @@ class ProjectJobs:
         self.r = client
         self.settings = settings
         self.queue = Queue(settings.queue_name, connection=client)
-        self.push_queue = Queue(settings.push_queue, connection=client)
+        self.background_queue = Queue(settings.background_queue, connection=client)
 
     def after_change(self, store: AnnotationStore, project: str) -> Request | None:
         """Apply the policy after the store changed: the first training once MIN_ANNOTATIONS tasks
@@ -154,9 +159,35 @@ class ProjectJobs:
         return job.id
 
     def _enqueue_push(self, project: str, *args) -> Job:
-        return self.push_queue.enqueue(PUSH_FUNCTION, project, *args, job_id=f"push-{project}-{time.time_ns()}",
+        return self.background_queue.enqueue(PUSH_FUNCTION, project, *args, job_id=f"push-{project}-{time.time_ns()}",
                                        job_timeout=self.settings.train_timeout, result_ttl=RESULT_TTL_S,
                                        failure_ttl=FAILURE_TTL_S, description=f"push project {project}'s predictions to LS")
+
+    def request_rebuild(self, project: str) -> str | None:
+        """Enqueue the project's background full training on the background queue, unless one is
+        under way (its lease holds); the job id, or None."""
+        job_id = f"rebuild-{project}-{time.time_ns()}"
+        if not self.r.set(ProjectKeys(project).rebuild, job_id, nx=True, ex=REBUILD_LEASE_S):
+            return None
+        self._enqueue_rebuild(project, job_id)
+        log.info("project %s: %s enqueued, a full training from the encoder in the background", project, job_id)
+        return job_id
+
+    def continue_rebuild(self, project: str) -> str:
+        """Enqueue the background full training's next slice behind any waiting training; the lease renews."""
+        job_id = f"rebuild-{project}-{time.time_ns()}"
+        self.r.set(ProjectKeys(project).rebuild, job_id, ex=REBUILD_LEASE_S)
+        self._enqueue_rebuild(project, job_id)
+        return job_id
+
+    def end_rebuild(self, project: str) -> None:
+        self.r.delete(ProjectKeys(project).rebuild)
+
+    def _enqueue_rebuild(self, project: str, job_id: str) -> Job:
+        return self.background_queue.enqueue(REBUILD_FUNCTION, project, job_id=job_id,
+                                             job_timeout=self.settings.train_timeout, result_ttl=RESULT_TTL_S,
+                                             failure_ttl=FAILURE_TTL_S,
+                                             description=f"a slice of project {project}'s full training")
 
     def take_push(self, project: str) -> tuple[str, str] | None:
         """For the push job as it starts: the newest (version, training job) asked for, or None when

@@ -164,6 +164,10 @@ class ProjectKeys:
         return self._key("trigger-lock")
 
     @property
+    def rebuild(self) -> str:  # the job id of the background full training's next slice (expires: a lease)
+        return self._key("rebuild")
+
+    @property
     def push_wanted(self) -> str:  # JSON {"version", "job"}: the newest promotion whose push has not started
         return self._key("push-wanted")
 

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from backend.config import Settings
 from backend.labelstudio.annotation import Annotation
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ops.lsdemo import DEMO_CONFIG
 from backend.state import connect
-from worker.training.recipe import INCREMENTAL_FROM, INCREMENTAL_STEPS
+from worker.training import recipe
+from worker.training.recipe import INCREMENTAL_FROM
+
+STEPS = 16  # INCREMENTAL_STEPS here: what is checked is which tasks are fitted, not how well
 
 
 def _store(stores, project: str, task: int, sentence: Sentence) -> None:
@@ -20,6 +25,7 @@ def test_a_grown_project_trains_incrementally_and_a_deleted_annotation_is_counte
         gmb_train, redis_url, tmp_path, monkeypatch, project, app):
     from worker.jobs import train_project
 
+    monkeypatch.setattr(recipe, "INCREMENTAL_STEPS", STEPS)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("TRAIN_EPOCHS", "1")  # the first, full training: one pass is enough to serve
@@ -44,7 +50,7 @@ def test_a_grown_project_trains_incrementally_and_a_deleted_annotation_is_counte
     assert step.warm_start == f"incremental:{full.version}"
     new_in_train = set(map(int, _metrics(stores, project, step.version)["train_fingerprints"])) - trained_on
     assert step.plan["changed"] == len(new_in_train) > 0
-    assert step.plan["steps"] >= INCREMENTAL_STEPS * 0.9
+    assert STEPS / 2 <= step.plan["steps"] <= STEPS * 1.5  # the budget, rounded to whole passes over the sample
     assert step.lineage == {**full.lineage, "stale": 1}  # the deleted task weighs until the next full training
     assert gone not in set(map(int, _metrics(stores, project, step.version)["train_fingerprints"]))
 
@@ -57,3 +63,50 @@ def _metrics(stores, project: str, version: str) -> dict:
     from backend.ner.checkpoint import read_metrics
 
     return read_metrics(stores.registry.path(project, version))
+
+
+@pytest.mark.slow  # about 20 s: three trainings and the slices of a fourth
+def test_a_doubled_project_gets_its_full_training_in_background_slices_and_the_next_version_starts_from_it(
+        gmb_train, redis_url, tmp_path, monkeypatch, project):
+    from rq import Queue
+
+    from worker.jobs import rebuild_project, train_project
+    from worker.jobs.rebuild import BACKGROUND, FOLDER
+
+    monkeypatch.setattr(recipe, "INCREMENTAL_FROM", 20)  # the rule at a size a test trains in seconds
+    monkeypatch.setattr(recipe, "INCREMENTAL_STEPS", STEPS)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("TRAIN_EPOCHS", "1")
+    monkeypatch.setenv("REBUILD_SLICE_S", "0")  # a step a slice: the slicing shows in a few steps
+    settings = Settings.from_env()
+    stores = connect(settings)
+    stores.annotations.save_config(project, DEMO_CONFIG)
+    for task, sentence in enumerate(gmb_train[:24], 1):
+        _store(stores, project, task, sentence)
+    assert train_project(project)["status"] == "promoted"
+    for task, sentence in enumerate(gmb_train[24:50], 25):  # 50 tasks: more than twice the 24 of the last full one
+        _store(stores, project, task, sentence)
+    assert train_project(project)["status"] == "promoted"
+    served = stores.history.all(project)[-1]
+    assert served.plan["incremental"] and served.plan["rebuild"]  # served at once; the full one is due
+    background = Queue(settings.background_queue, connection=stores.client)
+    assert [j.func_name for j in background.jobs] == ["worker.jobs.rebuild_project"]
+    assert stores.queue.request_rebuild(project) is None  # one at a time
+
+    slices = []
+    while not slices or slices[-1]["status"] == "running":
+        slices.append(rebuild_project(project))
+        assert len(slices) < 50
+    assert len(slices) > 2 and slices[-1] == {"project": project, "status": "done", "tasks": 50}
+    assert len(background.jobs) == len(slices)  # each slice enqueued the next (no worker runs them here)
+    home = stores.registry.project_dir(project)
+    assert (home / FOLDER / "model").is_dir() and not (home / FOLDER / "run.pt").exists()
+
+    _store(stores, project, 51, gmb_train[50])
+    assert train_project(project)["status"] == "promoted"
+    after = stores.history.all(project)[-1]
+    assert after.warm_start == f"incremental:{BACKGROUND}" and not after.plan["rebuild"]
+    assert after.lineage["version"] == BACKGROUND and after.lineage["tasks"] == 50 and after.lineage["stale"] == 0
+    assert after.plan["changed"] <= 2  # task 51 (and no other: the full one trained on the rest)
+    assert not (home / FOLDER).exists()  # taken

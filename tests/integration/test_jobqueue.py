@@ -110,7 +110,7 @@ def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path
     settings = Settings(redis_url=redis_url, model_dir=str(tmp_path / "models"), push_interval_s=600,
                         queue_name=f"q-{uuid.uuid4().hex[:8]}")
     stores = connect(settings)
-    queue = Queue(settings.push_queue, connection=stores.client)  # behind the trainings' queue
+    queue = Queue(settings.background_queue, connection=stores.client)  # behind the trainings' queue
     assert stores.queue.want_push(project, "v1-20260101T000000", f"train-{project}-1") is None
     assert stores.queue.want_push(project, "v2-20260101T000100", f"train-{project}-2") == f"train-{project}-1"
     (waiting,) = queue.jobs

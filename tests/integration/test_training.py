@@ -38,3 +38,28 @@ def test_dev_early_stopping_keeps_the_best_epoch(gmb_train):
     assert result.best_epoch == dev_f1.index(max(dev_f1)) + 1
     if result.epochs_run < 4:  # stopped early: the last epoch did not improve
         assert dev_f1[-1] <= max(dev_f1[:-1])
+
+
+def test_a_run_stopped_and_resumed_in_another_process_ends_with_the_weights_of_one_run(gmb_train, tmp_path):
+    """The background full training goes in slices: state saved, a new Run, state restored."""
+    import torch
+
+    from worker.training.loop import Run
+
+    config = TrainConfig(epochs=2, batch_size=8, seed=3, precision="fp32")
+    data = gmb_train[:40]  # 5 steps an epoch
+    whole = Run(data, config)
+    assert whole.train() is True
+    first = Run(data, config)
+    assert first.train(max_steps=3) is False and first.steps_done == 3  # mid-epoch
+    first.save(tmp_path / "run.pt")
+    second = Run(data, config)  # as the next slice's process starts: fresh weights, then the saved state
+    second.restore(tmp_path / "run.pt")
+    assert second.train(max_steps=4) is False and second.steps_done == 7
+    second.save(tmp_path / "run.pt")
+    third = Run(data, config)
+    third.restore(tmp_path / "run.pt")
+    assert third.train() is True and third.result.epochs_run == 2
+    for (name, a), b in zip(whole.model.state_dict().items(), third.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [e["loss"] for e in third.result.history] == [e["loss"] for e in whole.result.history]

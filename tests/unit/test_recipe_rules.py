@@ -69,12 +69,13 @@ def test_a_grown_project_trains_the_changes_and_a_replay_sample_from_the_serving
     assert plan_training(split, replace(current, lineage=None), settings).incremental is False
 
 
-def test_a_full_training_from_the_encoder_once_the_project_doubled_or_under_200_tasks():
+def test_a_full_training_from_the_encoder_is_due_once_the_project_doubled_and_runs_inline_under_200_tasks():
     settings = Settings()
     data = _project(800)
     current = _serving(data, split_dev(data, settings.dev_fraction), lineage_tasks=400)
     plan = plan_training(split_dev(data, settings.dev_fraction), current, settings)
-    assert not plan.incremental and plan.rebuild and "400" in plan.why
+    assert plan.incremental and plan.rebuild and "400" in plan.why  # served now; the full one in the background
+    assert not plan_training(split_dev(data, 0.2), _serving(data, split_dev(data, 0.2), 401), settings).rebuild
     small = _project(INCREMENTAL_FROM - 1)
     small_plan = plan_training(split_dev(small, 0.2), _serving(small, split_dev(small, 0.2), 150), settings)
     assert not small_plan.incremental and not small_plan.rebuild

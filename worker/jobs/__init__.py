@@ -2,6 +2,7 @@
 
 from .cover import cover_tasks
 from .push import push_predictions
+from .rebuild import rebuild_project
 from .train import train_project
 
-__all__ = ["cover_tasks", "push_predictions", "train_project"]
+__all__ = ["cover_tasks", "push_predictions", "rebuild_project", "train_project"]

@@ -26,6 +26,7 @@ from worker.training.dataset import ProjectData, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
 from worker.training.recipe import Current, Lineage, lineage_after, plan_training, train_candidate, training_split
 
+from . import rebuild
 from .push import request_push
 from .resync import resync_project
 
@@ -106,7 +107,7 @@ def _keep_lease(queue: ProjectJobs, project: str, job_id: str) -> threading.Even
     return stop
 
 
-def _controls(store: AnnotationStore, project: str):
+def training_controls(store: AnnotationStore, project: str):
     controls = project_controls(store.config(project), project, "the labels come from the annotations")
     refusal = unsupported_message(controls)
     if refusal:
@@ -126,7 +127,7 @@ def _live_evidence(project: str, stores: Stores):
 def _train(project: str, settings: Settings, stores: Stores, record: Training) -> None:
     store, registry = stores.annotations, stores.registry
     record.changes = store.changes(project)  # read before the data: a later change triggers again
-    data = project_data(store.annotations(project), _controls(store, project), settings.max_task_chars)
+    data = project_data(store.annotations(project), training_controls(store, project), settings.max_task_chars)
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks
@@ -138,16 +139,23 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     record.train_sentences, record.dev_sentences = len(train), len(dev)
     current = _current(project, registry)
     unseen = split.unseen_dev(current.trained_on) if current else None
-    adapted = project_settings(settings, registry.project_dir(project))
-    plan = plan_training(split, current, adapted)
+    home = registry.project_dir(project)
+    adapted = project_settings(settings, home)
+    rebuilt = rebuild.finished(home, data.labels) if current is not None else None
+    start = rebuilt or current
+    plan = plan_training(split, start, adapted)
+    if plan.rebuild and plan.incremental:
+        stores.queue.request_rebuild(project)
     candidate = train_candidate(train, dev, data.labels, data.tasks, current, adapted, unseen_dev=unseen,
-                                live=None if dev else _live_evidence(project, stores), plan=plan)
+                                live=None if dev else _live_evidence(project, stores), plan=plan, start=start)
+    if rebuilt is not None:
+        rebuild.taken(home)  # in this version now, or refused with it by the gate
     for name, value in candidate.outcome().items():
         setattr(record, name, value)
     if candidate.warm_start == "base" and adapted is not settings:
         record.warm_start = "base, adapted to the project's texts"
     record.version, path = registry.new_version(project)
-    lineage, stale = lineage_after(candidate, current, record.version, data.tasks, utc_now())
+    lineage, stale = lineage_after(candidate, start, record.version, data.tasks, utc_now())
     record.lineage = {**asdict(lineage), "stale": stale}
 
     def metrics(choice: fastpath.ServingChoice) -> dict:

@@ -9,6 +9,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -117,83 +118,148 @@ def fine_tune(
     with seqeval and training stops after `config.patience` epochs without a better micro-F1,
     keeping the best epoch's weights.
     """
-    started = time.monotonic()
-    seed_everything(config.seed)
-    pieces = [split_tagged(s.words, s.tags) for s in train]
-    labels = labels or LabelSet.from_tags(t for _, tags in pieces for t in tags)
-    labels.check(t for _, tags in pieces for t in tags)
-    if init is not None:
-        model, tokenizer = init.model, init.tokenizer
-    else:
-        tokenizer, model = load_tokenizer(base_model), init_model(base_model, labels)
-        if config.case_feature:
-            enable_case_feature(model)
-    device = pick_device(config.device)
-    precision = resolve_precision(config.precision, device)
-    model.to(device)
-    model.get_input_embeddings().weight.requires_grad_(config.train_word_embeddings)
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    run = Run(train, config, base_model, labels, init)
+    run.train(dev=dev, progress=progress)
+    return run.result
 
-    features = encode_for_training(
-        tokenizer, pieces, labels, config.max_length, config.label_all_tokens, uses_case_feature(model)
-    )
-    if not features:
-        raise ValueError("no trainable sentences: every sentence is empty after tokenization")
-    steps_per_epoch = math.ceil(len(features) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
 
-    from transformers import get_linear_schedule_with_warmup
+class Run:
+    """One fine-tuning run, step by step. It can stop between two steps and go on later, in another
+    process, from `save`d state (the background full training, `worker/jobs/rebuild.py`): the batches,
+    the learning-rate schedule, AdamW's moments and the random state carry over, so the weights
+    come out as those of one uninterrupted run."""
 
-    # fused: one kernel over all tensors instead of a dozen passes over each (68 -> 11 ms a step on 2 cores)
-    optimizer = torch.optim.AdamW(_param_groups(trainable, config), lr=config.learning_rate, fused=True)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and device.type == "cuda" else None
-
-    result = TrainResult(NerModel(model, tokenizer, labels, estimate_transitions((t for _, t in pieces), labels)))
-    rng = random.Random(config.seed)
-    best_f1, best_state, stale = -1.0, None, 0
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _progress(total_steps, show)
-    first_losses: list[float] = []
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        losses = []
-        for batch in _batches(features, config.batch_size, rng):
-            batch = {k: v.to(device) for k, v in pad_batch(batch, tokenizer.pad_token_id or 0).items()}
-            loss = _step(model, trainable, batch, optimizer, scheduler, scaler, config.max_grad_norm,
-                         autocast(device, precision))
-            losses.append(loss)
-            if len(first_losses) < 5:
-                first_losses.append(loss)
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{loss:.3f}")
-        entry = {"epoch": epoch, "loss": round(sum(losses) / len(losses), 4)}
-        result.epochs_run = epoch
-        if dev:
-            model.eval()
-            scorer = Predictor(result.ner, precision=precision)
-            figures = evaluate_model(scorer, dev)
-            entry["dev_f1"] = figures["f1"]
-            if figures["f1"] > best_f1:
-                best_f1, stale, result.best_epoch = figures["f1"], 0, epoch
-                best_state = copy.deepcopy(model.state_dict())
-                result.dev_metrics = figures
-            else:
-                stale += 1
+    def __init__(self, train: list[Sentence], config: TrainConfig = TrainConfig(), base_model: str | None = None,
+                 labels: LabelSet | None = None, init: NerModel | None = None) -> None:
+        self.started = time.monotonic()
+        self.config = config
+        seed_everything(config.seed)
+        pieces = [split_tagged(s.words, s.tags) for s in train]
+        labels = labels or LabelSet.from_tags(t for _, tags in pieces for t in tags)
+        labels.check(t for _, tags in pieces for t in tags)
+        if init is not None:
+            model, tokenizer = init.model, init.tokenizer
         else:
-            result.best_epoch = epoch
-        result.history.append(entry)
-        log.info("epoch %d: %s", epoch, entry)
-        if dev and stale >= config.patience:
-            break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    result.first_loss = sum(first_losses) / len(first_losses)
-    result.duration_s = time.monotonic() - started
-    return result
+            tokenizer, model = load_tokenizer(base_model), init_model(base_model, labels)
+            if config.case_feature:
+                enable_case_feature(model)
+        self.device = pick_device(config.device)
+        self.precision = resolve_precision(config.precision, self.device)
+        model.to(self.device)
+        model.get_input_embeddings().weight.requires_grad_(config.train_word_embeddings)
+        self.model, self.tokenizer = model, tokenizer
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
+        self.features = encode_for_training(
+            tokenizer, pieces, labels, config.max_length, config.label_all_tokens, uses_case_feature(model)
+        )
+        if not self.features:
+            raise ValueError("no trainable sentences: every sentence is empty after tokenization")
+        self.steps_per_epoch = math.ceil(len(self.features) / config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+
+        from transformers import get_linear_schedule_with_warmup
+
+        # fused: one kernel over all tensors instead of a dozen passes over each (68 -> 11 ms a step on 2 cores)
+        self.optimizer = torch.optim.AdamW(_param_groups(self.trainable, config), lr=config.learning_rate, fused=True)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(config.warmup_ratio * self.total_steps),
+                                                         self.total_steps)
+        # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
+        self.scaler = (torch.amp.GradScaler("cuda") if self.precision == "fp16" and self.device.type == "cuda"
+                       else None)
+        self.result = TrainResult(NerModel(model, tokenizer, labels,
+                                           estimate_transitions((t for _, t in pieces), labels)))
+        self.rng = random.Random(config.seed)
+        self.epoch, self.step_in_epoch, self.epoch_rng = 1, 0, self.rng.getstate()
+        self.losses: list[float] = []  # this epoch's
+        self.first_losses: list[float] = []
+
+    @property
+    def steps_done(self) -> int:
+        return (self.epoch - 1) * self.steps_per_epoch + self.step_in_epoch
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch > self.config.epochs
+
+    def train(self, dev: list[Sentence] | None = None, progress: bool | None = None,
+              deadline: float | None = None, max_steps: int | None = None) -> bool:
+        """Train until the run is over (True), or stop after the step that passes `deadline`
+        (time.monotonic()) or makes `max_steps` steps in this call (False: `save` it to go on)."""
+        model, config, result = self.model, self.config, self.result
+        best_f1, best_state, stale = -1.0, None, 0
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = _progress(self.total_steps, show, self.steps_done)
+        taken = 0
+        while not self.finished:
+            model.train()
+            self.rng.setstate(self.epoch_rng)  # the epoch's batches, again when it resumes mid-epoch
+            batches = list(_batches(self.features, config.batch_size, self.rng))
+            for batch in batches[self.step_in_epoch:]:
+                batch = {k: v.to(self.device) for k, v in pad_batch(batch, self.tokenizer.pad_token_id or 0).items()}
+                loss = _step(model, self.trainable, batch, self.optimizer, self.scheduler, self.scaler,
+                             config.max_grad_norm, autocast(self.device, self.precision))
+                self.losses.append(loss)
+                if len(self.first_losses) < 5:
+                    self.first_losses.append(loss)
+                self.step_in_epoch += 1
+                taken += 1
+                bar.update(1)
+                bar.set_postfix(epoch=self.epoch, loss=f"{loss:.3f}")
+                if ((deadline is not None and time.monotonic() >= deadline) or (max_steps is not None and taken >= max_steps)) \
+                        and self.step_in_epoch < len(batches):
+                    bar.close()
+                    return False
+            entry = {"epoch": self.epoch, "loss": round(sum(self.losses) / len(self.losses), 4)}
+            result.epochs_run = self.epoch
+            if dev:
+                model.eval()
+                figures = evaluate_model(Predictor(result.ner, precision=self.precision), dev)
+                entry["dev_f1"] = figures["f1"]
+                if figures["f1"] > best_f1:
+                    best_f1, stale, result.best_epoch = figures["f1"], 0, self.epoch
+                    best_state = copy.deepcopy(model.state_dict())
+                    result.dev_metrics = figures
+                else:
+                    stale += 1
+            else:
+                result.best_epoch = self.epoch
+            result.history.append(entry)
+            log.info("epoch %d: %s", self.epoch, entry)
+            self.epoch, self.step_in_epoch, self.epoch_rng, self.losses = self.epoch + 1, 0, self.rng.getstate(), []
+            if dev and stale >= config.patience:
+                break
+            if (deadline is not None and time.monotonic() >= deadline) or (max_steps is not None and taken >= max_steps):
+                if not self.finished:
+                    bar.close()
+                    return False
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        result.first_loss = sum(self.first_losses) / len(self.first_losses)
+        result.duration_s = time.monotonic() - self.started
+        self.epoch = config.epochs + 1
+        return True
+
+    def save(self, path: Path) -> None:
+        """What `restore` needs to go on (written to a temporary name, then renamed)."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                 "epoch_rng": self.epoch_rng, "torch_rng": torch.get_rng_state(), "losses": self.losses,
+                 "first_losses": self.first_losses, "history": self.result.history}
+        partial = path.with_name(path.name + ".partial")
+        torch.save(state, partial)
+        partial.replace(path)
+
+    def restore(self, path: Path) -> None:
+        state = torch.load(path, weights_only=False)  # our own file, written by `save`
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step_in_epoch, self.epoch_rng = state["epoch"], state["step_in_epoch"], state["epoch_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.losses, self.first_losses, self.result.history = state["losses"], state["first_losses"], state["history"]
+        self.result.epochs_run = self.epoch - 1
 
 
 def _step(model, trainable, batch, optimizer, scheduler, scaler, max_grad_norm: float, precision_context) -> float:
@@ -224,10 +290,10 @@ def _param_groups(params: list, config: TrainConfig) -> list[dict]:
     return [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _progress(total: int, show: bool):
+def _progress(total: int, show: bool, done: int = 0):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not show, unit="step", dynamic_ncols=True)
+    return tqdm(total=total, initial=done, disable=not show, unit="step", dynamic_ncols=True)
 
 
 def config_dict(config: TrainConfig) -> dict:

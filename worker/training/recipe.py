@@ -63,6 +63,8 @@ INCREMENTAL_STEPS = 80
 # A full training from the encoder again once the project has REBUILD_GROWTH times the tasks of the
 # last one: incremental versions drift from what a model of all the data would learn, and a
 # deleted or corrected annotation keeps its influence on their weights until the next full training.
+# It runs in the background (worker/jobs/rebuild.py) while incremental versions go on serving, and
+# the first training after it starts from it.
 REBUILD_GROWTH = 2.0
 
 
@@ -110,7 +112,7 @@ class Plan:
     replayed: int = 0  # tasks it had learned, drawn again so that it does not forget them
     stale: int = 0  # tasks deleted or changed since the last full training: in the weights until the next
     steps: int = 0  # optimiser steps (incremental)
-    rebuild: bool = False  # full, from the encoder: the project has grown REBUILD_GROWTH times since the last
+    rebuild: bool = False  # a full training from the encoder is due: the project grew REBUILD_GROWTH times since the last
 
     def to_dict(self) -> dict:
         return {"incremental": self.incremental, "rebuild": self.rebuild, "why": self.why, "changed": self.changed,
@@ -198,9 +200,7 @@ def plan_training(split: Split, current: Current | None, settings: Settings, see
         return replace(full, why="a full training: the labels changed")
     if tasks < INCREMENTAL_FROM:
         return replace(full, why=f"a full training: under {INCREMENTAL_FROM} tasks one takes about {TARGET_STEPS} steps")
-    if tasks >= REBUILD_GROWTH * current.lineage.tasks:
-        return replace(full, rebuild=True, why=(f"a full training from the encoder: {tasks} tasks, {REBUILD_GROWTH:g} "
-                                                f"times the {current.lineage.tasks} of the last one ({current.lineage.version})"))
+    due = tasks >= REBUILD_GROWTH * current.lineage.tasks
     changed = sorted(t for t in split.train_ids if known.get(t) != now[t])
     fresh = sentences_of(split.data, set(changed))
     pool = sentences_of(split.data, split.train_ids - set(changed))
@@ -209,9 +209,13 @@ def plan_training(split: Split, current: Current | None, settings: Settings, see
     sample = fresh + replay
     passes = max(1, round(budget / max(1, len(sample))))  # a small project: the whole sample, several times
     steps = passes * math.ceil(len(sample) / settings.train_batch_size)
-    return Plan(True, sample, (f"incremental from {current.version}: {len(changed)} tasks added or changed, "
-                               f"{len(replay)} sentences replayed, {steps} steps"),
-                changed=len(changed), replayed=len(replay), stale=full.stale, steps=steps)
+    why = (f"incremental from {current.version}: {len(changed)} tasks added or changed, {len(replay)} sentences "
+           f"replayed, {steps} steps")
+    if due:
+        why += (f"; a full training from the encoder is due in the background ({tasks} tasks, {REBUILD_GROWTH:g} "
+                f"times the {current.lineage.tasks} of the last, {current.lineage.version})")
+    return Plan(True, sample, why, changed=len(changed), replayed=len(replay), stale=full.stale, steps=steps,
+                rebuild=due)
 
 
 def lineage_after(candidate: Candidate, current: Current | None, version: str, tasks: int, at: str) -> tuple[Lineage, int]:
@@ -251,20 +255,22 @@ def rejection(f1: float | None, previous: float | None, settings: Settings, dev_
 def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet, tasks: int,
                     current: Current | None, settings: Settings, seed: int = 42,
                     progress: bool = False, unseen_dev: list[Sentence] | None = None,
-                    live: Floor | None = None, plan: Plan | None = None) -> Candidate:
+                    live: Floor | None = None, plan: Plan | None = None, start: Current | None = None) -> Candidate:
     """Train a new version on `train` as the recipe says, score it on `dev`, and gate it against
     the serving one on `unseen_dev`: the dev sentences the serving version did not train on (None:
     all of `dev`). A version trained before the project had a dev split saw tasks that are dev now.
     `live`: what the annotators' edits of an earlier version's spans say to serve (no dev split: see
-    `_try_threshold`). `plan`: `plan_training`'s (None: a full training on `train`)."""
+    `_try_threshold`). `plan`: `plan_training`'s (None: a full training on `train`); `start`: what
+    an incremental plan starts from when not the serving version (a finished background full training)."""
     plan = plan or Plan(False, train, "a full training")
+    origin = start or current
     if plan.incremental:
         config = replace(train_config(len(plan.sample), settings, seed), epochs=max(1, round(
             plan.steps / math.ceil(len(plan.sample) / settings.train_batch_size))))
-        init, base, warm = replace(current.ner, model=copy.deepcopy(current.ner.model)), None, f"incremental:{current.version}"
+        init, base, warm = replace(origin.ner, model=copy.deepcopy(origin.ner.model)), None, f"incremental:{origin.version}"
     else:
         config = train_config(len(train), settings, seed)
-        init, base, warm = starting_point(None if plan.rebuild else current, tasks, labels, settings)
+        init, base, warm = starting_point(current, tasks, labels, settings)
     result = fine_tune(plan.sample, config, base_model=base, labels=labels, init=init, progress=progress)
     new = Predictor(result.ner, precision=settings.precision)
     scores = evaluate_model(new, dev) if dev else None
