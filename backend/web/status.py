@@ -152,8 +152,9 @@ def _trained(current: str | None, history: list) -> str:
            f"replayed, {plan.get('steps', 0)} steps)" if plan.get("incremental") else "on every task")
     last = f"the last full training: {lineage['version']} on {lineage['tasks']} tasks, {lineage['at']}"
     stale = lineage.get("stale") or 0
-    after = (f"; {stale} annotations deleted or changed since still weigh on the model until the next one "
-             f"(once the project has doubled)" if stale else "")
+    after = (f"; {stale} annotation{'s' if stale > 1 else ''} deleted or changed since still "
+             f"weigh{'' if stale > 1 else 's'} on the model until the next one (once the project has doubled)"
+             if stale else "")
     return f"{current} trained {how}; {last}{after}"
 
 

@@ -31,6 +31,7 @@ class ProjectData:
     sentences: dict[int, list[Sentence]]
     labels: LabelSet
     skipped: list[str] = field(default_factory=list)  # one line per unusable task
+    _fingerprints: dict[int, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def tasks(self) -> int:
@@ -39,7 +40,9 @@ class ProjectData:
     def fingerprints(self) -> dict[int, str]:
         """Each task's words and tags as a short hash: a version keeps those it trained on, so the
         next training can tell the tasks added or changed since from those it already learned."""
-        return {task: _fingerprint(sentences) for task, sentences in self.sentences.items()}
+        if self._fingerprints is None:  # the plan and the version's metrics both read them
+            self._fingerprints = {task: _fingerprint(sentences) for task, sentences in self.sentences.items()}
+        return self._fingerprints
 
 
 def _fingerprint(sentences: list[Sentence]) -> str:
