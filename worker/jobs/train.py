@@ -160,9 +160,7 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
 
     def metrics(choice: fastpath.ServingChoice) -> dict:
         record.serving = choice.to_dict()
-        return {**_metrics(project, record, candidate.result, candidate.config, settings, data, split.train_ids),
-                "lineage": record.lineage,
-                "train_fingerprints": {str(t): f for t, f in data.fingerprints().items() if t in split.train_ids}}
+        return _metrics(project, record, candidate.result, candidate.config, settings, data, split.train_ids)
 
     fastpath.save_checked(candidate.ner, dev, settings.precision, path, metrics)
     # Promote only what loads back from disk and predicts, in the precision serving will load it in.
@@ -220,5 +218,8 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         ORDERS_TASKS: coverage.handed_over(record.dev),  # else the cold-start order stays in LS
         fastpath.METRICS_KEY: record.serving,
         "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
+        # ... and fits, when incremental, the tasks whose fingerprint differs from these
+        "train_fingerprints": {str(t): f for t, f in data.fingerprints().items() if t in train_ids},
+        "lineage": record.lineage,  # the last full training behind it (recipe.Lineage) and what changed since
         "train": {**result.summary(), "config": config_dict(config)},
     }

@@ -53,10 +53,11 @@ PRIOR_THRESHOLD = 0.9
 # versions after it go back to PRIOR_THRESHOLD, or higher where the annotators' edits say so.
 FIRST_PRIOR_THRESHOLD = 0.95
 # The flat loop. A full training runs about TARGET_STEPS steps, and at least MIN_EPOCHS passes over
-# every task, so its wait grows with the project (48 s at 300 tasks, minutes at thousands, on a
-# 2-core CPU). From INCREMENTAL_FROM tasks on, a version warm-starts from the serving one and takes
-# INCREMENTAL_STEPS steps over the tasks added or changed since it trained, mixed with a replay
-# sample of the rest (at least as many), so its wait no longer depends on the project's size.
+# every task, so its wait grows with the project (webhook -> new version 32 s at 300 tasks, 97 s at
+# 3,000 on a 2-core Xeon). From INCREMENTAL_FROM tasks on, a version warm-starts from the serving
+# one and takes INCREMENTAL_STEPS steps over the tasks added or changed since it trained, mixed
+# with a replay sample of the rest (at least as many sentences): 21 s at 300 tasks, 27 s at 3,000,
+# 31 s at 20,000 (docs/benchmarks.md, "The flat loop", with its test F1 against full trainings).
 # Under INCREMENTAL_FROM tasks a full training is itself about TARGET_STEPS steps.
 INCREMENTAL_FROM = 200
 INCREMENTAL_STEPS = 80
@@ -109,7 +110,7 @@ class Plan:
     sample: list[Sentence]  # the sentences fitted (incremental: changed first, then the replay)
     why: str
     changed: int = 0  # tasks added or changed since the serving version trained
-    replayed: int = 0  # tasks it had learned, drawn again so that it does not forget them
+    replayed: int = 0  # sentences it had learned, drawn again so that it does not forget them
     stale: int = 0  # tasks deleted or changed since the last full training: in the weights until the next
     steps: int = 0  # optimiser steps (incremental)
     rebuild: bool = False  # a full training from the encoder is due: the project grew REBUILD_GROWTH times since the last
