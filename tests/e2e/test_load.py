@@ -117,10 +117,14 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
         # every serving process has answered with the version the registry now serves.
         registry = ModelRegistry(env["MODEL_DIR"], client)
 
+        confirmed = {}  # the version every process was seen serving (a training may promote after it)
+
         def every_process_serves_the_current_version() -> bool:
             current = registry.current(project)
             newest = {w: v for *_, w, v in sorted(versions[:])}  # each process's latest answer
-            return current is not None and len(newest) == 2 and set(newest.values()) == {current}
+            if current is not None and len(newest) == 2 and set(newest.values()) == {current}:
+                confirmed["version"] = current
+            return "version" in confirmed
 
         wait_until("every serving process to serve the current version", every_process_serves_the_current_version,
                    timeout=120)
@@ -150,7 +154,9 @@ def test_50_clients_for_60_s_while_trainings_promote(trained_folder, redis_url, 
     for worker_id in {w for _, _, w, _ in versions}:
         mine = [(a, b, version_number(v)) for a, b, w, v in versions if w == worker_id]
         assert only_forward(mine), f"{worker_id} went back to an older model"
-        assert max(v for *_, v in mine) == version_number(promoted[-1]), f"{worker_id} never swapped to {promoted[-1]}"
+        # a version promoted between that check and the load's end need not have reached every process
+        assert max(v for *_, v in mine) >= version_number(confirmed["version"]), \
+            f"{worker_id} never swapped to {confirmed['version']}"
     for pid, samples in memory.items():
         # Bounded by the model cache: the runtime (~0.5 GiB) plus MODEL_CACHE_SIZE (4) models of
         # ~0.1 GiB each, whatever the load (a leak of 1 MiB per request would cross it in a minute).
