@@ -41,9 +41,11 @@ def run(settings: Settings, name: str | None = None, burst: bool = False) -> Non
     # A bare client: RQ's worker loop blocks on the queue for minutes, past the stores' socket timeout.
     client = redis.Redis.from_url(settings.redis_url)
     # RQ takes from the first queue with a job: a training never waits behind more than one push slice
-    queues = [Queue(settings.queue_name, connection=client), Queue(settings.background_queue, connection=client)]
-    log.info("worker on queues %r then %r at %s", settings.queue_name, settings.background_queue,
-             settings.redis_url.split("@")[-1])
+    # and, last, `<QUEUE_NAME>-push`, where releases before the background queue put their pushes: a
+    # push left waiting there at an upgrade would otherwise hold every later push of its project back
+    names = [settings.queue_name, settings.background_queue, f"{settings.queue_name}-push"]
+    queues = [Queue(queue, connection=client) for queue in names]
+    log.info("worker on queues %s at %s", ", then ".join(map(repr, names)), settings.redis_url.split("@")[-1])
     Worker(queues, connection=client, name=name).work(burst=burst, logging_level="INFO")
 
 

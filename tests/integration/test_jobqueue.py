@@ -124,3 +124,23 @@ def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path
     assert later.queue.push_due(project) is not None and len(queue.jobs) == 1
     assert later.queue.take_push(project) == ("v3-20260101T000200", f"train-{project}-3")
     assert len(Queue(settings.queue_name, connection=stores.client)) == 0  # no push on the trainings' queue
+
+
+def test_a_push_an_older_release_left_on_its_push_queue_is_still_run(redis_url, tmp_path, project):
+    """Releases before the background queue put pushes on `<QUEUE_NAME>-push`: one left waiting
+    there at an upgrade would hold every later push of its project back (`push_due` sees it waiting)."""
+    import subprocess
+    import sys
+
+    from backend.state.jobqueue import PUSH_FUNCTION
+    from tests.support.servers import ROOT
+
+    settings = Settings(redis_url=redis_url, model_dir=str(tmp_path / "models"), queue_name=f"q-{uuid.uuid4().hex[:8]}")
+    stores = connect(settings)
+    left = Queue(f"{settings.queue_name}-push", connection=stores.client).enqueue(PUSH_FUNCTION, project)
+    env = {"REDIS_URL": redis_url, "MODEL_DIR": settings.model_dir, "QUEUE_NAME": settings.queue_name,
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "backend.cli", "worker", "--burst"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert Job.fetch(left.id, connection=stores.client).get_status() == "finished"
