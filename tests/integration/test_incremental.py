@@ -21,6 +21,7 @@ def _store(stores, project: str, task: int, sentence: Sentence) -> None:
     stores.annotations.upsert(project, Annotation(task, task, {"text": text}, regions))
 
 
+@pytest.mark.slow  # about 20 s: two trainings of 210 tasks; tests/unit/test_recipe_rules.py keeps the rules quick
 def test_a_grown_project_trains_incrementally_and_a_deleted_annotation_is_counted_until_a_full_training(
         gmb_train, redis_url, tmp_path, monkeypatch, project, app):
     from worker.jobs import train_project

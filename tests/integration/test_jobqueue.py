@@ -126,6 +126,7 @@ def test_pushes_coalesce_and_begin_at_most_once_per_interval(redis_url, tmp_path
     assert len(Queue(settings.queue_name, connection=stores.client)) == 0  # no push on the trainings' queue
 
 
+@pytest.mark.slow  # a worker process: about 10 s
 def test_a_push_an_older_release_left_on_its_push_queue_is_still_run(redis_url, tmp_path, project):
     """Releases before the background queue put pushes on `<QUEUE_NAME>-push`: one left waiting
     there at an upgrade would hold every later push of its project back (`push_due` sees it waiting)."""
