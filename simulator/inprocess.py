@@ -222,7 +222,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
                                     unseen_dev=split.unseen_dev(current.trained_on) if current else None,
                                     live=edited[live].floor(live) if live in edited else None, plan=plan, start=rebuilt)
         seconds = time.monotonic() - started
-        prints = {t: f for t, f in data.fingerprints().items() if t in split.train_ids}
+        prints = split.train_fingerprints()
         if candidate.reason is None:
             lineage, stale = lineage_after(candidate, start, f"v{n}", data.tasks, "")
             current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids, prints, lineage, stale)

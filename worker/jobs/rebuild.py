@@ -25,7 +25,7 @@ from backend.state import connect
 from worker.training.adapt import project_settings
 from worker.training.dataset import project_data
 from worker.training.loop import Run
-from worker.training.recipe import Current, Lineage, starting_point, train_config, training_split
+from worker.training.recipe import Current, starting_point, train_config, training_split
 
 log = logging.getLogger(__name__)
 FOLDER = "rebuild"
@@ -109,8 +109,7 @@ def _snapshot(project: str, folder: Path, settings: Settings, stores) -> Snapsho
     data = project_data(stores.annotations.annotations(project), training_controls(stores.annotations, project),
                         settings.max_task_chars)
     split = training_split(data, settings)
-    prints = {t: f for t, f in data.fingerprints().items() if t in split.train_ids}
-    snapshot = Snapshot(data.tasks, data.labels, prints, split.train, utc_now())
+    snapshot = Snapshot(data.tasks, data.labels, split.train_fingerprints(), split.train, utc_now())
     snapshot.save(path)
     return snapshot
 
@@ -128,10 +127,7 @@ def finished(project_dir: Path, labels: LabelSet) -> Current | None:
         return None
     if ner.labels != labels:
         return None
-    lineage = metrics["lineage"]
-    return Current(lineage["version"], ner, int(metrics["annotations"]),
-                   fingerprints={int(t): f for t, f in metrics["train_fingerprints"].items()},
-                   lineage=Lineage.from_dict(lineage))
+    return Current.from_metrics(BACKGROUND, ner, metrics)
 
 
 def taken(project_dir: Path) -> None:

@@ -22,9 +22,9 @@ from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus
 from backend.state.registry import ModelRegistry, StaleVersion
 from backend.state.jobqueue import LEASE_S, ProjectJobs
 from worker.training.adapt import project_settings
-from worker.training.dataset import ProjectData, project_data
+from worker.training.dataset import ProjectData, Split, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
-from worker.training.recipe import Current, Lineage, lineage_after, plan_training, train_candidate, training_split
+from worker.training.recipe import Current, lineage_after, plan_training, train_candidate, training_split
 
 from . import rebuild
 from .push import request_push
@@ -160,7 +160,7 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
 
     def metrics(choice: fastpath.ServingChoice) -> dict:
         record.serving = choice.to_dict()
-        return _metrics(project, record, candidate.result, candidate.config, settings, data, split.train_ids)
+        return _metrics(project, record, candidate.result, candidate.config, settings, data, split)
 
     fastpath.save_checked(candidate.ner, dev, settings.precision, path, metrics)
     # Promote only what loads back from disk and predicts, in the precision serving will load it in.
@@ -192,15 +192,11 @@ def _current(project: str, registry: ModelRegistry) -> Current | None:
     except ModelFolderError as exc:
         log.error("project %s: current version unreadable, not warm-starting from it: %s", project, exc)
         return None
-    trained_on, prints, lineage = metrics.get("train_tasks"), metrics.get("train_fingerprints"), metrics.get("lineage")
-    return Current(version, ner, int(metrics.get("annotations") or 0),
-                   frozenset(trained_on) if isinstance(trained_on, list) else None,
-                   fingerprints={int(t): f for t, f in prints.items()} if isinstance(prints, dict) else None,
-                   lineage=Lineage.from_dict(lineage), stale=int(lineage.get("stale") or 0) if isinstance(lineage, dict) else 0)
+    return Current.from_metrics(version, ner, metrics)
 
 
 def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,
-             data: ProjectData, train_ids: frozenset[int]) -> dict:
+             data: ProjectData, split: Split) -> dict:
     return {
         "project": project,
         "version": record.version,
@@ -217,9 +213,9 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "span_threshold": record.threshold,
         ORDERS_TASKS: coverage.handed_over(record.dev),  # else the cold-start order stays in LS
         fastpath.METRICS_KEY: record.serving,
-        "train_tasks": sorted(train_ids),  # the next training gates on the dev tasks this one never saw
+        "train_tasks": sorted(split.train_ids),  # the next training gates on the dev tasks this one never saw
         # ... and fits, when incremental, the tasks whose fingerprint differs from these
-        "train_fingerprints": {str(t): f for t, f in data.fingerprints().items() if t in train_ids},
+        "train_fingerprints": {str(t): f for t, f in split.train_fingerprints().items()},
         "lineage": record.lineage,  # the last full training behind it (recipe.Lineage) and what changed since
         "train": {**result.summary(), "config": config_dict(config)},
     }

@@ -143,6 +143,10 @@ class Split:
     def dev(self) -> list[Sentence]:
         return sentences_of(self.data, self.dev_ids)
 
+    def train_fingerprints(self) -> dict[int, str]:
+        """The fingerprints of the training side: what a version trained on this split records."""
+        return {t: f for t, f in self.data.fingerprints().items() if t in self.train_ids}
+
     def unseen_dev(self, trained_on: frozenset[int] | None) -> list[Sentence] | None:
         """The dev sentences a model trained on `trained_on` never saw (None when that is unknown)."""
         return None if trained_on is None else sentences_of(self.data, self.dev_ids - trained_on)

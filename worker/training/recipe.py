@@ -132,6 +132,16 @@ class Current:
     lineage: Lineage | None = None  # the full training it descends from; None when unknown
     stale: int = 0  # annotations deleted or changed since that full training: still in its weights
 
+    @classmethod
+    def from_metrics(cls, version: str, ner: NerModel, metrics: dict) -> Current:
+        """What a model folder's metrics.json says of the tasks it trained on (older folders say less)."""
+        trained_on, prints, lineage = metrics.get("train_tasks"), metrics.get("train_fingerprints"), metrics.get("lineage")
+        return cls(version, ner, int(metrics.get("annotations") or 0),
+                   frozenset(trained_on) if isinstance(trained_on, list) else None,
+                   fingerprints={int(t): f for t, f in prints.items()} if isinstance(prints, dict) else None,
+                   lineage=Lineage.from_dict(lineage),
+                   stale=int(lineage.get("stale") or 0) if isinstance(lineage, dict) else 0)
+
     @property
     def labels(self) -> LabelSet:
         return self.ner.labels
