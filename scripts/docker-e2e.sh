@@ -2,7 +2,7 @@
 # The compose stack end to end, as a user on AWS runs it: starts Docker's engine if none runs,
 # builds the images (from Debian's archive and PyPI where no image registry is reachable:
 # docker/base.sh, docker/compose.offline.yml), brings up Redis, two backend replicas behind nginx,
-# the CPU worker and Label Studio, drives the loop through LS and the faults (scripts/docker_e2e.py),
+# two CPU workers and Label Studio, drives two projects' loops through LS and the faults (scripts/docker_e2e.py),
 # tears everything down and prints a one-line summary last. Exits non-zero on any failed step.
 #   bash scripts/docker-e2e.sh
 set -euo pipefail
@@ -63,8 +63,9 @@ bash scripts/compose-env.sh "$WORK/.env" >/dev/null
 set -a; . "$WORK/.env"; set +a
 export BACKEND_PORT LABEL_STUDIO_PORT
 export ADAPT_STEPS=${ADAPT_STEPS:-3}  # the plumbing, not the 3-minute adaptation a real project gets
+export TRAIN_THREADS=${TRAIN_THREADS:-1}  # two workers on this machine's 2 cores: one core each
 COMPOSE="docker-compose -p $PROJECT --project-directory $PWD -f docker-compose.yml -f docker/compose.offline.yml --env-file $WORK/.env --profile cpu --profile labelstudio"
-UP_ARGS="--scale backend=2 redis backend webhooks proxy worker-cpu label-studio"
+UP_ARGS="--scale backend=2 --scale worker-cpu=2 redis backend webhooks proxy worker-cpu label-studio"
 teardown() {
   $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true
   $COMPOSE down -v >/dev/null 2>&1 || true
@@ -81,7 +82,7 @@ if figures=$(.venv/bin/python scripts/docker_e2e.py --compose "$COMPOSE" --up-ar
       --backend "http://127.0.0.1:$BACKEND_PORT" --label-studio "http://127.0.0.1:$LABEL_STUDIO_PORT" \
       --token "$LABEL_STUDIO_API_KEY" 2>"$WORK/checks.log"); then
   echo "figures: {\"images_built_s\": $build_s, \"up_to_healthy_replicas_s\": $up_s, ${figures#\{}"
-  summary "passed: loop through Label Studio, worker killed mid-training, down/up, replica killed under load"
+  summary "passed: two projects on two workers through Label Studio, a worker killed mid-training, down/up, replica killed under load"
 else
   echo "figures so far: $figures"
   tail -5 "$WORK/checks.log"

@@ -1,6 +1,7 @@
-"""The checks of scripts/docker-e2e.sh against a running compose stack: the loop through Label Studio,
-a worker killed mid-training, `down`/`up`, a backend replica killed under load. Prints one JSON
-object of figures (seconds) and exits non-zero on the first failed step."""
+"""The checks of scripts/docker-e2e.sh against a running compose stack: two projects' loops through
+Label Studio on two workers at once, a worker killed mid-training while the other trains, `down`/`up`,
+a backend replica killed under load. Prints one JSON object of figures (seconds) and exits non-zero
+on the first failed step."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from backend.labelstudio.client import LabelStudioClient
@@ -76,57 +79,122 @@ class Stack:
         return http(f"{self.backend}/projects/{project}/trainings")
 
 
-def loop(stack: Stack, sentences, figures: dict) -> tuple[int, list[int]]:
-    """An LS project connected to the backend by its service name; annotations made in LS train a
-    version that both replicas serve and whose predictions LS then stores."""
-    ls = stack.ls
-    project = ls.projects.create(title="docker e2e", label_config=DEMO_CONFIG).id
-    ls.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
-    tasks = sorted(t.id for t in ls.tasks.list(project=project))
-    ls.ml.create(project=project, url="http://ner-backend.internal:9090", title="ner-backend", is_interactive=False)
-    for task, sentence in zip(tasks[:12], sentences):
-        ls.annotations.create(id=task, result=text_and_regions(sentence)[1])
+@dataclass
+class Project:
+    """An LS project of the run and its task ids, in import order."""
+
+    id: int
+    tasks: list[int]
+
+
+def seconds(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def annotate(stack: Stack, projects: list[Project], sentences, first: int, last: int) -> None:
+    """Tasks `first` to `last` of every project annotated in LS, the projects taking turns."""
+    for i in range(first, last):
+        for project in projects:
+            stack.ls.annotations.create(id=project.tasks[i], result=text_and_regions(sentences[i])[1])
+
+
+def start_training(stack: Stack, project: Project) -> None:
+    """The project's "Start training" button in LS."""
+    (backend,) = stack.ls.ml.list(project=project.id)
+    stack.ls.ml.train(id=backend.id)
+
+
+def one_at_a_time(stack: Stack, project: Project) -> None:
+    """No two trainings of a project ever ran at the same time, whichever workers took them."""
+    records = sorted(stack.trainings(project.id)["trainings"], key=lambda r: seconds(r["started"]))
+    for before, after in zip(records, records[1:]):
+        if before["finished"] is None or seconds(after["started"]) < seconds(before["finished"]):
+            raise Failed(f"project {project.id} trained twice at once: {before} and {after}")
+
+
+def loop(stack: Stack, sentences, figures: dict) -> list[Project]:
+    """Two LS projects connected to the backend by its service name and annotated at once: each
+    trains on its own worker at the same time, both replicas serve both versions, and LS stores the
+    predictions of each."""
+    ls, projects = stack.ls, []
+    for name in ("docker e2e a", "docker e2e b"):
+        project = ls.projects.create(title=name, label_config=DEMO_CONFIG).id
+        ls.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
+        projects.append(Project(project, sorted(t.id for t in ls.tasks.list(project=project))))
+        ls.ml.create(project=project, url="http://ner-backend.internal:9090", title="ner-backend",
+                     is_interactive=False)
     sent = time.monotonic()
-    version = until("a version trained on the LS annotations", lambda: stack.trainings(project)["current"], 600, 2)
-    until(f"both replicas to serve {version}", lambda: stack.served_by_each_replica(project) == {version}, 120, 1)
+    annotate(stack, projects, sentences, 0, 12)
+    versions = [until(f"a version of project {p.id} trained on the LS annotations",
+                      lambda p=p: stack.trainings(p.id)["current"], 600, 2) for p in projects]
+    until(f"both replicas to serve {versions}",
+          lambda: all(stack.served_by_each_replica(p.id) == {v} for p, v in zip(projects, versions)), 120, 1)
     figures["annotation_to_both_replicas_s"] = round(time.monotonic() - sent, 1)
-    unlabelled = tasks[-1]
-    until(f"LS to store predictions of {version}", lambda: any(
-        p.model_version == version for p in ls.predictions.list(task=unlabelled)), 180, 2)
-    figures["first_version"] = version
-    return project, tasks
+    a, b = (stack.trainings(p.id)["trainings"][0] for p in projects)
+    overlap = min(seconds(a["finished"]), seconds(b["finished"])) - max(seconds(a["started"]), seconds(b["started"]))
+    if a["worker"] == b["worker"] or overlap <= 0:
+        raise Failed(f"the first trainings did not run side by side on two workers: {a} {b}")
+    figures["first_trainings_side_by_side_s"] = overlap
+    for project, version in zip(projects, versions):
+        unlabelled = project.tasks[-1]
+        until(f"LS to store predictions of {version}", lambda task=unlabelled, version=version: any(
+            p.model_version == version for p in ls.predictions.list(task=task)), 180, 2)
+    figures["first_version"] = versions[0]
+    return projects
 
 
-def worker_killed(stack: Stack, project: int, tasks: list[int], sentences, figures: dict) -> None:
-    """The worker container killed mid-training and started again: "Start training" then promotes
-    a version that saw every annotation."""
-    ls = stack.ls
-    for task, sentence in zip(tasks[12:22], sentences[12:22]):
-        ls.annotations.create(id=task, result=text_and_regions(sentence)[1])
-    until("a training to start", lambda: any(r["status"] == "running" for r in stack.trainings(project)["trainings"]),
-          120, 0.5)
-    subprocess.run(["docker", "kill", *stack.containers("worker-cpu")], check=True, capture_output=True)
+def worker_killed(stack: Stack, projects: list[Project], sentences, figures: dict) -> None:
+    """Both projects training, one on each worker; the worker container of the first project's
+    training killed and started again. The other project's training goes on and is promoted as if
+    nothing happened; "Start training" then promotes a version of the first that saw every
+    annotation, and both replicas serve both."""
+    annotate(stack, projects, sentences, 12, 22)
+
+    def both_running():
+        running = [[r for r in stack.trainings(p.id)["trainings"] if r["status"] == "running"] for p in projects]
+        return running if all(running) else None
+
+    (victim, *_), (other, *_) = until("both projects to train at once", both_running, 180, 0.5)
+    host = victim["worker"].split(":")[0]  # the container's id under Docker
+    if other["worker"].startswith(host + ":"):
+        raise Failed(f"both trainings ran in one container: {victim} {other}")
+    (container,) = [c for c in stack.containers("worker-cpu") if c.startswith(host)]
+    subprocess.run(["docker", "kill", container], check=True, capture_output=True)
     killed = time.monotonic()
-    stack.run("up", "-d", "--no-build", "worker-cpu")
-    (backend,) = ls.ml.list(project=project)
-    ls.ml.train(id=backend.id)
+    stack.run("up", "-d", "--no-build", "--scale", "worker-cpu=2", "worker-cpu")
+    start_training(stack, projects[0])  # the killed training's annotations, and 21 and 22 (TRAIN_EVERY=10)
 
-    def complete():
-        current = stack.trainings(project)
-        return any(r["status"] == "promoted" and r["annotations"] == 22 and r["version"] == current["current"]
-                   for r in current["trainings"])
+    def complete(project: Project):
+        history = stack.trainings(project.id)
+        return next((r["version"] for r in history["trainings"] if r["status"] == "promoted"
+                     and r["annotations"] == 22 and r["version"] == history["current"]), None)
 
-    until("a version trained on all 22 annotations", complete, 600, 2)
+    untouched = until("the other project's training to be promoted", lambda: next(
+        (r for r in stack.trainings(projects[1].id)["trainings"] if r["job_id"] == other["job_id"]
+         and r["status"] != "running"), None), 600, 1)
+    if untouched["status"] not in ("promoted", "rejected"):  # the gate's two verdicts
+        raise Failed(f"the training on the other worker did not finish as it would have: {untouched}")
+    figures["other_project_training_s"] = untouched["duration_s"]
+    start_training(stack, projects[1])  # the annotations that came during that training
+    versions = [until(f"a version of project {p.id} trained on all 22 annotations", lambda p=p: complete(p), 600, 2)
+                for p in projects]
     figures["worker_kill_to_complete_version_s"] = round(time.monotonic() - killed, 1)
+    until(f"both replicas to serve {versions}",
+          lambda: all(stack.served_by_each_replica(p.id) == {v} for p, v in zip(projects, versions)), 120, 1)
+    (dead,) = [r for r in stack.trainings(projects[0].id)["trainings"] if r["job_id"] == victim["job_id"]]
+    if dead["status"] != "abandoned":
+        raise Failed(f"the killed worker's training was not cut short (killed too late?): {dead}")
+    for project in projects:
+        one_at_a_time(stack, project)
 
 
-def down_and_up(stack: Stack, project: int, up_args: list[str], figures: dict) -> None:
-    """`down` and `up` again: annotations, versions and the served version survive on the volumes."""
+def down_and_up(stack: Stack, projects: list[Project], up_args: list[str], figures: dict) -> None:
+    """`down` and `up` again: annotations, versions and the served versions survive on the volumes."""
     def settled():  # no training running, no push still writing to LS (it updates its record)
-        history = stack.trainings(project)
-        busy = [r for r in history["trainings"]
+        histories = [stack.trainings(p.id) for p in projects]
+        busy = [r for h in histories for r in h["trainings"]
                 if r["status"] == "running" or (r.get("push") or {}).get("status") == "running"]
-        return None if busy else history
+        return None if busy else histories
 
     before = until("the trainings and their pushes to finish", settled, 300, 1)
     stack.run("down")
@@ -134,14 +202,15 @@ def down_and_up(stack: Stack, project: int, up_args: list[str], figures: dict) -
     stack.run("up", "-d", "--no-build", *up_args)
     until("the stack to be healthy again", stack.healthy, 300, 1)
     figures["up_again_to_healthy_s"] = round(time.monotonic() - started, 1)
-    after = stack.trainings(project)
-    if after != before:
-        raise Failed(f"the training history changed across down/up: {before} -> {after}")
-    until("both replicas to serve the same version again",
-          lambda: stack.served_by_each_replica(project) == {before["current"]}, 120, 1)
-    annotated = sum(1 for t in stack.ls.tasks.list(project=project) if t.total_annotations)
-    if annotated != 22:
-        raise Failed(f"{annotated} annotated tasks in Label Studio after down/up, not 22")
+    for project, history in zip(projects, before):
+        after = stack.trainings(project.id)
+        if after != history:
+            raise Failed(f"the training history changed across down/up: {history} -> {after}")
+        until("both replicas to serve the same version again",
+              lambda p=project.id, v=history["current"]: stack.served_by_each_replica(p) == {v}, 120, 1)
+        annotated = sum(1 for t in stack.ls.tasks.list(project=project.id) if t.total_annotations)
+        if annotated != 22:
+            raise Failed(f"{annotated} annotated tasks of project {project.id} in Label Studio after down/up, not 22")
 
 
 def replica_killed(stack: Stack, project: int, texts: list[str], figures: dict) -> None:
@@ -203,13 +272,13 @@ def main() -> int:
     step = "loop"
     try:
         until("the stack to be healthy", stack.healthy, 600, 1)
-        project, tasks = loop(stack, sentences, figures)
+        projects = loop(stack, sentences, figures)
         step = "worker killed mid-training"
-        worker_killed(stack, project, tasks, sentences, figures)
+        worker_killed(stack, projects, sentences, figures)
         step = "down and up"
-        down_and_up(stack, project, shlex.split(args.up_args), figures)
+        down_and_up(stack, projects, shlex.split(args.up_args), figures)
         step = "replica killed under load"
-        replica_killed(stack, project, [text_and_regions(s)[0] for s in sentences[30:]], figures)
+        replica_killed(stack, projects[0].id, [text_and_regions(s)[0] for s in sentences[30:]], figures)
     except (Failed, subprocess.CalledProcessError, OSError) as exc:  # the step that failed is the report
         print(json.dumps(figures))
         print(f"FAILED at {step}: {exc}", file=sys.stderr)

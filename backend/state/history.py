@@ -59,6 +59,7 @@ class Training:
     warm_start: str | None = None  # "current:<version>", "bootstrap" or "base"
     epochs: int = 0
     threads: int = 0  # torch threads the training computed with
+    worker: str | None = None  # "<host>:<pid>" of the process that trained: a container id under Docker
     dev: dict | None = None  # seqeval figures of the new model on the dev split
     previous_dev_f1: float | None = None  # the serving model's micro-F1 on the same dev split
     gazetteer: int = 0  # annotated strings served with the model wherever they recur (0: none)

@@ -1,5 +1,5 @@
 """The compose stack built and run for real (scripts/docker-e2e.sh): images, Redis, two backend
-replicas behind nginx, the CPU worker and Label Studio, the loop and its faults."""
+replicas behind nginx, two CPU workers and Label Studio, two projects' loops and the faults."""
 
 from __future__ import annotations
 
@@ -27,3 +27,4 @@ def test_the_compose_stack_end_to_end():
     assert figures["failed_requests"] == 0, figures  # 502s around the kill are counted apart
     assert figures["requests_answered_while_a_replica_was_down"] > 0, figures
     assert figures["first_version"].startswith("v1-")
+    assert figures["first_trainings_side_by_side_s"] > 0, figures  # two projects, two workers, at once

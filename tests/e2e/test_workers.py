@@ -36,6 +36,7 @@ def test_two_workers_train_two_projects_at_once_and_both_versions_are_served(gmb
             assert [r["status"] for r in records[p]] == ["promoted"], records[p]
         (a,), (b,) = jobs.values()
         assert a.worker_name != b.worker_name  # one worker each ...
+        assert len({records[p][0]["worker"] for p in projects}) == 2  # ... as the records say too
         assert a.started_at < b.ended_at and b.started_at < a.ended_at  # ... at the same time
         versions = {p: records[p][-1]["version"] for p in projects}
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import asdict
@@ -49,7 +51,8 @@ def train_project(project: str) -> dict:
     stores = connect(settings)
     registry, history, queue = stores.registry, stores.history, stores.queue
     job = get_current_job()
-    record = Training(job.id if job else f"direct-{utc_stamp()}", threads=threads)
+    record = Training(job.id if job else f"direct-{utc_stamp()}", threads=threads,
+                      worker=f"{socket.gethostname()}:{os.getpid()}")
     history.abandon_running(project, keep=record.job_id)
     history.save(project, record)
     started = time.monotonic()
