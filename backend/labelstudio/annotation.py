@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from ..jsonvalues import is_number
+
 
 @dataclass(frozen=True)
 class Annotation:
@@ -31,3 +33,19 @@ class Annotation:
         return cls(task_id=task_id, annotation_id=annotation_id, data=data, result=annotation.get("result") or [],
                    completed_by=annotation.get("completed_by"),
                    updated_at=str(annotation.get("updated_at") or annotation.get("created_at") or ""))
+
+
+def result_spans(result: list, scored: bool = False) -> list[tuple]:
+    """(start, end, label) of every `labels` region of an LS result (one per label it carries);
+    `scored`: (start, end, label, score), the score None where the region has none."""
+    spans: list[tuple] = []
+    for region in result or []:
+        value = region.get("value") if isinstance(region, dict) else None
+        if not isinstance(value, dict) or region.get("type", "labels") != "labels":
+            continue
+        start, end, labels = value.get("start"), value.get("end"), value.get("labels")
+        if isinstance(start, int) and isinstance(end, int) and isinstance(labels, list):
+            score = region.get("score")
+            score = float(score) if scored and is_number(score) else None
+            spans += [(start, end, str(label), score) if scored else (start, end, str(label)) for label in labels]
+    return spans

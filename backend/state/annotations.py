@@ -179,6 +179,10 @@ class AnnotationStore:
         tasks, _, _ = self._keys(project)
         return sorted((Annotation.from_json(v) for v in self.r.hvals(tasks)), key=lambda a: a.task_id)
 
+    def others(self, project: str) -> list[Annotation]:
+        """The older annotations kept beside the ones tasks train on (other annotators')."""
+        return [Annotation.from_json(v) for v in self.r.hvals(ProjectKeys(project).other_annotations)]
+
     def annotation_ids(self, project: str) -> dict[int, set[int]]:
         """Every annotation id kept per task: the one it trains on and the others beside it."""
         out: dict[int, set[int]] = {}

@@ -73,6 +73,7 @@ class Training:
     resync_error: str | None = None  # the re-sync from LS this job was asked for failed (retried next job)
     push: dict | None = None  # the promoted version's predictions written to LS: status, tasks, pushed, error
     plan: dict | None = None  # full or incremental, and for incremental: tasks changed, sentences replayed, steps
+    agreement: list | None = None  # span F1 per pair of annotators over the tasks both annotated (None: no such task)
     lineage: dict | None = None  # the last full training behind the version (version, tasks, at) and the
     # annotations deleted or changed since ("stale"): they weigh on the model until the next full training
 

@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from ..jsonvalues import is_number
+from ..labelstudio.annotation import result_spans
 from ..ner import floor as floors
 from ..ner.edited import LabelQuality, VersionQuality, summarise
 from .keys import ProjectKeys
@@ -20,22 +20,6 @@ log = logging.getLogger(__name__)
 # Served predictions kept per project: the newest this many tasks. A task annotated after its
 # prediction fell out of the window is not compared (it counts as "unseen" in the figures).
 SERVED_TASKS_KEPT = 50_000
-
-
-def result_spans(result: list, scored: bool = False) -> list[tuple]:
-    """(start, end, label) of every `labels` region of an LS result (one per label it carries);
-    `scored`: (start, end, label, score), the score None where the region has none."""
-    spans: list[tuple] = []
-    for region in result or []:
-        value = region.get("value") if isinstance(region, dict) else None
-        if not isinstance(value, dict) or region.get("type", "labels") != "labels":
-            continue
-        start, end, labels = value.get("start"), value.get("end"), value.get("labels")
-        if isinstance(start, int) and isinstance(end, int) and isinstance(labels, list):
-            score = region.get("score")
-            score = float(score) if scored and is_number(score) else None
-            spans += [(start, end, str(label), score) if scored else (start, end, str(label)) for label in labels]
-    return spans
 
 
 # Versions whose figures are kept per project (the newest): the status page shows 5, /quality all

@@ -42,6 +42,7 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         "order": order,
         "spans": spans,
         "trained": trained,
+        "agreement": _agreement(history),
         "quality": list(quality.items())[-5:],
     }
 
@@ -156,6 +157,17 @@ def _trained(current: str | None, history: list) -> str:
              f"weigh{'' if stale > 1 else 's'} on the model until the next one (once the project has doubled)"
              if stale else "")
     return f"{current} trained {how}; {last}{after}"
+
+
+def _agreement(history: list) -> str:
+    """How far the project's annotators agree, as the latest training read it ("" while no task has
+    two people's annotations)."""
+    record = next((t for t in reversed(history) if t.status != TrainingStatus.RUNNING), None)
+    if record is None or not record.agreement:
+        return ""
+    pairs = "; ".join(f"{' and '.join(a['annotators'])} agree at span F1 {a['f1']:.2f} over {a['tasks']} "
+                      f"task{'s' if a['tasks'] > 1 else ''} both annotated" for a in record.agreement)
+    return f"{pairs} (read by the training of {record.started}; each task trains on its newest annotation)"
 
 
 def _precision(served: ServedModel) -> str:

@@ -13,6 +13,7 @@ import redis
 from rq import get_current_job
 
 from backend.config import Settings
+from backend.labelstudio.agreement import agreements
 from backend.labelstudio.labelconfig import project_controls, unsupported_message
 from backend.ner import coverage, fastpath
 from backend.ner.checkpoint import ORDERS_TASKS, ModelFolderError, load_model, read_metrics
@@ -130,7 +131,9 @@ def _live_evidence(project: str, stores: Stores):
 def _train(project: str, settings: Settings, stores: Stores, record: Training) -> None:
     store, registry = stores.annotations, stores.registry
     record.changes = store.changes(project)  # read before the data: a later change triggers again
-    data = project_data(store.annotations(project), training_controls(store, project), settings.max_task_chars)
+    newest = store.annotations(project)
+    data = project_data(newest, training_controls(store, project), settings.max_task_chars)
+    record.agreement = [a.to_dict() for a in agreements(newest, store.others(project))] or None
     for line in data.skipped:
         log.warning("project %s: skipped %s", project, line)
     record.annotations = data.tasks
