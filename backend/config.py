@@ -90,6 +90,9 @@ class Settings:
     # a replay sample (a fixed step budget), with a full training whenever the project doubles;
     # "off": every training fits every task (see recipe.plan_training)
     train_incremental: str = setting("on", choices=("on", "off"))
+    # "on": a full training of up to about 530 sentences also fits each of them again with every
+    # entity swapped for another annotated mention of its type, in the same steps (see recipe.full_sample)
+    mention_replacement: str = setting("on", choices=("on", "off"))
     # seconds of a background full training one job computes before it hands the worker back (the
     # rest follows in another job, behind any waiting training): the longest a training waits for it
     rebuild_slice_s: int = setting(30)

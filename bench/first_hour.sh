@@ -4,8 +4,8 @@
 # train.conll in file order; test: the first 1,000 sentences of dev.conll, set aside before any
 # run), in the cold-start order, trained after 10, 25, 50, 100 and 200 tasks (each version serves
 # the next tasks, and the annotators' edits of its spans set the next served floor), with and
-# without the encoder adapted to the pool (ADAPT_STEPS); then the tasks entropy needs to reach
-# random order's F1 after 1,000.
+# without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
+# (ADAPT_STEPS); then the tasks entropy needs to reach random order's F1 after 1,000.
 #   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,11 +24,14 @@ bc5=(--pool "$BC5/train.conll" --test "$WORK/bc5-test.conll")
 for corpus in gmb bc5; do
   declare -n data=$corpus
   sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus.jsonl"
+  MENTION_REPLACEMENT=off sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
+    > "$WORK/$corpus-nomentions.jsonl"
   ADAPT_STEPS=0 sim "${data[@]}" --rounds 50 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-unadapted.jsonl"
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
   sim "${data[@]}" --rounds 50,200,500 --strategy entropy --seed 0 >> "$WORK/$corpus-al.jsonl"
 done
 for corpus in gmb bc5; do
-  python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-unadapted.jsonl=unadapted"
+  python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \
+    "$WORK/$corpus-unadapted.jsonl=unadapted"
   python bench/strategies.py "$WORK/$corpus-al.jsonl"
 done

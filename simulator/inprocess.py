@@ -25,8 +25,8 @@ from backend.ner.edited import VersionQuality
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
 from worker.training.loop import fine_tune
-from worker.training.recipe import (Current, Lineage, lineage_after, plan_training, starting_point, train_candidate,
-                                    train_config, training_split)
+from worker.training.recipe import (Current, Lineage, full_sample, lineage_after, plan_training, starting_point,
+                                    train_candidate, training_split)
 
 
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
@@ -260,7 +260,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
 def full_training(split, data, prints: dict[int, str], settings: Settings, seed: int) -> Current:
     """What `worker/jobs/rebuild.py` trains in the background: every training task, from the encoder."""
     _, base, _ = starting_point(None, data.tasks, data.labels, settings)
-    result = fine_tune(split.train, train_config(len(split.train), settings, seed), base_model=base, labels=data.labels)
+    result = fine_tune(*full_sample(split.train, settings, seed), base_model=base, labels=data.labels)
     name = f"a full training on {data.tasks} tasks"
     return Current(name, result.ner, data.tasks, split.train_ids, prints, Lineage(name, data.tasks, ""))
 

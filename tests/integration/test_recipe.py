@@ -103,3 +103,18 @@ def test_a_dev_split_too_small_to_judge_is_trained_on_and_the_prior_threshold_se
     assert every.threshold is None and every.ner.threshold is None
     fixed = train_candidate(split.train[:12], split.dev[:20], data.labels, 12, None, Settings(**quick, span_threshold="0.7"))
     assert fixed.threshold == 0.7 and fixed.dev_effort_saved is not None
+
+
+def test_a_small_full_training_fits_its_sentences_again_with_their_mentions_replaced(monkeypatch):
+    import worker.training.recipe as recipe
+
+    monkeypatch.setattr(recipe, "TARGET_STEPS", 4)  # the rule at a few steps: 8 sentences, 16 with copies
+    def s(name: str) -> Sentence:
+        return Sentence(["the", "board", "of", name, "met", "."], ["O", "O", "O", "B-org", "O", "O"])
+
+    train = [s(name) for name in ("Zorblax", "Quintrel", "Avenor", "Brightwell")] * 2
+    quick = dict(train_epochs=0, train_batch_size=16, precision="fp32", gazetteer="off")
+    on = train_candidate(train, [], LABELS, 8, None, Settings(**quick))
+    assert on.plan.why.endswith("each sentence also with its mentions replaced") and on.config.epochs == 4
+    off = train_candidate(train, [], LABELS, 8, None, Settings(**quick, mention_replacement="off"))
+    assert off.plan.why == "a full training" and off.config.epochs == 4  # the same steps either way

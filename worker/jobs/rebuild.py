@@ -25,7 +25,7 @@ from backend.state import connect
 from worker.training.adapt import project_settings
 from worker.training.dataset import project_data
 from worker.training.loop import Run
-from worker.training.recipe import Current, starting_point, train_config, training_split
+from worker.training.recipe import Current, full_sample, starting_point, training_split
 
 log = logging.getLogger(__name__)
 FOLDER = "rebuild"
@@ -69,7 +69,7 @@ def rebuild_project(project: str) -> dict:
         snapshot = _snapshot(project, folder, settings, stores)
         adapted = project_settings(settings, home)
         _, base, _ = starting_point(None, snapshot.tasks, snapshot.labels, adapted)
-        run = Run(snapshot.train, train_config(len(snapshot.train), adapted), base_model=base, labels=snapshot.labels)
+        run = Run(*full_sample(snapshot.train, adapted), base_model=base, labels=snapshot.labels)
         if (folder / "run.pt").exists():
             run.restore(folder / "run.pt")
         if not run.train(progress=False, deadline=time.monotonic() + settings.rebuild_slice_s):
