@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import calendar
 import time
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_now(when: time.struct_time | None = None) -> str:
     """"2026-12-05T16:30:00Z": training records, webhook bodies, metrics."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", when or time.gmtime())
+    return time.strftime(ISO, when or time.gmtime())
+
+
+def utc_seconds(stamp: str) -> float:
+    """Seconds since the epoch of a `utc_now` stamp (ValueError for anything else)."""
+    return calendar.timegm(time.strptime(stamp, ISO))
 
 
 def utc_stamp(when: time.struct_time | None = None) -> str:

@@ -14,9 +14,9 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
+from backend.clock import utc_seconds
 from backend.labelstudio.client import LabelStudioClient
 from backend.ner.readers import read_corpus, text_and_regions
 from backend.ops.lsdemo import DEMO_CONFIG
@@ -87,10 +87,6 @@ class Project:
     tasks: list[int]
 
 
-def seconds(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-
-
 def annotate(stack: Stack, projects: list[Project], sentences, first: int, last: int) -> None:
     """Tasks `first` to `last` of every project annotated in LS, the projects taking turns."""
     for i in range(first, last):
@@ -104,11 +100,17 @@ def start_training(stack: Stack, project: Project) -> None:
     stack.ls.ml.train(id=backend.id)
 
 
+def replicas_serve(stack: Stack, projects: list[Project], versions: list[str]) -> None:
+    """Wait until both backend replicas serve `versions[i]` for `projects[i]`, each."""
+    until(f"both replicas to serve {versions}",
+          lambda: all(stack.served_by_each_replica(p.id) == {v} for p, v in zip(projects, versions)), 120, 1)
+
+
 def one_at_a_time(stack: Stack, project: Project) -> None:
     """No two trainings of a project ever ran at the same time, whichever workers took them."""
-    records = sorted(stack.trainings(project.id)["trainings"], key=lambda r: seconds(r["started"]))
+    records = sorted(stack.trainings(project.id)["trainings"], key=lambda r: utc_seconds(r["started"]))
     for before, after in zip(records, records[1:]):
-        if before["finished"] is None or seconds(after["started"]) < seconds(before["finished"]):
+        if before["finished"] is None or utc_seconds(after["started"]) < utc_seconds(before["finished"]):
             raise Failed(f"project {project.id} trained twice at once: {before} and {after}")
 
 
@@ -127,11 +129,11 @@ def loop(stack: Stack, sentences, figures: dict) -> list[Project]:
     annotate(stack, projects, sentences, 0, 12)
     versions = [until(f"a version of project {p.id} trained on the LS annotations",
                       lambda p=p: stack.trainings(p.id)["current"], 600, 2) for p in projects]
-    until(f"both replicas to serve {versions}",
-          lambda: all(stack.served_by_each_replica(p.id) == {v} for p, v in zip(projects, versions)), 120, 1)
+    replicas_serve(stack, projects, versions)
     figures["annotation_to_both_replicas_s"] = round(time.monotonic() - sent, 1)
     a, b = (stack.trainings(p.id)["trainings"][0] for p in projects)
-    overlap = min(seconds(a["finished"]), seconds(b["finished"])) - max(seconds(a["started"]), seconds(b["started"]))
+    overlap = (min(utc_seconds(a["finished"]), utc_seconds(b["finished"]))
+               - max(utc_seconds(a["started"]), utc_seconds(b["started"])))
     if a["worker"] == b["worker"] or overlap <= 0:
         raise Failed(f"the first trainings did not run side by side on two workers: {a} {b}")
     figures["first_trainings_side_by_side_s"] = overlap
@@ -179,8 +181,7 @@ def worker_killed(stack: Stack, projects: list[Project], sentences, figures: dic
     versions = [until(f"a version of project {p.id} trained on all 22 annotations", lambda p=p: complete(p), 600, 2)
                 for p in projects]
     figures["worker_kill_to_complete_version_s"] = round(time.monotonic() - killed, 1)
-    until(f"both replicas to serve {versions}",
-          lambda: all(stack.served_by_each_replica(p.id) == {v} for p, v in zip(projects, versions)), 120, 1)
+    replicas_serve(stack, projects, versions)
     (dead,) = [r for r in stack.trainings(projects[0].id)["trainings"] if r["job_id"] == victim["job_id"]]
     if dead["status"] != "abandoned":
         raise Failed(f"the killed worker's training was not cut short (killed too late?): {dead}")
@@ -206,8 +207,7 @@ def down_and_up(stack: Stack, projects: list[Project], up_args: list[str], figur
         after = stack.trainings(project.id)
         if after != history:
             raise Failed(f"the training history changed across down/up: {history} -> {after}")
-        until("both replicas to serve the same version again",
-              lambda p=project.id, v=history["current"]: stack.served_by_each_replica(p) == {v}, 120, 1)
+        replicas_serve(stack, [project], [history["current"]])
         annotated = sum(1 for t in stack.ls.tasks.list(project=project.id) if t.total_annotations)
         if annotated != 22:
             raise Failed(f"{annotated} annotated tasks of project {project.id} in Label Studio after down/up, not 22")

@@ -3,12 +3,12 @@ pre-annotations saved (HTML)."""
 
 from __future__ import annotations
 
-import calendar
 import time
 
 import redis
 from flask import Blueprint, render_template
 
+from ..clock import utc_seconds
 from ..ner.floor import NONE
 from ..serving import ServedModel
 from ..state.history import PushStatus, TrainingStatus
@@ -119,7 +119,7 @@ def _activity(history: list, now: float | None = None) -> tuple[str, str, str]:
 
 def _since(started: str | None, now: float) -> str:
     try:
-        seconds = now - calendar.timegm(time.strptime(started or "", "%Y-%m-%dT%H:%M:%SZ"))
+        seconds = now - utc_seconds(started or "")
     except ValueError:
         return "an unknown time"
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{max(0, seconds):.0f} s"
