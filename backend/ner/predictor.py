@@ -83,6 +83,14 @@ def drop_unsure(out: WordTags, threshold: float) -> None:
             out.tags[first:stop] = ["O"] * (stop - first)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis, in numpy: for the int8 engine's logits, torch's softmax
+    cost 4 ms a batch of 16 on 2 cores (its thread pool woke beside ONNX Runtime's spinning one),
+    numpy's a tenth of that; in-process /predict went from 523 to 613 texts/s (Intel AMX)."""
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
 def entropy(probs: np.ndarray) -> np.ndarray:
     """Entropy in nats of each row of a (words x labels) probability matrix."""
     return -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
@@ -223,10 +231,9 @@ class Predictor:
         """Label probabilities per token (batch x tokens x labels), with dynamic padding."""
         inputs = pad_batch([r.inputs for r in rows], self.tokenizer.pad_token_id or 0)
         if self.engine is not None:
-            logits = self.engine.logits(inputs)
-        else:
-            with torch.inference_mode(), autocast(self.device, self.precision):
-                logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+            return softmax(self.engine.logits(inputs))
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            logits = self.model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
     # ---- text -> spans ---------------------------------------------------------------------

@@ -17,6 +17,10 @@ def _torch_threads(threads: int):
         from ..ner.device import use_threads
 
         use_threads(threads, share=server.cfg.workers)
+        # A request's texts are tokenized in one call; the tokenizer's own thread pool only woke
+        # beside ONNX Runtime's: without it the int8 engine made 719 texts/s, with it 685 (32 GMB
+        # sentences a request, Intel AMX, 2 cores).
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     return post_fork
 

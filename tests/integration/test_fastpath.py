@@ -90,7 +90,9 @@ def test_int8_is_tried_first_and_kept_with_the_version_whenever_it_passes(traine
 def test_a_cpu_server_takes_int8_from_its_onnx_file_and_falls_back_to_fp32_without_it(trained, gmb_eval, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
+    attention = trained.ner.model.config._attn_implementation
     onnxengine.export_int8(trained.ner.model, work)
+    assert trained.ner.model.config._attn_implementation == attention  # traced eager, given back as it was
     # as a GPU worker records it: bf16 for GPU servers, int8 checked as well for CPU servers
     chosen = {"precision": "bf16", "reason": "", "fp32_f1": 0.9, "fast_f1": 0.9, "tried": {"int8": 0.9, "bf16": 0.9}}
     int8_file = {onnxengine.INT8_FILE: work / onnxengine.INT8_FILE}
