@@ -17,7 +17,7 @@ from backend.labelstudio.labelconfig import parse_label_config
 from backend.ner import coverage
 from backend.ner.acquisition import STRATEGIES as ACTIVE, TASK_SCORE, confidence, pick
 from backend.ner.effort import Effort, effort
-from backend.ner.floor import scored_entities
+from backend.ner.floor import hidden_spans, scored_entities
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
@@ -180,9 +180,13 @@ def adapted_settings(pool: list[Sentence], settings: Settings,
 
 
 def annotate_served(current: Current, batch: list[Sentence], edited: VersionQuality, settings: Settings) -> None:
-    """What annotators of `batch` were shown by the served version, compared with what they submit."""
-    for sentence, tagged in zip(batch, current.predictor(settings).tag_words([s.words for s in batch])):
-        edited.add(scored_entities(tagged.tags, tagged.scores), decode_entities(sentence.tags))
+    """What annotators of `batch` were shown by the served version, compared with what they submit,
+    with the spans it tagged but did not show (as a serving process records them)."""
+    predictor = current.predictor(settings)
+    shown, every = predictor.tag_words_at([s.words for s in batch], [predictor.threshold, None])
+    for sentence, served, tagged in zip(batch, shown, every):
+        spans = scored_entities(served.tags, served.scores)
+        edited.add(spans, decode_entities(sentence.tags), hidden_spans(spans, scored_entities(tagged.tags, tagged.scores)))
 
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",

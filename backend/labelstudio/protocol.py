@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..jsonvalues import is_int
-from ..ner.spans import Prediction
+from ..ner.spans import Span
 from .annotation import Annotation
 from .labelconfig import NerControl
 from .labelmap import map_types
@@ -201,14 +201,14 @@ def check_data_size(data: dict, max_chars: int) -> None:
             raise TooLarge(f"data[{key!r}] has {len(value)} characters; MAX_TASK_CHARS is {max_chars}")
 
 
-def regions(prediction: Prediction, control: NerControl, label_map: dict[str, str]) -> list[dict]:
-    """LS `labels` regions for one text, config labels only, a score each.
+def regions(spans: list[Span], control: NerControl, label_map: dict[str, str]) -> list[dict]:
+    """LS `labels` regions for one text's spans, config labels only, a score each.
 
     Offsets are Python str indices, which are Unicode code points: what Label Studio counts for
     `<Text>` (its editor's emoji test expects "test" in "🐱 Warning: This is a test text" at 21-25).
     """
     out = []
-    for span in prediction.spans:
+    for span in spans:
         label = label_map.get(span.label)
         if label is None:
             continue
@@ -312,10 +312,11 @@ def check_region(region, where: str) -> None:
 
 
 def task_results(tasks: list[Task], project: str | None, served, controls: list[NerControl], explicit: dict,
-                 max_chars: int | None = None) -> list[dict]:
+                 max_chars: int | None = None, hidden: dict[int, list[dict]] | None = None) -> list[dict]:
     """One LS result per task, in order, from `served` (a `backend.serving.ServedModel`: version,
     predictor, types); every text of every task goes through one batched call. /predict answers with these and
-    the worker pushes them to LS after a promotion."""
+    the worker pushes them to LS after a promotion. `hidden`, when given, receives {task index: the
+    regions the model tagged but does not show}, for the quality log (LS never sees them)."""
     jobs = []  # (task index, control, label map, text)
     for control in controls:
         if not control.supported:
@@ -335,8 +336,10 @@ def task_results(tasks: list[Task], project: str | None, served, controls: list[
     predictions = [p for part in _slices(jobs) for p in served.predictor.predict([j[3] for j in part])]
     results = [{"result": [], "score": 1.0, "model_version": served.version} for _ in tasks]
     for (i, control, label_map, _), prediction in zip(jobs, predictions):
-        results[i]["result"].extend(regions(prediction, control, label_map))
+        results[i]["result"].extend(regions(prediction.spans, control, label_map))
         results[i]["score"] = round(min(results[i]["score"], prediction.confidence), 6)
+        if hidden is not None and prediction.hidden:
+            hidden.setdefault(i, []).extend(regions(prediction.hidden, control, label_map))
     return results
 
 

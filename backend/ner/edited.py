@@ -42,12 +42,13 @@ class VersionQuality:
     at: dict[float, LabelQuality] = field(default_factory=dict)  # the edits under each served floor ...
     at_tasks: int = 0  # ... summed over this many annotations (those recorded before floors were not)
 
-    def add(self, shown: list[tuple], final: list[Entity]) -> None:
-        """One annotation: `shown` the spans served (a score each where recorded), `final` submitted."""
+    def add(self, shown: list[tuple], final: list[Entity], hidden: list[tuple] = ()) -> None:
+        """One annotation: `shown` the spans served (a score each where recorded), `final` submitted,
+        `hidden` the scored spans the version tagged but did not show (under its threshold or floor)."""
         self.tasks += 1
         self.at_tasks += 1
         predicted = [tuple(s[:3]) for s in shown]
-        for value, spent in floors.efforts_at(shown, final).items():
+        for value, spent in floors.efforts_at([*shown, *hidden], final).items():
             figures = self.at.setdefault(value, LabelQuality())
             figures.deletes += spent.deletes
             figures.creates += spent.creates
@@ -87,10 +88,11 @@ def _count(spans: list[Entity], label: str | None) -> int:
 
 
 def summarise(outcomes: list[dict]) -> dict[str, VersionQuality]:
-    """Per version, from outcome records {"version", "predicted", "final"} (spans as lists)."""
+    """Per version, from outcome records {"version", "predicted", "final"[, "hidden"]} (spans as lists)."""
     out: dict[str, VersionQuality] = {}
     for o in outcomes:
         predicted = [tuple(s) for s in o["predicted"]]
         final = [tuple(s[:3]) for s in o["final"]]
-        out.setdefault(o["version"], VersionQuality()).add(predicted, final)
+        hidden = [tuple(s) for s in o.get("hidden", ())]
+        out.setdefault(o["version"], VersionQuality()).add(predicted, final, hidden)
     return out

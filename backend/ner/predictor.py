@@ -129,8 +129,9 @@ class Predictor:
         self.transitions = None if ner.transitions is None else check_transitions(ner.transitions, ner.labels)
         self.gazetteer = ner.gazetteer  # the recipe tries the model with and without it
         self.threshold = ner.threshold  # ... and with and without this one
-        # spans (the annotated strings' too) scored below it are not shown: set while the annotators'
-        # edits of this version's spans say they cost more than they save (backend.ner.floor)
+        # set while the annotators' edits of this version's spans say another score serves them
+        # better (backend.ner.floor): it replaces the threshold, and the annotated strings' spans
+        # scored below it are not shown either
         self.floor: float | None = None
 
     @classmethod
@@ -153,7 +154,8 @@ class Predictor:
     def tag_words_at(self, docs: list[list[str]], thresholds: list[float | None]) -> list[list[WordTags]]:
         """`tag_words` as it would answer under each of `thresholds`, from one forward pass."""
         nonempty, dists = self._distributions(docs)
-        return [self._tags(docs, nonempty, dists, threshold) for threshold in thresholds]
+        decoded = self._decoded(docs, nonempty, dists)
+        return [self._served(docs, nonempty, dists, decoded, threshold) for threshold in thresholds]
 
     def _distributions(self, docs: list[list[str]]) -> tuple[list[int], list["_WordDists"]]:
         """The documents that have words, and each one's per-word tag distributions (the forward pass)."""
@@ -179,10 +181,21 @@ class Predictor:
     def _tags(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"],
               threshold: float | None) -> list[WordTags]:
         """Tags from the distributions: decoded, unsure spans dropped, annotated strings filled in."""
+        return self._served(docs, nonempty, dists, self._decoded(docs, nonempty, dists), threshold)
+
+    def _decoded(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"]) -> list[WordTags]:
+        """Every word's chosen tag, before any span is dropped for its score."""
         results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d)) for d in docs]
-        if not nonempty:
-            return results
-        self._decode(dists, [results[doc] for doc in nonempty])
+        if nonempty:
+            self._decode(dists, [results[doc] for doc in nonempty])
+        return results
+
+    def _served(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"],
+                decoded: list[WordTags], threshold: float | None) -> list[WordTags]:
+        """What is shown of `decoded` (copied): unsure spans dropped, annotated strings filled in."""
+        results = [WordTags(list(t.tags), list(t.scores), list(t.entropies)) for t in decoded]
+        if self.floor is not None:  # the annotators' edits of this version's spans chose it, up or down
+            threshold = self.floor
         if threshold:
             for doc in nonempty:
                 drop_unsure(results[doc], threshold)
@@ -241,10 +254,21 @@ class Predictor:
     def predict(self, texts: list[str]) -> list[Prediction]:
         """Entity spans with exact Python offsets for each text, all texts in one batched run."""
         words = [split_words(t) for t in texts]
-        tagged = self.tag_words([[w.text for w in ws] for ws in words])
+        docs = [[w.text for w in ws] for ws in words]
+        nonempty, dists = self._distributions(docs)
+        decoded = self._decoded(docs, nonempty, dists)
+        served = self._served(docs, nonempty, dists, decoded, self.threshold)
         out = []
-        for text, ws, wt in zip(texts, words, tagged):
+        for text, ws, wt, every in zip(texts, words, served, decoded):
             spans = decode_spans(text, ws, wt.tags, wt.scores)
             uncertainty = round(1.0 - confidence(wt, TASK_SCORE, len(self.labels.labels)), 6)
-            out.append(Prediction(spans, uncertainty))
+            out.append(Prediction(spans, uncertainty, _hidden(spans, text, ws, wt, every)))
         return out
+
+
+def _hidden(spans: list, text: str, words: list, served: WordTags, every: WordTags) -> list:
+    """The spans of `every` (the text's tags before any was dropped for its score) that `served` lacks."""
+    if every.tags == served.tags:
+        return []
+    shown = {(s.start, s.end, s.label) for s in spans}
+    return [s for s in decode_spans(text, words, every.tags, every.scores) if (s.start, s.end, s.label) not in shown]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from statistics import fmean
 
 from .words import Word
@@ -28,6 +28,9 @@ class Prediction:
 
     spans: list[Span]
     uncertainty: float  # 1 - the task confidence of acquisition.TASK_SCORE: higher = annotate sooner
+    # spans the model tagged but does not show (scored under its threshold or floor): recorded
+    # beside the shown ones, so that the annotators' edits can tell whether showing them would pay
+    hidden: list[Span] = field(default_factory=list)
 
     @property
     def confidence(self) -> float:

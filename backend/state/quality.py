@@ -71,15 +71,24 @@ class QualityLog:
         keys = ProjectKeys(project)
         return keys.served, keys.served_order, keys.outcomes
 
-    def record_served(self, project: str, version: str, results: dict[int, list]) -> None:
-        """Remember what `version` pre-annotated for each task id (LS results), newest kept."""
+    def record_served(self, project: str, version: str, results: dict[int, list],
+                      hidden: dict[int, list] | None = None) -> None:
+        """Remember what `version` pre-annotated for each task id (LS results), and what it tagged
+        there but did not show (`hidden`, LS regions), newest kept."""
         if not results:
             return
         served, order, _ = self._keys(project)
         now = time.time()
+        hidden = hidden or {}
+
+        def entry(task: int, result: list) -> str:
+            record = {"version": version, "spans": result_spans(result, scored=True)}
+            if hidden.get(task):
+                record["hidden"] = result_spans(hidden[task], scored=True)
+            return json.dumps(record)
+
         pipe = self.r.pipeline(transaction=False)
-        pipe.hset(served, mapping={str(t): json.dumps({"version": version, "spans": result_spans(r, scored=True)})
-                                   for t, r in results.items()})
+        pipe.hset(served, mapping={str(t): entry(t, r) for t, r in results.items()})
         pipe.zadd(order, {str(t): now for t in results})
         pipe.zcard(order)
         size = pipe.execute()[-1]
@@ -102,9 +111,11 @@ class QualityLog:
                 if raw is None:
                     return False
                 last = json.loads(raw)
-                shown = {"version": last["version"], "predicted": last["spans"]}
+                shown = {"version": last["version"], "predicted": last["spans"], "hidden": last.get("hidden", [])}
             record = {"task": task_id, "version": shown["version"], "predicted": shown["predicted"],
                       "final": result_spans(result)}
+            if shown.get("hidden"):
+                record["hidden"] = shown["hidden"]
             tracked = self._tracked(pipe, project)
             pipe.multi()
             pipe.hset(outcomes, str(annotation_id), json.dumps(record))
@@ -271,16 +282,16 @@ class ServedRecorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def record(self, project: str, version: str, results: dict[int, list]) -> None:
+    def record(self, project: str, version: str, results: dict[int, list], hidden: dict[int, list] | None = None) -> None:
         if not results:
             return
         self._start()
-        weight = _weight(results)
+        weight = _weight(results) + _weight(hidden or {})
         with self._lock:
             fits = self.pending_bytes + weight <= self.BACKLOG_BYTES
             if fits:
                 try:
-                    self.pending.put_nowait((project, version, results, weight))
+                    self.pending.put_nowait((project, version, results, hidden, weight))
                     self.pending_bytes += weight
                 except queue.Full:
                     fits = False
@@ -307,9 +318,9 @@ class ServedRecorder:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            project, version, results, weight = item
+            project, version, results, hidden, weight = item
             try:
-                self.quality.record_served(project, version, results)
+                self.quality.record_served(project, version, results, hidden)
             except redis.RedisError as exc:
                 log.warning("project %s: could not record the predictions served: %s", project, exc)
             finally:

@@ -117,11 +117,12 @@ def predict():
     check_text_sizes(req.tasks, controls, settings.max_task_chars, settings.max_request_chars)
     server = services().server
     served = server.for_project(req.project, wait=FIRST_LOAD_WAIT_S)
-    results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map)
+    hidden: dict[int, list[dict]] = {}
+    results = task_results(req.tasks, req.project, served, controls, server.explicit_label_map, hidden=hidden)
     if not served.orders_tasks and settings.pushes_to_ls:  # only a worker that reaches LS makes the order
         _cover_scores(req, results)
     if _recorded(req.project):
-        _remember_served(req, served.version if served.predictor is not None else None, results)
+        _remember_served(req, served.version if served.predictor is not None else None, results, hidden)
     metrics.PREDICTED_TASKS.labels(metrics.project_label(req.project)).inc(len(results))
     return jsonify(results=results, model_version=served.version)
 
@@ -137,13 +138,14 @@ def _cover_scores(req: PredictRequest, results: list[dict]) -> None:
         log.warning("project %s: cold-start scores unavailable: %s", req.project, exc)
 
 
-def _remember_served(req: PredictRequest, version: str | None, results: list[dict]) -> None:
-    """Record what each task was shown, to compare with its annotation (in the background: never
-    delays nor fails a prediction)."""
+def _remember_served(req: PredictRequest, version: str | None, results: list[dict], hidden: dict[int, list[dict]]) -> None:
+    """Record what each task was shown, and what the model tagged but did not show, to compare
+    with its annotation (in the background: never delays nor fails a prediction)."""
     if req.project is None or version is None:
         return
     shown = {t.id: r["result"] for t, r in zip(req.tasks, results) if is_int(t.id)}
-    services().served.record(req.project, version, shown)
+    unshown = {t.id: hidden[i] for i, t in enumerate(req.tasks) if i in hidden and is_int(t.id)}
+    services().served.record(req.project, version, shown, unshown)
 
 
 @bp.get("/versions")

@@ -9,7 +9,7 @@ import redis
 from flask import Blueprint, render_template
 
 from ..clock import utc_seconds
-from ..ner.floor import NONE
+from ..ner.floor import EVERY, describe
 from ..serving import ServedModel
 from ..state.history import PushStatus, TrainingStatus
 from ..ner.checkpoint import orders_tasks
@@ -132,14 +132,12 @@ def _spans_served(project: str, current: str | None, history: list) -> str:
         return "none of the project's own yet"
     trained = next((t for t in reversed(history) if t.version == current), None)
     threshold = None if trained is None else trained.threshold
-    chosen = "every span" if threshold is None else (
-        "none" if threshold >= NONE else f"spans scored {threshold:.2f} or more")
+    chosen = describe(threshold or EVERY)
     why = f" ({trained.threshold_why})" if trained is not None and trained.threshold_why else ""
     floor = services().stores.quality.floors({project: current})[project]
-    if floor.floor is None or (threshold is not None and floor.floor <= threshold):  # the version's own stands
+    if floor.floor is None or floor.floor == (threshold or EVERY):  # the version's own stands
         return f"{chosen}{why}; {floor.reason}"
-    shown = "nothing" if floor.floor >= NONE else f"only spans scored {floor.floor:.2f} or more"
-    return f"{shown} now: {floor.reason} (trained to serve {chosen}{why})"
+    return f"{describe(floor.floor)} now: {floor.reason} (trained to serve {chosen}{why})"
 
 
 def _trained(current: str | None, history: list) -> str:

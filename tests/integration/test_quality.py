@@ -8,6 +8,7 @@ import redis
 from backend.labelstudio import bodies
 from backend.labelstudio.annotation import Annotation
 from backend.ner.effort import edits, effort
+from backend.state.keys import ProjectKeys
 from backend.state.quality import QualityLog, summarise, version_order
 from tests.support.lsdata import CONFIG, ls_predict_body
 
@@ -209,5 +210,53 @@ def test_the_status_page_says_which_spans_are_served_and_why(client, app, traine
     server.refresh()
     assert server.serving(project).predictor.floor == 0.93
     page = client.get("/").get_data(as_text=True)
-    assert "only spans scored 0.93 or more now" in page and "saved 0% of the edits" in page
+    assert "spans scored 0.93 or more now" in page and "saved 0% of the edits" in page
     assert "would have saved 50%" in page
+
+
+def test_spans_a_version_tagged_and_did_not_show_can_lower_what_it_serves(client, app, trained_folder, gmb_eval,
+                                                                           project, tmp_path):
+    """A version serving nothing (its threshold above every score) still records what it tagged; when
+    the annotators then mark exactly those spans, the evidence says to show them, and it does."""
+    import json
+    import shutil
+
+    from backend.ner import floor
+
+    ours = app.extensions["ner"]
+    stores, server = ours.stores, ours.server
+    version, path = stores.registry.new_version(project)
+    shutil.copytree(trained_folder, path)
+    labels = json.loads((path / "labels.json").read_text())
+    (path / "labels.json").write_text(json.dumps({**labels, "span_threshold": floor.NONE}))
+    stores.registry.promote(project, version)
+    server.for_project(project, wait=30)
+    assert client.post("/setup", json={"project": project, "schema": CONFIG}).status_code == 200  # admitted
+    texts = [" ".join(s.words) for s in gmb_eval[:40]]
+    tasks = [{"id": 700 + i, "data": {"text": t}} for i, t in enumerate(texts)]
+    body = bodies.predict_body([t["data"] for t in tasks], project=project, config=CONFIG, first_id=700)
+    assert all(not r["result"] for r in client.post("/predict", json=body).get_json()["results"])
+    assert ours.served.flush()
+
+    tagged = {}  # what the version tagged, as the quality log recorded it
+    for task in tasks:
+        raw = stores.quality.r.hget(ProjectKeys(project).served, str(task["id"]))
+        tagged[task["id"]] = json.loads(raw).get("hidden", []) if raw else []
+    annotated = [(t, spans) for t, spans in tagged.items() if spans]
+    assert sum(len(s) for _, s in annotated) >= floor.MIN_GOLD and len(annotated) >= floor.MIN_TASKS
+    for n, (task, spans) in enumerate(annotated):
+        text = texts[task - 700]
+        result = [region(s, e, label, text) for s, e, label, _ in spans]
+        event = bodies.annotation_event(project, task, text, result, ann_id=900 + n, config=CONFIG)
+        assert client.post("/webhook", json=event).status_code == 200
+
+    chosen = stores.quality.floors({project: version})[project]
+    assert chosen.saved_as_served == 0.0 and chosen.floor == floor.EVERY and chosen.saved_at_floor == 1.0
+    server.refresh()
+    assert server.serving(project).predictor.floor == floor.EVERY
+    again = client.post("/predict", json=body).get_json()["results"]
+    shown = {t["id"]: [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in res["result"]]
+             for t, res in zip(tasks, again)}
+    assert all(shown[t] == [tuple(s[:3]) for s in spans] for t, spans in annotated)
+    page = client.get("/").get_data(as_text=True)
+    assert "showing every span would have saved 100%" in page

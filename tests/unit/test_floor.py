@@ -68,7 +68,23 @@ def test_unscored_spans_stay_whatever_the_floor():
         (0, 2, "PER", 0.8), (3, 4, "LOC", None)]
 
 
-def test_without_a_dev_split_a_new_version_serves_from_the_prior_or_the_higher_live_floor():
+def test_spans_tagged_and_not_shown_can_lower_the_floor():
+    quality = VersionQuality()
+    # served from 0.9: a right span at 0.95 shown; a right one at 0.7 and a wrong one at 0.45 hidden
+    for _ in range(13):
+        quality.add([(0, 5, "PER", 0.95)], [(0, 5, "PER"), (8, 12, "LOC")], hidden=[(8, 12, "LOC", 0.7), (20, 24, "ORG", 0.45)])
+    chosen = read_back(quality).floor("v2")
+    assert chosen.saved_as_served == 0.5  # one created of two
+    assert chosen.floor == 0.5 and chosen.saved_at_floor == 1.0  # 0.4 and every span show the wrong one too
+    assert "spans scored 0.50 or more would have saved 100%" in chosen.reason
+    assert read_back(quality).tasks == 13 and read_back(quality).total.predicted == 13  # only the shown count as served
+    every = VersionQuality()
+    for _ in range(floor.MIN_GOLD):
+        every.add([], [(0, 5, "PER")], hidden=[(0, 5, "PER", 0.2)])
+    assert every.floor("v2").floor == floor.EVERY and "showing every span" in every.floor("v2").reason
+
+
+def test_without_a_dev_split_a_new_version_serves_from_the_live_floor_else_the_prior():
     from worker.training.recipe import FIRST_PRIOR_THRESHOLD, PRIOR_THRESHOLD, Candidate, _try_threshold
 
     def threshold(live, fixed=None, first=False):
@@ -84,5 +100,10 @@ def test_without_a_dev_split_a_new_version_serves_from_the_prior_or_the_higher_l
     value, why = threshold(costly)
     assert value == 0.97 and "v2" in why and "-5%" in why
     assert threshold(floor.Floor("v2", 30, 70, 0.3, None, None))[0] == PRIOR_THRESHOLD  # as served was best
-    assert threshold(floor.Floor("v2", 30, 70, 0.3, 0.85, 0.35))[0] == PRIOR_THRESHOLD  # never lowered
+    # higher only where the spans as served cost more than they saved: a newer model is not held back
+    assert threshold(floor.Floor("v2", 30, 70, 0.0, 0.99, 0.1))[0] == PRIOR_THRESHOLD
+    assert threshold(floor.Floor("v2", 30, 70, 0.3, 0.7, 0.35))[0] == 0.7  # spans it did not show would have paid
+    assert threshold(floor.Floor("v2", 30, 70, 0.3, floor.EVERY, 0.35))[0] is None  # every span
+    few = floor.TRANSFER_TASKS - 1  # lower only on enough tasks
+    assert threshold(floor.Floor("v2", few, 70, 0.3, 0.7, 0.35))[0] == PRIOR_THRESHOLD
     assert threshold(costly, fixed=0.0)[0] is None  # SPAN_THRESHOLD=0 serves every span, whatever the edits

@@ -16,7 +16,7 @@ class StalledLog:
     def __init__(self) -> None:
         self.go, self.written = threading.Event(), 0
 
-    def record_served(self, project, version, results) -> None:
+    def record_served(self, project, version, results, hidden=None) -> None:
         self.go.wait(10)
         self.written += 1
 

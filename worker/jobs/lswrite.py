@@ -75,13 +75,15 @@ def write_batches(project: str, served: ServedModel, label: str, tasks: Iterable
     def flush() -> None:
         if check:
             check()
-        results = task_results(batch, project, served, controls, explicit, settings.max_task_chars)
+        hidden: dict[int, list[dict]] = {}
+        results = task_results(batch, project, served, controls, explicit, settings.max_task_chars, hidden=hidden)
         if not served.orders_tasks:  # too weak to order the tasks, or none yet: the cold-start order does
             stores.cover.rescore(project, [t.id for t in batch], results)
         ls.import_predictions(project, [{"task": t.id, "result": r["result"], "score": r["score"], "model_version": label}
                                         for t, r in zip(batch, results)])
         if served.predictor is not None:
-            stores.quality.record_served(project, served.version, {t.id: r["result"] for t, r in zip(batch, results)})
+            stores.quality.record_served(project, served.version, {t.id: r["result"] for t, r in zip(batch, results)},
+                                         {batch[i].id: regions for i, regions in hidden.items()})
         if progress:
             progress(batch)
         batch.clear()

@@ -328,10 +328,11 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fi
                    live: Floor | None = None, first: bool = False) -> None:
     """Serve only spans scored at or above the THRESHOLDS value that saves the most edits on `dev`
     (F1 and the gate are the model's own, every span counted); without one, PRIOR_THRESHOLD
-    (FIRST_PRIOR_THRESHOLD for a project's `first` version) or the `live` floor where higher: an
-    earlier version's spans cost the annotators more than they saved from there down, and a model
-    trained on a few more tasks is not trusted to do better; the `fixed` one (SPAN_THRESHOLD) when
-    set, 0 serving every span."""
+    (FIRST_PRIOR_THRESHOLD for a project's `first` version), or the `live` floor the annotators'
+    edits of an earlier version's spans chose where that evidence carries over (`Floor.carries_over`:
+    higher where its spans cost more than they saved, lower where the spans it tagged and did not
+    show would have saved more on enough tasks); the `fixed` one (SPAN_THRESHOLD) when set, 0
+    serving every span."""
     if fixed is not None:
         candidate.threshold_why = f"SPAN_THRESHOLD={fixed} fixes it"
     if not dev:
@@ -340,8 +341,8 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fi
         if fixed is None:
             candidate.threshold_why = (f"no dev split yet (one needs {MIN_GATE_ENTITIES} gold entities): the prior "
                                        f"{prior}{', higher for a first version nobody has edited' if first else ''}")
-        if fixed is None and live is not None and live.floor is not None and live.floor > candidate.threshold:
-            candidate.threshold = live.floor
+        if fixed is None and live is not None and live.carries_over(prior):
+            candidate.threshold = live.floor or None  # EVERY (0): no threshold
             candidate.threshold_why = f"no dev split yet, and the annotators' edits say so: {live.reason}"
         candidate.note = candidate.note or (
             f"no dev split judged this version (one needs {MIN_GATE_ENTITIES} gold entities): "
