@@ -118,6 +118,10 @@ class ProjectKeys:
         return self._key(f"quality:{version}")
 
     @property
+    def quality_annotators(self) -> str:  # hash: "<annotator>\t<figure>" -> the outcomes' sum, every version
+        return self._key("quality-annotators")
+
+    @property
     def quality_built(self) -> str:  # set once the outcomes stored before the figures are summed
         return self._key("quality-built")
 

@@ -8,12 +8,14 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
 
 import redis
 
 from ..labelstudio.annotation import result_spans
 from ..ner import floor as floors
 from ..ner.edited import LabelQuality, VersionQuality, summarise
+from ..ner.effort import edits
 from .keys import ProjectKeys
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,33 @@ def _figures(fields: dict[bytes, bytes]) -> VersionQuality:
     return out
 
 
+@dataclass(frozen=True)
+class AnnotatorQuality:
+    """One annotator's submissions against the spans the model showed them, over every version."""
+
+    annotator: str
+    tasks: int
+    predicted: int  # spans shown
+    kept: int  # ... that the annotation kept exactly
+    final: int  # spans submitted
+
+    @property
+    def f1(self) -> float:
+        """Span F1 between what the model showed and what the annotator submitted (1.0: both empty)."""
+        return 2 * self.kept / (self.predicted + self.final) if self.predicted + self.final else 1.0
+
+
+def _annotator_fields(record: dict) -> dict[str, int]:
+    """An outcome's share of its annotator's figures ({} for one recorded without its annotator)."""
+    who = record.get("by")
+    if who is None:
+        return {}
+    predicted = [tuple(s[:3]) for s in record["predicted"]]
+    final = [tuple(s[:3]) for s in record["final"]]
+    return {f"{who}\ttasks": 1, f"{who}\tpredicted": len(predicted), f"{who}\tfinal": len(final),
+            f"{who}\tkept": len(edits(predicted, final).kept)}
+
+
 class QualityLog:
     """Per project in Redis: `served` (task id -> the last predictions served for it, with their
     version; `served-order` bounds it), `outcomes` (annotation id -> what was predicted and what
@@ -97,7 +126,8 @@ class QualityLog:
             if old:
                 self.r.pipeline(transaction=False).zrem(order, *old).hdel(served, *old).execute()
 
-    def record_annotation(self, project: str, task_id: int, annotation_id: int, result: list) -> bool:
+    def record_annotation(self, project: str, task_id: int, annotation_id: int, result: list,
+                          annotator: str | None = None) -> bool:
         """Compare an annotation with what its annotator was shown: the predictions recorded when
         this annotation was first compared, else the task's last served ones. False: nothing was served."""
         served, _, outcomes = self._keys(project)
@@ -116,6 +146,8 @@ class QualityLog:
                       "final": result_spans(result)}
             if shown.get("hidden"):
                 record["hidden"] = shown["hidden"]
+            if annotator is not None:
+                record["by"] = annotator
             tracked = self._tracked(pipe, project)
             pipe.multi()
             pipe.hset(outcomes, str(annotation_id), json.dumps(record))
@@ -164,6 +196,8 @@ class QualityLog:
         version starts figures of its own, and past VERSIONS_KEPT the oldest version's go; an
         outcome of a version older than every kept one is not counted."""
         keys, version = ProjectKeys(project), record["version"]
+        for field_, count in _annotator_fields(record).items():
+            pipe.hincrby(keys.quality_annotators, field_, sign * count)
         order = float(version_order(version)[0])
         if version not in tracked:
             if len(tracked) >= VERSIONS_KEPT and order <= min(tracked.values()):
@@ -187,10 +221,15 @@ class QualityLog:
         def txn(pipe: redis.client.Pipeline) -> None:
             if pipe.exists(keys.quality_built):
                 return
-            summed = summarise([json.loads(raw) for raw in pipe.hvals(keys.outcomes)])
+            records = [json.loads(raw) for raw in pipe.hvals(keys.outcomes)]
+            summed = summarise(records)
             newest = sorted(summed, key=version_order)[-VERSIONS_KEPT:]
             old = self._tracked(pipe, project)
             pipe.multi()
+            pipe.delete(keys.quality_annotators)
+            for record in records:
+                for field_, count in _annotator_fields(record).items():
+                    pipe.hincrby(keys.quality_annotators, field_, count)
             for version in old:
                 pipe.delete(keys.quality_figures(version))
             pipe.delete(keys.quality_versions)
@@ -200,6 +239,17 @@ class QualityLog:
             pipe.set(keys.quality_built, 1)
 
         self._transaction(txn, project)
+
+    def annotators(self, project: str) -> list[AnnotatorQuality]:
+        """Each annotator's figures against the model, the most tasks first."""
+        self._built(project)
+        sums: dict[str, dict[str, int]] = {}
+        for raw, value in self.r.hgetall(ProjectKeys(project).quality_annotators).items():
+            who, figure = raw.decode().rsplit("\t", 1)
+            sums.setdefault(who, {})[figure] = int(value)
+        found = [AnnotatorQuality(who, f.get("tasks", 0), f.get("predicted", 0), f.get("kept", 0), f.get("final", 0))
+                 for who, f in sums.items()]
+        return sorted((a for a in found if a.tasks > 0), key=lambda a: (-a.tasks, a.annotator))
 
     def outcomes(self, project: str) -> list[dict]:
         """Every stored comparison (what the figures sum)."""

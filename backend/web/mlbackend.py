@@ -9,6 +9,7 @@ import torch
 from flask import Blueprint, jsonify, request
 
 from ..jsonvalues import is_int
+from ..labelstudio.agreement import annotator
 from ..labelstudio.labelconfig import LabelConfigError, NerControl, project_controls, unsupported_message
 from ..labelstudio.protocol import (
     DELETE_ACTION,
@@ -180,7 +181,7 @@ def webhook():
         changed = int(store.upsert(event.project, event.annotation))
         ann = event.annotation
         if changed:  # a stale re-delivery must not replace the comparison of the newer annotation
-            _compare(event.project, quality.record_annotation, ann.task_id, ann.annotation_id, ann.result)
+            _compare(event.project, quality.record_annotation, ann.task_id, ann.annotation_id, ann.result, annotator(ann))
     elif event.action == DELETE_ACTION:
         changed = store.delete_annotations(event.project, list(event.deleted_ids))
         _compare(event.project, quality.forget, list(event.deleted_ids))

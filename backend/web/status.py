@@ -9,6 +9,7 @@ import redis
 from flask import Blueprint, render_template
 
 from ..clock import utc_seconds
+from ..labelstudio.agreement import PAIRS_SHOWN
 from ..ner.floor import EVERY, describe
 from ..serving import ServedModel
 from ..state.history import PushStatus, TrainingStatus
@@ -27,9 +28,10 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         records, quality = history[-5:], ours.stores.quality.summary(project)
         order = _ls_order(project, current.get(project), history)
         spans = _spans_served(project, current.get(project), history)
+        against = _against_model(ours.stores.quality.annotators(project))
     except redis.RedisError:
         history, records, quality, order = [], [], {}, "unknown (Redis unavailable)"
-        spans = order
+        spans, against = order, ""
     trained = _trained(current.get(project), history)
     return {
         "glance": [_learning(history), _saving(quality), _activity(history)],
@@ -43,6 +45,7 @@ def _project(project: str, current: dict[str, str], controls: dict) -> dict:
         "spans": spans,
         "trained": trained,
         "agreement": _agreement(history),
+        "against_model": against,
         "quality": list(quality.items())[-5:],
     }
 
@@ -166,6 +169,14 @@ def _agreement(history: list) -> str:
     pairs = "; ".join(f"{' and '.join(a['annotators'])} agree at span F1 {a['f1']:.2f} over {a['tasks']} "
                       f"task{'s' if a['tasks'] > 1 else ''} both annotated" for a in record.agreement)
     return f"{pairs} (read by the training of {record.started}; each task trains on its newest annotation)"
+
+
+def _against_model(annotators: list) -> str:
+    """How far each annotator keeps what the model shows them (the most tasks first, at most
+    PAIRS_SHOWN people; "" before any annotation was compared with a pre-annotation)."""
+    return "; ".join(f"{a.annotator} at span F1 {a.f1:.2f} over {a.tasks} task{'s' if a.tasks > 1 else ''} "
+                     f"(kept {a.kept} of the {a.predicted} spans shown, submitted {a.final})"
+                     for a in annotators[:PAIRS_SHOWN])
 
 
 def _precision(served: ServedModel) -> str:

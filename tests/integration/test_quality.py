@@ -260,3 +260,44 @@ def test_spans_a_version_tagged_and_did_not_show_can_lower_what_it_serves(client
     assert all(shown[t] == [tuple(s[:3]) for s in spans] for t, spans in annotated)
     page = client.get("/").get_data(as_text=True)
     assert "showing every span would have saved 100%" in page
+
+
+def test_each_annotator_against_the_model_follows_their_annotations_and_the_status_page_says_it(
+        client, app, trained_folder, project):
+    import shutil
+
+    ours = app.extensions["ner"]
+    stores = ours.stores
+    version, path = stores.registry.new_version(project)
+    shutil.copytree(trained_folder, path)
+    stores.registry.promote(project, version)
+    ours.server.for_project(project, wait=30)
+    assert client.post("/setup", json={"project": project, "schema": CONFIG}).status_code == 200
+    body = bodies.predict_body([{"text": TEXT}] * 3, project=project, config=CONFIG, first_id=1)
+    results = client.post("/predict", json=body).get_json()["results"]
+    assert ours.served.flush()
+    shown = results[0]["result"]
+    assert len(shown) >= 3
+
+    def annotate(task: int, ann: int, result: list, who, action=bodies.CREATED) -> None:
+        event = webhook(project, task, ann, result, action=action)
+        event["annotation"]["completed_by"] = who
+        assert client.post("/webhook", json=event).status_code == 200
+
+    annotate(1, 11, shown, 1)  # kept every span shown
+    annotate(2, 21, shown, 1)
+    annotate(3, 31, shown[:1], {"id": 7, "email": "b@example.org"})  # kept one, deleted the rest
+    mine, theirs = stores.quality.annotators(project)
+    n = len(shown)
+    assert (mine.annotator, mine.tasks, mine.predicted, mine.kept, mine.final, mine.f1) == ("1", 2, 2 * n, 2 * n, 2 * n, 1.0)
+    assert (theirs.annotator, theirs.tasks, theirs.kept, theirs.final) == ("b@example.org", 1, 1, 1)
+    assert theirs.f1 == 2 / (n + 1)
+    page = client.get("/").get_data(as_text=True)
+    assert f"Annotators against the model's pre-annotations: 1 at span F1 1.00 over 2 tasks" in page
+    assert f"b@example.org at span F1 {2 / (n + 1):.2f} over 1 task (kept 1 of the {n} spans shown, submitted 1)" in page
+
+    # the second person changes their mind, then the first one's task 2 is deleted: the sums follow
+    annotate(3, 31, shown, {"id": 7, "email": "b@example.org"}, action="ANNOTATION_UPDATED")
+    assert client.post("/webhook", json=bodies.deleted_event(project, [21])).status_code == 200
+    mine, theirs = stores.quality.annotators(project)
+    assert (mine.tasks, mine.kept) == (1, n) and (theirs.tasks, theirs.kept, theirs.f1) == (1, n, 1.0)
