@@ -22,6 +22,7 @@ from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
 from backend.ner.edited import VersionQuality
+from simulator.annotators import SecondAnnotator
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
 from worker.training.loop import fine_tune
@@ -73,6 +74,7 @@ class Round:
     entities_per_task: float = 0.0  # ... and to annotate
     per_label: dict = field(default_factory=dict)
     effort: dict = field(default_factory=dict)  # deletes, creates, relabels, gold over the test set
+    second_annotator: str | None = None  # a noisy second annotator of every task, and what trained
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -191,9 +193,11 @@ def annotate_served(current: Current, batch: list[Sentence], edited: VersionQual
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
              seed: int = 0, settings: Settings | None = None,
-             progress: Callable[[str], None] | None = None) -> Iterator[Round]:
+             progress: Callable[[str], None] | None = None, second: SecondAnnotator | None = None) -> Iterator[Round]:
     """Annotate the pool up to each round's count, train as the worker would, score on `test`;
-    yields each round as soon as it is measured."""
+    yields each round as soon as it is measured. With `second`, every task is annotated by a noisy
+    second annotator too, and trains as `second.merge` says (the served spans are still compared
+    with the gold annotation)."""
     settings = settings or Settings()
     check_options(pool, rounds, strategy)
     controls = parse_label_config(corpus_config(pool, test))
@@ -202,6 +206,8 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     handed = False
     taken: list[int] = []
     annotations: list[Annotation] = []
+    two: dict[int, list[Sentence]] = {}  # with `second`: task id -> the sentences it trains on
+    noise = random.Random(f"second-annotator-{seed}")
     current: Current | None = None
     rebuilt: Current | None = None  # a full training from the encoder, finished since the last round
     edited: dict[str, VersionQuality] = {}  # per version: its spans on the tasks annotated while it served
@@ -213,9 +219,13 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             annotate_served(current, [pool[i] for i in batch], edited.setdefault(current.version, VersionQuality()), settings)
         taken += batch
         annotations += [as_annotation(pool[i], i + 1) for i in batch]
+        if second is not None:
+            two.update({i + 1: second.trained_on(pool[i], noise) for i in batch})
         if progress:
             progress(f"round {n}/{len(rounds)} ({strategy}, seed {seed}): training on {target} annotated tasks")
         data = project_data(annotations, controls)
+        if second is not None:
+            data = replace(data, sentences={task: two[task] for task in data.sentences})
         split = training_split(data, settings)
         started = time.monotonic()
         live = current.version if current else None
@@ -254,6 +264,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             model_only_f1=model_only, with_strings_f1=with_strings, choose_seconds=round(choose_seconds, 1),
             words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),
             entities_per_task=round(fmean(len(decode_entities(pool[i].tags)) for i in batch), 3),
+            second_annotator=None if second is None else f"{second.rate} noise, trained on {second.merge}",
         )
         if progress:
             progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "

@@ -27,6 +27,11 @@ def register(sub) -> None:
     sm.add_argument("--plot", help="draw F1 and effort saved against annotations to this SVG file")
     sm.add_argument("--service", metavar="URL",
                     help="run through a running backend (webhooks, its workers, hot-swap, /predict) instead of in-process")
+    sm.add_argument("--second-annotator", type=float, metavar="NOISE",
+                    help="every task annotated again by a careless annotator who drops each entity with "
+                         "probability NOISE, and gives it another type with probability NOISE")
+    sm.add_argument("--merge", default="newest", help="with --second-annotator: what a task trains on: newest "
+                    "(whichever was submitted last, as the service does), agreement (the spans both marked) or both")
     sm.add_argument("--project", type=int, help="with --service: the (new) project id to use (default: from the clock)")
     sm.set_defaults(run=cmd_simulate)
 
@@ -44,11 +49,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"unknown strategy {', '.join(unknown) or '(none)'}: choose from {', '.join(STRATEGIES)}")
     pool = read_corpus(args.pool, args.format, args.limit_pool)
     test = read_corpus(args.test, args.format, args.limit_test)
+    second = _second_annotator(args, pool)
     rows = []
 
     def runs(strategy: str, seed: int):
         if not args.service:
-            return simulate(pool, test, rounds, strategy, seed, settings, progress=stderr_progress)
+            return simulate(pool, test, rounds, strategy, seed, settings, progress=stderr_progress, second=second)
         from simulator.service import simulate_via_service
 
         project = (args.project or int(time.time()) % 10**9) + len(rows)  # one fresh project per run
@@ -75,3 +81,17 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         with open(args.plot, "w", encoding="utf-8") as fh:
             fh.write(series_svg(panels, f"simulated annotators: {len(pool)}-sentence pool, {len(test)} test sentences"))
     return 0
+
+
+def _second_annotator(args: argparse.Namespace, pool: list):
+    """The noisy second annotator `--second-annotator` and `--merge` ask for (None: one annotator)."""
+    from simulator.annotators import MERGES, SecondAnnotator
+
+    if args.merge not in MERGES:
+        raise CliError(f"unknown --merge {args.merge!r}: choose from {', '.join(MERGES)}")
+    if args.second_annotator is None:
+        return None
+    if args.service or not 0.0 <= args.second_annotator <= 0.5:
+        raise CliError("--second-annotator takes a noise from 0 to 0.5, in-process only (not with --service)")
+    types = sorted({t[2:] for s in pool for t in s.tags if t != "O"})
+    return SecondAnnotator(args.second_annotator, args.merge, types)
