@@ -293,7 +293,7 @@ def test_each_annotator_against_the_model_follows_their_annotations_and_the_stat
     assert (theirs.annotator, theirs.tasks, theirs.kept, theirs.final) == ("b@example.org", 1, 1, 1)
     assert theirs.f1 == 2 / (n + 1)
     page = client.get("/").get_data(as_text=True)
-    assert f"Annotators against the model's pre-annotations: 1 at span F1 1.00 over 2 tasks" in page
+    assert "Annotators against the model's pre-annotations: 1 at span F1 1.00 over 2 tasks" in page
     assert f"b@example.org at span F1 {2 / (n + 1):.2f} over 1 task (kept 1 of the {n} spans shown, submitted 1)" in page
 
     # the second person changes their mind, then the first one's task 2 is deleted: the sums follow
