@@ -86,7 +86,7 @@ def drop_unsure(out: WordTags, threshold: float) -> None:
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Probabilities over the last axis, in numpy: for the int8 engine's logits, torch's softmax
     cost 4 ms a batch of 16 on 2 cores (its thread pool woke beside ONNX Runtime's spinning one),
-    numpy's a tenth of that; in-process /predict went from 523 to 613 texts/s (Intel AMX)."""
+    numpy's a tenth of that; the engine in-process went from 523 to 613 texts/s (Intel AMX)."""
     z = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
 
