@@ -5,7 +5,9 @@
 # run), in the cold-start order, trained after 10, 25, 50, 100 and 200 tasks (each version serves
 # the next tasks, and the annotators' edits of its spans set the next served floor), with and
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
-# (ADAPT_STEPS); then the tasks entropy needs to reach random order's F1 after 1,000.
+# (ADAPT_STEPS); 200 tasks with a noisy second annotator of every task, trained on the newest
+# annotation, the spans both marked or both; then the tasks entropy needs to reach random order's
+# F1 after 1,000.
 #   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +29,19 @@ for corpus in gmb bc5; do
   MENTION_REPLACEMENT=off sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
     > "$WORK/$corpus-nomentions.jsonl"
   ADAPT_STEPS=0 sim "${data[@]}" --rounds 50 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-unadapted.jsonl"
+  sim "${data[@]}" --rounds 200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-one-annotator.jsonl"
+  for merge in newest agreement both; do  # every task annotated again by a careless second annotator
+    sim "${data[@]}" --rounds 200 --strategy coldstart --seed 0,1,2 --second-annotator 0.2 --merge $merge \
+      > "$WORK/$corpus-second-$merge.jsonl"
+  done
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
   sim "${data[@]}" --rounds 50,200,500 --strategy entropy --seed 0 >> "$WORK/$corpus-al.jsonl"
 done
 for corpus in gmb bc5; do
   python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \
     "$WORK/$corpus-unadapted.jsonl=unadapted"
+  python bench/strategies.py "$WORK/$corpus-one-annotator.jsonl=one annotator" \
+    "$WORK/$corpus-second-newest.jsonl=newest" "$WORK/$corpus-second-agreement.jsonl=agreement" \
+    "$WORK/$corpus-second-both.jsonl=both"
   python bench/strategies.py "$WORK/$corpus-al.jsonl"
 done
