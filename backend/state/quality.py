@@ -90,7 +90,8 @@ class QualityLog:
     """Per project in Redis: `served` (task id -> the last predictions served for it, with their
     version; `served-order` bounds it), `outcomes` (annotation id -> what was predicted and what
     the annotator submitted) and, summed as outcomes arrive, change and go, each version's figures
-    (the newest VERSIONS_KEPT versions): reading them costs the same whatever the outcomes."""
+    (the newest VERSIONS_KEPT versions) and each annotator's (`quality-annotators`): reading them
+    costs the same whatever the outcomes."""
 
     def __init__(self, client: redis.Redis, kept: int = SERVED_TASKS_KEPT) -> None:
         self.r = client
