@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, replace
 
 from backend.ner.readers import Sentence
-from backend.ner.spans import decode_entities
+from backend.ner.spans import decode_entities, tags_from_entities
 
 # How a task annotated by two people trains: the newest annotation (what the service does), the
 # spans both marked, or each annotation as a sentence of its own.
@@ -17,24 +17,21 @@ MERGES = ("newest", "agreement", "both")
 def noisy(sentence: Sentence, rate: float, types: list[str], rng: random.Random) -> Sentence:
     """`sentence` as a careless annotator marks it: each entity dropped with probability `rate`,
     else given another type with probability `rate`."""
-    tags = ["O"] * len(sentence.tags)
+    kept = []
     for first, stop, label in decode_entities(sentence.tags):
         draw = rng.random()
         if draw < rate:
             continue
         if draw < 2 * rate and len(types) > 1:
             label = rng.choice([t for t in types if t != label])
-        tags[first:stop] = [f"B-{label}"] + [f"I-{label}"] * (stop - first - 1)
-    return replace(sentence, tags=tags)
+        kept.append((first, stop, label))
+    return replace(sentence, tags=tags_from_entities(len(sentence.tags), kept))
 
 
 def agreed(first: Sentence, second: Sentence) -> Sentence:
     """The entities both annotations marked (same words, same type); the rest O."""
     both = set(decode_entities(first.tags)) & set(decode_entities(second.tags))
-    tags = ["O"] * len(first.tags)
-    for start, stop, label in both:
-        tags[start:stop] = [f"B-{label}"] + [f"I-{label}"] * (stop - start - 1)
-    return replace(first, tags=tags)
+    return replace(first, tags=tags_from_entities(len(first.tags), sorted(both)))
 
 
 @dataclass(frozen=True)
