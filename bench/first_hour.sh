@@ -6,8 +6,8 @@
 # the next tasks, and the annotators' edits of its spans set the next served floor), with and
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
 # (ADAPT_STEPS); 200 tasks with a noisy second annotator of every task, trained on the newest
-# annotation, the spans both marked or both; then the tasks entropy needs to reach random order's
-# F1 after 1,000.
+# annotation, the spans both marked or both; then the tasks the model's order (entropy after the
+# cold start, or within the cover clusters) needs to reach random order's F1 after 1,000.
 #   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +34,10 @@ for corpus in gmb bc5; do
     sim "${data[@]}" --rounds 200 --strategy coldstart --seed 0,1,2 --second-annotator 0.2 --merge $merge \
       > "$WORK/$corpus-second-$merge.jsonl"
   done
+  # active learning as the service orders tasks (cold start, then the model's), trained every 50
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
-  sim "${data[@]}" --rounds 50,200,500 --strategy entropy --seed 0 >> "$WORK/$corpus-al.jsonl"
+  sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 700) --strategy coldstart,clustered --seed 0 \
+    >> "$WORK/$corpus-al.jsonl"
 done
 for corpus in gmb bc5; do
   python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \

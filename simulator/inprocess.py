@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from dataclasses import asdict, dataclass, field, replace
 from statistics import fmean
@@ -26,14 +27,17 @@ from simulator.annotators import SecondAnnotator
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
 from worker.training.loop import fine_tune
-from worker.training.recipe import (Current, Lineage, full_sample, lineage_after, plan_training, starting_point,
-                                    train_candidate, training_split)
+from worker.training.recipe import (Current, Lineage, full_sample, lineage_after, plan_training, seen_tasks,
+                                    starting_point, train_candidate, training_split)
 
 
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
 # random, the cold start (a covering order until the project's model is good enough, then TASK_SCORE),
-# and the active-learning strategies (random until a model is served).
-STRATEGIES = ("sequential", "random", "coldstart", *(s for s in ACTIVE if s != "random"))
+# "clustered" (the same, then TASK_SCORE within the cover clusters: the least confident task of the
+# cluster with the fewest annotated, `coverage.within_clusters`), and the active-learning
+# strategies (random until a model is served).
+COVERING = ("coldstart", "clustered")
+STRATEGIES = ("sequential", "random", *COVERING, *(s for s in ACTIVE if s != "random"))
 
 
 class SimulationError(ValueError):
@@ -140,31 +144,36 @@ def shuffled(pool: list[Sentence], seed: int) -> list[int]:
     return order
 
 
-def first_order(pool: list[Sentence], strategy: str, seed: int, settings: Settings) -> list[int]:
-    """The order tasks come in before a model ranks them: the pool's own for sequential, the covering
-    order for coldstart, a seeded shuffle otherwise."""
+def first_order(pool: list[Sentence], strategy: str, seed: int, settings: Settings) -> tuple[list[int], list[int]]:
+    """The order tasks come in before a model ranks them (the pool's own for sequential, the covering
+    order for coldstart and clustered, a seeded shuffle otherwise), and each task's cover cluster
+    (empty where the order does not cover)."""
     if strategy == "sequential":
-        return list(range(len(pool)))
-    if strategy == "coldstart":
+        return list(range(len(pool))), []
+    if strategy in COVERING:
         vectors = coverage.embed([" ".join(s.words) for s in pool], settings.base_model or None)
-        return coverage.cover_order(vectors, seed=seed)
-    return shuffled(pool, seed)
+        return coverage.cover_order(vectors, seed=seed), coverage.cluster_of(vectors, seed=seed).tolist()
+    return shuffled(pool, seed), []
 
 
 def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str, order: list[int],
-               current: Current | None, settings: Settings, handed_over: bool = False) -> list[int]:
-    """The next `size` tasks: sequential, random and coldstart (until `handed_over`) take the next
-    ones of `order`; the others rank what is left by the served model's task confidence (`order`
-    while nothing is served)."""
+               current: Current | None, settings: Settings, handed_over: bool = False,
+               clusters: list[int] | None = None) -> list[int]:
+    """The next `size` tasks: sequential, random and the covering orders (until `handed_over`) take
+    the next ones of `order`; the others rank what is left by the served model's task confidence
+    (`order` while nothing is served), clustered within each task's cover cluster (`clusters`)."""
     done = set(taken)
     left = [i for i in order if i not in done]
-    if strategy in ("sequential", "random") or current is None or (strategy == "coldstart" and not handed_over):
+    if strategy in ("sequential", "random") or current is None or (strategy in COVERING and not handed_over):
         return left[:size]
-    ranking = TASK_SCORE if strategy == "coldstart" else strategy
+    ranking = TASK_SCORE if strategy in COVERING else strategy
     predictor = current.predictor(settings)
     tagged = predictor.tag_words([pool[i].words for i in left])
     n_labels = len(current.labels.labels)
     confidences = [confidence(t, ranking, n_labels) for t in tagged]
+    if strategy == "clustered":
+        annotated = Counter(clusters[i] for i in taken)
+        return [left[p] for p in coverage.within_clusters([clusters[i] for i in left], confidences, annotated)[:size]]
     return pick(left, confidences, size, ranking, lambda i: pool[i].words)
 
 
@@ -201,7 +210,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     settings = settings or Settings()
     check_options(pool, rounds, strategy)
     controls = parse_label_config(corpus_config(pool, test))
-    order = first_order(pool, strategy, seed, settings)
+    order, clusters = first_order(pool, strategy, seed, settings)
     settings = adapted_settings(pool, settings, progress)
     handed = False
     taken: list[int] = []
@@ -213,7 +222,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
     edited: dict[str, VersionQuality] = {}  # per version: its spans on the tasks annotated while it served
     for n, target in enumerate(rounds, 1):
         started = time.monotonic()
-        batch = next_batch(pool, taken, target - len(taken), strategy, order, current, settings, handed)
+        batch = next_batch(pool, taken, target - len(taken), strategy, order, current, settings, handed, clusters)
         choose_seconds = time.monotonic() - started
         if current is not None:
             annotate_served(current, [pool[i] for i in batch], edited.setdefault(current.version, VersionQuality()), settings)
@@ -239,8 +248,9 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         prints = split.train_fingerprints()
         if candidate.reason is None:
             lineage, stale = lineage_after(candidate, start, f"v{n}", data.tasks, "")
-            current = Current(f"v{n}", candidate.ner, data.tasks, split.train_ids, prints, lineage, stale)
-            handed = handed or (strategy == "coldstart" and coverage.handed_over(candidate.dev))
+            seen = seen_tasks(candidate, split.train_ids, current, rebuilt)
+            current = Current(f"v{n}", candidate.ner, data.tasks, seen, prints, lineage, stale)
+            handed = handed or (strategy in COVERING and coverage.handed_over(candidate.dev))
         # the worker's background full training, done before the next round's (which starts from it)
         rebuilt = full_training(split, data, prints, settings, seed) if plan.rebuild else None
         figures, spent = measure(current, test, settings)

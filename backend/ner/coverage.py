@@ -3,6 +3,9 @@ ones annotated cover the data, from sentence embeddings of the packaged encoder.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from .basemodel import quiet_transformers, resolve_base_model
@@ -72,6 +75,22 @@ def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
     return (vectors @ centres.T).argmax(1)
 
 
+def cluster_of(vectors: np.ndarray, count: int = COVER_CLUSTERS, seed: int = 0) -> np.ndarray:
+    """The cover cluster of each of `vectors` (k-means, at most `count` clusters)."""
+    return _kmeans(vectors, max(1, min(count, len(vectors))), seed) if len(vectors) else np.zeros(0, dtype=np.int64)
+
+
+def interleave(queues: list[list[int]]) -> list[int]:
+    """The heads of every queue in turn, then the seconds, and so on: no queue gives its (k+1)th
+    before every longer one has given its kth."""
+    order: list[int] = []
+    depth = 0
+    while any(depth < len(q) for q in queues):
+        order += [q[depth] for q in queues if depth < len(q)]
+        depth += 1
+    return order
+
+
 def cover_order(vectors: np.ndarray, clusters: int = COVER_CLUSTERS, seed: int = 0) -> list[int]:
     """Every index of `vectors`, in the order to annotate them: k-means clusters, the largest first,
     and from each in turn a member drawn at random (seeded) not yet taken. So the first `clusters`
@@ -80,20 +99,33 @@ def cover_order(vectors: np.ndarray, clusters: int = COVER_CLUSTERS, seed: int =
     on GMB in document order (50 tasks, 3 seeds) the most typical members held 2.1 entities a task
     against 2.3 drawn at random, and the model trained on them saved 25 % of the edits against 31 %
     (docs/benchmarks.md, "The first hour")."""
-    n = len(vectors)
-    if n == 0:
-        return []
-    k = max(1, min(clusters, n))
-    assign = _kmeans(vectors, k, seed)
+    assign = cluster_of(vectors, clusters, seed)
     rng = np.random.default_rng(seed)
-    queues = [list(rng.permutation(members)) for members in (np.flatnonzero(assign == c) for c in range(k))
+    queues = [[int(i) for i in rng.permutation(members)] for members in (np.flatnonzero(assign == c) for c in range(clusters))
               if len(members)]
     queues.sort(key=len, reverse=True)
+    return interleave(queues)
+
+
+def within_clusters(assign: Sequence[int], confidences: Sequence[float],
+                    annotated: Mapping[int, int] | None = None) -> list[int]:
+    """Positions of `confidences` in the order to annotate them: the least confident task of the
+    cover cluster with the fewest tasks annotated so far (`annotated`: cluster -> tasks; `assign`:
+    each position's cluster), then again, counting each task taken as annotated. Uncertainty picks
+    within a part of the data; coverage keeps a run of tasks from piling into one part."""
+    members: dict[int, list[int]] = {}
+    for position in sorted(range(len(confidences)), key=lambda p: confidences[p], reverse=True):
+        members.setdefault(int(assign[position]), []).append(position)  # least confident last: pop()
+    counts = dict(annotated or {})
+    heap = [(counts.get(c, 0), confidences[queue[-1]], c) for c, queue in members.items()]
+    heapq.heapify(heap)
     order: list[int] = []
-    depth = 0
-    while len(order) < n:
-        order += [int(q[depth]) for q in queues if depth < len(q)]
-        depth += 1
+    while heap:
+        taken, _, c = heapq.heappop(heap)
+        queue = members[c]
+        order.append(queue.pop())
+        if queue:
+            heapq.heappush(heap, (taken + 1, confidences[queue[-1]], c))
     return order
 
 

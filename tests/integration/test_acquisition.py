@@ -68,3 +68,28 @@ def test_a_round_takes_the_tasks_the_served_model_is_least_sure_of(strategy, tra
     # random, and any strategy before a model is served, continues the seeded shuffle
     assert next_batch(pool, taken, 5, "random", shuffled(pool, 0), current, settings) == shuffled(pool, 0)[10:15]
     assert next_batch(pool, taken, 5, strategy, shuffled(pool, 0), None, settings) == shuffled(pool, 0)[10:15]
+
+
+def test_clustered_takes_each_cluster_s_least_confident_the_least_annotated_cluster_first(trained, gmb_eval):
+    settings = Settings(precision="fp32")
+    current = Current("v1", trained.ner, 40)
+    pool = gmb_eval[:30]
+    taken = shuffled(pool, 0)[:10]
+    clusters = [i % 3 for i in range(len(pool))]  # three parts; cluster 0 holds most of `taken`
+    annotated = {c: sum(1 for i in taken if clusters[i] == c) for c in range(3)}
+    order = shuffled(pool, 0)
+    # before the model orders the tasks, the covering order goes on
+    assert next_batch(pool, taken, 4, "clustered", order, current, settings, False, clusters) == order[10:14]
+    chosen = next_batch(pool, taken, 4, "clustered", order, current, settings, True, clusters)
+    left = [i for i in range(len(pool)) if i not in taken]
+    tagged = current.predictor(settings).tag_words([pool[i].words for i in left])
+    scores = {i: confidence(t, TASK_SCORE, len(trained.ner.labels.labels)) for i, t in zip(left, tagged)}
+    assert len(chosen) == 4 and not set(chosen) & set(taken)
+    first = min(range(3), key=lambda c: (annotated[c], min(scores[i] for i in left if clusters[i] == c)))
+    assert clusters[chosen[0]] == first
+    assert scores[chosen[0]] == min(scores[i] for i in left if clusters[i] == first)
+    # each task taken comes from a cluster with the fewest annotated, counting those taken before it
+    counts = dict(annotated)
+    for i in chosen:
+        assert counts[clusters[i]] == min(counts.values())
+        counts[clusters[i]] += 1

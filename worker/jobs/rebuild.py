@@ -79,6 +79,7 @@ def rebuild_project(project: str) -> dict:
                      run.total_steps, job)
             return {"project": project, "status": "running", "steps": run.steps_done, "of": run.total_steps}
         metrics = {"annotations": snapshot.tasks, "labels": list(snapshot.labels.labels),
+                   "train_tasks": sorted(snapshot.fingerprints),  # from the encoder: only its own
                    "train_fingerprints": {str(t): f for t, f in snapshot.fingerprints.items()},
                    "lineage": {"version": BACKGROUND, "tasks": snapshot.tasks,
                                "at": utc_now(), "stale": 0},

@@ -27,7 +27,7 @@ from backend.state.jobqueue import LEASE_S, ProjectJobs
 from worker.training.adapt import project_settings
 from worker.training.dataset import ProjectData, Split, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
-from worker.training.recipe import Current, lineage_after, plan_training, train_candidate, training_split
+from worker.training.recipe import Current, lineage_after, plan_training, seen_tasks, train_candidate, training_split
 
 from . import rebuild
 from .push import request_push
@@ -164,9 +164,11 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     lineage, stale = lineage_after(candidate, start, record.version, data.tasks, utc_now())
     record.lineage = {**asdict(lineage), "stale": stale}
 
+    seen = seen_tasks(candidate, split.train_ids, current, start)
+
     def metrics(choice: fastpath.ServingChoice) -> dict:
         record.serving = choice.to_dict()
-        return _metrics(project, record, candidate.result, candidate.config, settings, data, split)
+        return _metrics(project, record, candidate.result, candidate.config, settings, data, split, seen)
 
     fastpath.save_checked(candidate.ner, dev, settings.precision, path, metrics)
     # Promote only what loads back from disk and predicts, in the precision serving will load it in.
@@ -202,7 +204,7 @@ def _current(project: str, registry: ModelRegistry) -> Current | None:
 
 
 def _metrics(project: str, record: Training, result: TrainResult, config: TrainConfig, settings: Settings,
-             data: ProjectData, split: Split) -> dict:
+             data: ProjectData, split: Split, seen: frozenset[int] | None) -> dict:
     return {
         "project": project,
         "version": record.version,
@@ -219,7 +221,9 @@ def _metrics(project: str, record: Training, result: TrainResult, config: TrainC
         "span_threshold": record.threshold,
         ORDERS_TASKS: coverage.handed_over(record.dev),  # else the cold-start order stays in LS
         fastpath.METRICS_KEY: record.serving,
-        "train_tasks": sorted(split.train_ids),  # the next training gates on the dev tasks this one never saw
+        # every task in its weights, its starting point's too (None: unknown): the next training
+        # gates on the dev tasks this one never saw
+        "train_tasks": None if seen is None else sorted(seen),
         # ... and fits, when incremental, the tasks whose fingerprint differs from these
         "train_fingerprints": {str(t): f for t, f in split.train_fingerprints().items()},
         "lineage": record.lineage,  # the last full training behind it (recipe.Lineage) and what changed since

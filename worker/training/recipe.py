@@ -171,9 +171,9 @@ class Candidate:
 
     result: TrainResult
     config: TrainConfig
-    warm_start: str  # "current:<version>", "bootstrap" or "base"
+    warm_start: str  # "current:<version>", "incremental:<version>", "bootstrap" or "base"
     dev: dict | None  # seqeval figures of the new model on the dev split
-    previous_dev_f1: float | None  # the serving model's micro-F1 on the dev tasks it did not train on
+    previous_dev_f1: float | None  # the serving model's micro-F1 on the dev tasks it has not seen
     gazetteer: Gazetteer | None = None  # served with the model: it beat the model alone on dev
     tried: Gazetteer | None = None  # the annotated strings that were tried, served or not
     model_only_f1: float | None = None  # dev F1 without the gazetteer, when one was tried
@@ -252,6 +252,25 @@ def lineage_after(candidate: Candidate, current: Current | None, version: str, t
     return Lineage(version, tasks, at), 0
 
 
+def seen_tasks(candidate: Candidate, train_ids: frozenset[int], current: Current | None,
+               start: Current | None = None) -> frozenset[int] | None:
+    """Every task in the new model's weights (None when unknown): those it trained on and, when it
+    started from another version's weights, all that version had seen. A version trained before
+    the project had a dev split saw today's dev tasks and passes them on to every version
+    warm-started from it, which the gate then judged on tasks it had learned: on GMB (cold start,
+    seed 0) the version of 150 tasks, warm-started from one trained on all of the first 100, scored
+    dev F1 0.91 and held the gate at 0.716 where the tasks none had seen gave it 0.554."""
+    if candidate.warm_start.startswith("incremental:"):
+        origin = start or current
+    elif candidate.warm_start.startswith("current:"):
+        origin = current
+    else:
+        return train_ids
+    if origin is None or origin.trained_on is None:
+        return None
+    return train_ids | origin.trained_on
+
+
 def training_split(data: ProjectData, settings: Settings) -> Split:
     """The tasks a version trains on and is judged on: `split_dev`'s split, or every task for
     training while that dev split holds fewer than MIN_GATE_ENTITIES gold entities."""
@@ -318,8 +337,8 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
                           f"{candidate.previous_dev_f1:.4f}: {entities} dev entities cannot tell them apart "
                           f"(the gate needs {MIN_GATE_ENTITIES})")
     elif current is not None and dev and not gate:
-        candidate.note = (f"the gate was skipped: the serving version {current.version} trained on every "
-                          f"dev task (it was trained before the project had a dev split)")
+        candidate.note = (f"the gate was skipped: the serving version {current.version} has seen every dev "
+                          f"task (it, or a version it started from, trained before the project had a dev split)")
     _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, first=current is None)
     return candidate
 
