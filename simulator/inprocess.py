@@ -27,8 +27,8 @@ from simulator.annotators import SecondAnnotator
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
 from worker.training.loop import fine_tune
-from worker.training.recipe import (Current, Lineage, full_sample, lineage_after, plan_training, seen_tasks,
-                                    starting_point, train_candidate, training_split)
+from worker.training.recipe import (Current, Lineage, full_sample, lineage_after, plan_training, starting_point,
+                                    train_candidate, training_split)
 
 
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
@@ -152,7 +152,8 @@ def first_order(pool: list[Sentence], strategy: str, seed: int, settings: Settin
         return list(range(len(pool))), []
     if strategy in COVERING:
         vectors = coverage.embed([" ".join(s.words) for s in pool], settings.base_model or None)
-        return coverage.cover_order(vectors, seed=seed), coverage.cluster_of(vectors, seed=seed).tolist()
+        assign = coverage.cluster_of(vectors, seed=seed)
+        return coverage.covering(assign, seed), assign.tolist()
     return shuffled(pool, seed), []
 
 
@@ -248,8 +249,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
         prints = split.train_fingerprints()
         if candidate.reason is None:
             lineage, stale = lineage_after(candidate, start, f"v{n}", data.tasks, "")
-            seen = seen_tasks(candidate, split.train_ids, current, rebuilt)
-            current = Current(f"v{n}", candidate.ner, data.tasks, seen, prints, lineage, stale)
+            current = Current(f"v{n}", candidate.ner, data.tasks, candidate.seen(split.train_ids), prints, lineage, stale)
             handed = handed or (strategy in COVERING and coverage.handed_over(candidate.dev))
         # the worker's background full training, done before the next round's (which starts from it)
         rebuilt = full_training(split, data, prints, settings, seed) if plan.rebuild else None

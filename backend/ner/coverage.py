@@ -99,10 +99,13 @@ def cover_order(vectors: np.ndarray, clusters: int = COVER_CLUSTERS, seed: int =
     on GMB in document order (50 tasks, 3 seeds) the most typical members held 2.1 entities a task
     against 2.3 drawn at random, and the model trained on them saved 25 % of the edits against 31 %
     (docs/benchmarks.md, "The first hour")."""
-    assign = cluster_of(vectors, clusters, seed)
+    return covering(cluster_of(vectors, clusters, seed), seed)
+
+
+def covering(assign: np.ndarray, seed: int = 0) -> list[int]:
+    """`cover_order` for tasks already clustered (`assign`: each one's cluster)."""
     rng = np.random.default_rng(seed)
-    queues = [[int(i) for i in rng.permutation(members)] for members in (np.flatnonzero(assign == c) for c in range(clusters))
-              if len(members)]
+    queues = [[int(i) for i in rng.permutation(np.flatnonzero(assign == c))] for c in np.unique(assign)]
     queues.sort(key=len, reverse=True)
     return interleave(queues)
 

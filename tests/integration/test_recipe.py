@@ -7,8 +7,8 @@ from backend.ner.evaluation import evaluate_model
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.readers import Sentence
-from worker.training.recipe import (FIRST_PRIOR_THRESHOLD, MIN_GATE_ENTITIES, PRIOR_THRESHOLD, Current, starting_point,
-                                    train_candidate, training_split)
+from worker.training.recipe import (FIRST_PRIOR_THRESHOLD, MIN_GATE_ENTITIES, PRIOR_THRESHOLD, Current, Plan,
+                                    starting_point, train_candidate, training_split)
 
 LABELS = LabelSet.from_types(["org", "per"])
 
@@ -52,6 +52,32 @@ def test_the_gate_compares_on_dev_tasks_the_serving_version_never_trained_on():
     assert "gate was skipped" in skipped.note and "v1" in skipped.note
     part = train_candidate(train, dev, LABELS, 14, current, settings, unseen_dev=dev[:1])
     assert part.previous_dev_f1 == evaluate_model(current.predictor(settings), dev[:1])["f1"]
+
+
+def test_a_version_has_seen_what_its_starting_point_had_seen():
+    from dataclasses import replace
+
+    def s(name: str) -> Sentence:
+        return Sentence(["the", "board", "of", name, "met", "today", "."], ["O", "O", "O", "B-org", "O", "O", "O"])
+
+    settings = Settings(train_epochs=1, precision="fp32", gazetteer="off")
+    train = [s("Zorblax")] * 6 + [s("Quintrel")] * 6
+    first = train_candidate(train, [], LABELS, 14, None, settings).result  # before the project had a dev split
+    everything = Current("v1", first.ner, 14, trained_on=frozenset(range(1, 15)))
+    mine = frozenset(range(1, 15)) - {3, 7}  # 3 and 7 are dev tasks now
+    # from the encoder: only its own
+    assert train_candidate(train, [], LABELS, 100, everything, settings).seen(mine) == mine
+    # warm-started from v1, or incremental from it: v1's, so the gate does not count 3 and 7 as unseen
+    warm = train_candidate(train, [], LABELS, 14, everything, settings)
+    assert warm.warm_start == "current:v1" and warm.seen(mine) == mine | {3, 7}
+    step = Plan(True, train, "incremental", steps=1)
+    assert train_candidate(train, [], LABELS, 14, everything, settings, plan=step).seen(mine) == mine | {3, 7}
+    # incremental from a background full training: that one's, not the serving version's
+    rebuilt = replace(everything, version="background", trained_on=mine)
+    assert train_candidate(train, [], LABELS, 14, everything, settings, plan=step, start=rebuilt).seen(mine) == mine
+    # a starting point that does not say: unknown
+    unknown = replace(everything, trained_on=None)
+    assert train_candidate(train, [], LABELS, 14, unknown, settings).seen(mine) is None
 
 
 def test_a_span_threshold_is_served_only_when_it_saves_edits_on_dev(gmb_train, gmb_eval):

@@ -9,8 +9,8 @@ from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.readers import Sentence
 from worker.training.dataset import ProjectData, sentences_of, split_dev
-from worker.training.recipe import (INCREMENTAL_FROM, INCREMENTAL_STEPS, MAX_EPOCHS, MIN_GATE_ENTITIES, Candidate,
-                                    Current, Lineage, epochs_for, plan_training, rejection, seen_tasks)
+from worker.training.recipe import (INCREMENTAL_FROM, INCREMENTAL_STEPS, MAX_EPOCHS, MIN_GATE_ENTITIES, Current,
+                                    Lineage, epochs_for, plan_training, rejection)
 
 
 def test_auto_epochs_aim_at_about_200_steps_within_3_to_200():
@@ -32,24 +32,6 @@ def test_promotion_gate_compares_on_the_same_dev_tasks():
     # a dev split too small to tell two models apart (49 gold entities) does not hold the newer one back
     assert rejection(0.70, 0.80, settings, dev_entities=MIN_GATE_ENTITIES - 1) is None
     assert "MAX_F1_DROP" in rejection(0.70, 0.80, settings, dev_entities=MIN_GATE_ENTITIES)
-
-
-def test_a_version_has_seen_what_its_starting_point_had_seen():
-    def started(warm: str) -> Candidate:
-        return Candidate(None, None, warm, None, None)
-
-    labels = LabelSet.from_types(["geo"])
-    everything = Current("v1", NerModel(None, None, labels), 100, trained_on=frozenset(range(1, 101)))  # no dev split
-    mine = frozenset(range(1, 121)) - {3, 7}  # 3 and 7 are dev tasks now
-    assert seen_tasks(started("base"), mine, everything) == mine  # from the encoder: only its own
-    # warm-started from v1, or incremental from it: v1's, so the gate does not count 3 and 7 as unseen
-    assert seen_tasks(started("current:v1"), mine, everything) == mine | {3, 7}
-    assert seen_tasks(started("incremental:v1"), mine, everything) == mine | {3, 7}
-    # incremental from a background full training: that one's, not the serving version's
-    rebuilt = Current("background", NerModel(None, None, labels), 110, trained_on=frozenset(range(1, 111)) - {3, 7})
-    assert seen_tasks(started("incremental:background"), mine, everything, rebuilt) == mine
-    # a starting point that does not say: unknown
-    assert seen_tasks(started("current:v1"), mine, replace(everything, trained_on=None)) is None
 
 
 def _project(tasks: int, renamed: set[int] = frozenset()) -> ProjectData:

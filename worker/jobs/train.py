@@ -27,7 +27,7 @@ from backend.state.jobqueue import LEASE_S, ProjectJobs
 from worker.training.adapt import project_settings
 from worker.training.dataset import ProjectData, Split, project_data
 from worker.training.loop import TrainConfig, TrainResult, config_dict
-from worker.training.recipe import Current, lineage_after, plan_training, seen_tasks, train_candidate, training_split
+from worker.training.recipe import Current, lineage_after, plan_training, train_candidate, training_split
 
 from . import rebuild
 from .push import request_push
@@ -164,7 +164,7 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     lineage, stale = lineage_after(candidate, start, record.version, data.tasks, utc_now())
     record.lineage = {**asdict(lineage), "stale": stale}
 
-    seen = seen_tasks(candidate, split.train_ids, current, start)
+    seen = candidate.seen(split.train_ids)
 
     def metrics(choice: fastpath.ServingChoice) -> dict:
         record.serving = choice.to_dict()

@@ -184,10 +184,21 @@ class Candidate:
     reason: str | None = None  # why it must not be promoted; None: promote
     note: str | None = None  # what the gate could not judge, for the record
     plan: Plan | None = None  # what it fitted: every task, or the changes and a replay sample
+    # the tasks its starting point's weights had seen (empty from the encoder; None: unknown)
+    inherited: frozenset[int] | None = frozenset()
 
     @property
     def f1(self) -> float | None:
         return self.dev["f1"] if self.dev else None
+
+    def seen(self, train_ids: frozenset[int]) -> frozenset[int] | None:
+        """Every task in the new model's weights (None when unknown): `train_ids`, what it trained
+        on, and all its starting point had seen. A version trained before the project had a dev
+        split saw today's dev tasks and passes them on to every version warm-started from it,
+        which the gate then judged on tasks it had learned: on GMB (cold start, seed 0) the version
+        of 150 tasks, warm-started from one trained on all of the first 100, scored dev F1 0.91 and
+        held the gate at 0.716 where the tasks none had seen gave it 0.554."""
+        return None if self.inherited is None else train_ids | self.inherited
 
     def outcome(self) -> dict:
         """What a training record keeps of this candidate (`Training`'s fields of the same names)."""
@@ -252,25 +263,6 @@ def lineage_after(candidate: Candidate, current: Current | None, version: str, t
     return Lineage(version, tasks, at), 0
 
 
-def seen_tasks(candidate: Candidate, train_ids: frozenset[int], current: Current | None,
-               start: Current | None = None) -> frozenset[int] | None:
-    """Every task in the new model's weights (None when unknown): those it trained on and, when it
-    started from another version's weights, all that version had seen. A version trained before
-    the project had a dev split saw today's dev tasks and passes them on to every version
-    warm-started from it, which the gate then judged on tasks it had learned: on GMB (cold start,
-    seed 0) the version of 150 tasks, warm-started from one trained on all of the first 100, scored
-    dev F1 0.91 and held the gate at 0.716 where the tasks none had seen gave it 0.554."""
-    if candidate.warm_start.startswith("incremental:"):
-        origin = start or current
-    elif candidate.warm_start.startswith("current:"):
-        origin = current
-    else:
-        return train_ids
-    if origin is None or origin.trained_on is None:
-        return None
-    return train_ids | origin.trained_on
-
-
 def training_split(data: ProjectData, settings: Settings) -> Split:
     """The tasks a version trains on and is judged on: `split_dev`'s split, or every task for
     training while that dev split holds fewer than MIN_GATE_ENTITIES gold entities."""
@@ -313,17 +305,19 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
         config = replace(train_config(len(plan.sample), settings, seed), epochs=max(1, round(
             plan.steps / math.ceil(len(plan.sample) / settings.train_batch_size))))
         init, base, warm = replace(origin.ner, model=copy.deepcopy(origin.ner.model)), None, f"incremental:{origin.version}"
-        sample = plan.sample
+        sample, inherited = plan.sample, origin.trained_on
     else:
         sample, config = full_sample(train, settings, seed)
         if len(sample) > len(train):
             plan = replace(plan, why=f"{plan.why}, each sentence also with its mentions replaced")
         init, base, warm = starting_point(current, tasks, labels, settings)
+        inherited = current.trained_on if init is not None else frozenset()  # init: the current model's
     result = fine_tune(sample, config, base_model=base, labels=labels, init=init, progress=progress)
     new = Predictor(result.ner, precision=settings.precision)
     scores = evaluate_model(new, dev) if dev else None
     gate = dev if unseen_dev is None else unseen_dev
-    candidate = Candidate(result, config, warm, scores, dev_f1(current, gate, settings), plan=plan)
+    candidate = Candidate(result, config, warm, scores, dev_f1(current, gate, settings), plan=plan,
+                          inherited=inherited)
     if settings.gazetteer == "auto":
         _try_gazetteer(candidate, new, train, dev)
     judged = candidate.dev
