@@ -7,7 +7,8 @@
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
 # (ADAPT_STEPS); 200 tasks with a noisy second annotator of every task, trained on the newest
 # annotation, the spans both marked or both; then the tasks the model's order (entropy after the
-# cold start, or within the cover clusters) needs to reach random order's F1 after 1,000.
+# cold start, within the cover clusters, or BALD among the least confident) needs to reach random
+# order's F1 after 1,000.
 #   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ for corpus in gmb bc5; do
   done
   # active learning as the service orders tasks (cold start, then the model's), trained every 50
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
-  sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 700) --strategy coldstart,clustered --seed 0 \
+  sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 700) --strategy coldstart,clustered,bald --seed 0 \
     >> "$WORK/$corpus-al.jsonl"
 done
 for corpus in gmb bc5; do

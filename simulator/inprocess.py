@@ -16,7 +16,8 @@ from backend.config import Settings
 from backend.labelstudio.annotation import Annotation
 from backend.labelstudio.labelconfig import parse_label_config
 from backend.ner import coverage
-from backend.ner.acquisition import STRATEGIES as ACTIVE, TASK_SCORE, confidence, pick
+from backend.ner.acquisition import (BALD_CANDIDATES, BALD_PASSES, STRATEGIES as ACTIVE, TASK_SCORE, by_bald,
+                                     confidence, pick)
 from backend.ner.effort import Effort, effort
 from backend.ner.floor import hidden_spans, scored_entities
 from backend.ner.evaluation import predict_corpus_tags, score
@@ -34,9 +35,10 @@ from worker.training.recipe import (Current, Lineage, full_sample, lineage_after
 # The orders tasks can come in: the pool's own (what Label Studio shows by default: import order),
 # random, the cold start (a covering order until the project's model is good enough, then TASK_SCORE),
 # "clustered" (the same, then TASK_SCORE within the cover clusters: the least confident task of the
-# cluster with the fewest annotated, `coverage.within_clusters`), and the active-learning
-# strategies (random until a model is served).
-COVERING = ("coldstart", "clustered")
+# cluster with the fewest annotated, `coverage.within_clusters`), "bald" (the same, then the
+# BALD_CANDIDATES tasks TASK_SCORE is least sure of, by BALD from Monte Carlo dropout), and the
+# active-learning strategies (random until a model is served).
+COVERING = ("coldstart", "clustered", "bald")
 STRATEGIES = ("sequential", "random", *COVERING, *(s for s in ACTIVE if s != "random"))
 
 
@@ -162,7 +164,8 @@ def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str,
                clusters: list[int] | None = None) -> list[int]:
     """The next `size` tasks: sequential, random and the covering orders (until `handed_over`) take
     the next ones of `order`; the others rank what is left by the served model's task confidence
-    (`order` while nothing is served), clustered within each task's cover cluster (`clusters`)."""
+    (`order` while nothing is served), clustered within each task's cover cluster (`clusters`), bald
+    by BALD among the least confident."""
     done = set(taken)
     left = [i for i in order if i not in done]
     if strategy in ("sequential", "random") or current is None or (strategy in COVERING and not handed_over):
@@ -172,6 +175,10 @@ def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str,
     tagged = predictor.tag_words([pool[i].words for i in left])
     n_labels = len(current.labels.labels)
     confidences = [confidence(t, ranking, n_labels) for t in tagged]
+    if strategy == "bald":
+        unsure = [left[p] for p in sorted(range(len(left)), key=confidences.__getitem__)[:BALD_CANDIDATES]]
+        samples = predictor.dropout_samples([pool[i].words for i in unsure], BALD_PASSES, seed=len(taken))
+        return by_bald(unsure, samples)[:size]
     if strategy == "clustered":
         annotated = Counter(clusters[i] for i in taken)
         return [left[p] for p in coverage.within_clusters([clusters[i] for i in left], confidences, annotated)[:size]]

@@ -157,6 +157,25 @@ class Predictor:
         decoded = self._decoded(docs, nonempty, dists)
         return [self._served(docs, nonempty, dists, decoded, threshold) for threshold in thresholds]
 
+    def dropout_samples(self, docs: list[list[str]], passes: int, seed: int = 0) -> list[np.ndarray | None]:
+        """Each document's tag distributions under `passes` forward passes with dropout on (Monte Carlo
+        dropout, for `acquisition.bald`): passes x tokenized words x labels, None for a document
+        without any. Always the torch model in fp32: the int8 graph was exported without dropout."""
+        engine, precision = self.engine, self.precision
+        self.engine, self.precision = None, "fp32"
+        self.model.train()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                runs = [self._distributions(docs) for _ in range(passes)]
+        finally:
+            self.model.eval()
+            self.engine, self.precision = engine, precision
+        out: list[np.ndarray | None] = [None] * len(docs)
+        for k, doc in enumerate(runs[0][0] if runs else []):
+            out[doc] = np.stack([dists[k].probs for _, dists in runs])
+        return out
+
     def _distributions(self, docs: list[list[str]]) -> tuple[list[int], list["_WordDists"]]:
         """The documents that have words, and each one's per-word tag distributions (the forward pass)."""
         nonempty = [i for i, d in enumerate(docs) if d]

@@ -8,7 +8,10 @@ import math
 import pytest
 
 from backend.config import Settings
-from backend.ner.acquisition import TASK_SCORE, confidence, least_confidence, mnlp, pick, token_entropy
+import numpy as np
+
+from backend.ner.acquisition import (BALD_PASSES, TASK_SCORE, bald, by_bald, confidence, least_confidence, mnlp, pick,
+                                     token_entropy)
 from backend.ner.predictor import WordTags
 from backend.ner.words import split_words
 from worker.training.recipe import Current
@@ -32,6 +35,17 @@ def test_each_strategy_s_confidence():
     assert least_confidence(words([0.99] * 20 + [0.5])) == least_confidence(words([0.99, 0.5]))
     with pytest.raises(ValueError, match="random"):
         confidence(w, "random", 5)
+
+
+def test_bald_is_the_passes_disagreement_not_their_shared_doubt():
+    unsure = np.array([[[0.5, 0.5], [0.9, 0.1]]] * 4)  # four passes that agree, one word unsure
+    assert bald(unsure) == pytest.approx(0.0, abs=1e-9)
+    split = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # two passes, each sure, of different tags
+    assert bald(split) == pytest.approx(math.log(2), rel=1e-6)
+    # the mean over words: a long text of agreed words counts its one disputed word for less
+    assert bald(np.concatenate([split, np.array([[[1.0, 0.0]] * 3] * 2)], axis=1)) == pytest.approx(math.log(2) / 4, rel=1e-6)
+    assert bald(np.zeros((3, 0, 2))) == 0.0
+    assert by_bald([7, 8, 9], [unsure, None, split]) == [9, 7, 8]
 
 
 def test_pick_takes_the_least_confident_and_diverse_skips_near_duplicates():
@@ -93,3 +107,33 @@ def test_clustered_takes_each_cluster_s_least_confident_the_least_annotated_clus
     for i in chosen:
         assert counts[clusters[i]] == min(counts.values())
         counts[clusters[i]] += 1
+
+
+def test_dropout_samples_differ_by_pass_repeat_by_seed_and_leave_the_model_as_it_was(predictor):
+    docs = [[w.text for w in split_words(t)] for t in ["Iraqi officials met U.S. envoys in Baghdad .", "", "Bush flew ."]]
+    first = predictor.dropout_samples(docs, 3, seed=5)
+    assert first[1] is None and first[0].shape == (3, len(docs[0]), len(predictor.labels.labels))
+    assert not np.allclose(first[0][0], first[0][1])  # dropout acts: each pass sees another network
+    assert all(np.allclose(a, b) for a, b in zip(first[2], predictor.dropout_samples(docs, 3, seed=5)[2]))
+    assert not predictor.model.training  # served predictions stay deterministic
+    tagged = predictor.tag_words(docs)
+    assert tagged == predictor.tag_words(docs)
+
+
+def test_bald_takes_the_passes_most_divided_among_the_least_confident(trained, gmb_eval):
+    settings = Settings(precision="fp32")
+    current = Current("v1", trained.ner, 40)
+    pool = gmb_eval[:30]
+    taken = shuffled(pool, 0)[:10]
+    order = shuffled(pool, 0)
+    assert next_batch(pool, taken, 4, "bald", order, current, settings, False) == order[10:14]
+    chosen = next_batch(pool, taken, 4, "bald", order, current, settings, True)
+    left = [i for i in order if i not in taken]
+    predictor = current.predictor(settings)
+    tagged = predictor.tag_words([pool[i].words for i in left])
+    sure = [confidence(t, TASK_SCORE, len(trained.ner.labels.labels)) for t in tagged]
+    unsure = [left[p] for p in sorted(range(len(left)), key=sure.__getitem__)]  # as the round ranks them
+    samples = predictor.dropout_samples([pool[i].words for i in unsure], BALD_PASSES, seed=len(taken))
+    scores = {i: bald(s) for i, s in zip(unsure, samples)}
+    assert len(chosen) == 4 and not set(chosen) & set(taken)
+    assert sorted((scores[i] for i in chosen), reverse=True) == pytest.approx(sorted(scores.values(), reverse=True)[:4])
