@@ -1,5 +1,6 @@
 """How useful a task is to annotate next: task confidences from the serving model's word
-probabilities, one per active-learning strategy, and the batch choice that also wants diversity.
+probabilities, one per active-learning strategy, the batch choice that also wants diversity, and
+BALD, which ranks tasks by how far dropout's passes disagree (the simulator's "bald" order).
 
 Every strategy gives a confidence in [0, 1]; lower means "annotate me sooner", so that Label Studio's
 "prediction score, ascending" puts the most useful task first. Words the tokenizer dropped have no

@@ -1,15 +1,15 @@
-"""Active learning: task confidences per strategy, the diverse batch choice, the task score /predict
-sends, and the simulator choosing each round's tasks from the served model."""
+"""Active learning: task confidences per strategy, BALD from dropout passes, the diverse batch
+choice, the task score /predict sends, and the simulator choosing each round's tasks from the
+served model."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from backend.config import Settings
-import numpy as np
-
 from backend.ner.acquisition import (BALD_PASSES, TASK_SCORE, bald, by_bald, confidence, least_confidence, mnlp, pick,
                                      token_entropy)
 from backend.ner.predictor import WordTags
