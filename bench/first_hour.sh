@@ -39,6 +39,9 @@ for corpus in gmb bc5; do
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
   sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 700) --strategy coldstart,clustered,bald --seed 0 \
     >> "$WORK/$corpus-al.jsonl"
+  sim "${data[@]}" --rounds 1000 --strategy random --seed 1,2 >> "$WORK/$corpus-al.jsonl"
+  sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 500) --strategy coldstart,bald --seed 1,2 \
+    >> "$WORK/$corpus-al.jsonl"
 done
 for corpus in gmb bc5; do
   python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \

@@ -67,9 +67,9 @@ def confidence(words: Scored, strategy: str, n_labels: int) -> float:
 # 2021 found best for NER: tasks where dropout's passes disagree, not merely where one pass is unsure.
 # It costs BALD_PASSES forward passes a task in torch (the int8 graph has no dropout), so it ranks only
 # the BALD_CANDIDATES tasks token entropy is least sure of. The simulator's "bald" order against
-# entropy, trained every 50 tasks, seeds 0 and 1, test F1 averaged over 300-500 tasks
-# (docs/benchmarks.md, "Active learning as the service orders tasks"): GMB +0.012 and +0.017,
-# BC5CDR +0.003 and -0.001. Not the service's order: it pays on one corpus of two.
+# entropy, trained every 50 tasks, seeds 0, 1 and 2, test F1 averaged over 300-500 tasks
+# (docs/benchmarks.md, "Active learning as the service orders tasks"): GMB +0.012, +0.017 and
+# +0.014, BC5CDR +0.003, -0.001 and -0.006. Not the service's order: it pays on one corpus of two.
 BALD_CANDIDATES = 1000
 BALD_PASSES = 8
 
