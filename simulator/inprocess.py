@@ -176,7 +176,7 @@ def next_batch(pool: list[Sentence], taken: list[int], size: int, strategy: str,
     n_labels = len(current.labels.labels)
     confidences = [confidence(t, ranking, n_labels) for t in tagged]
     if strategy == "bald":
-        unsure = [left[p] for p in sorted(range(len(left)), key=confidences.__getitem__)[:BALD_CANDIDATES]]
+        unsure = pick(left, confidences, BALD_CANDIDATES, ranking, lambda i: pool[i].words)
         samples = predictor.dropout_samples([pool[i].words for i in unsure], BALD_PASSES, seed=len(taken))
         return by_bald(unsure, samples)[:size]
     if strategy == "clustered":

@@ -132,7 +132,7 @@ def test_bald_takes_the_passes_most_divided_among_the_least_confident(trained, g
     predictor = current.predictor(settings)
     tagged = predictor.tag_words([pool[i].words for i in left])
     sure = [confidence(t, TASK_SCORE, len(trained.ner.labels.labels)) for t in tagged]
-    unsure = [left[p] for p in sorted(range(len(left)), key=sure.__getitem__)]  # as the round ranks them
+    unsure = pick(left, sure, len(left), TASK_SCORE, lambda i: pool[i].words)  # as the round ranks them
     samples = predictor.dropout_samples([pool[i].words for i in unsure], BALD_PASSES, seed=len(taken))
     scores = {i: bald(s) for i, s in zip(unsure, samples)}
     assert len(chosen) == 4 and not set(chosen) & set(taken)
