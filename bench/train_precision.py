@@ -5,7 +5,8 @@ fp32 on the same unseen sentences (so that only the training's precision differs
     .venv/bin/python bench/train_precision.py ../shared/data/gmb/ner_dataset.csv --seeds 0 1 2
 
 Prints one JSON line per run, then a table of medians with the CPU's flags. `PRECISION=auto` trains
-in bf16 where `cpu_has_fast_bf16()` is true (AMX or AVX512-BF16), in fp32 elsewhere.
+in bf16 where `cpu_has_fast_bf16()` is true (bf16 autocast measured faster than fp32 here, by
+`device.bf16_speedup`), in fp32 elsewhere.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from backend.ner.device import cpu_has_fast_bf16
+from backend.ner.device import describe_bf16
 from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
 from backend.ner.readers import read_gmb
@@ -60,7 +61,7 @@ def main() -> None:
             print(json.dumps(rows[precision][-1]), flush=True)
     cpu = Path("/proc/cpuinfo").read_text()
     flags = " ".join(f for f in FLAGS if f in cpu)
-    print(f"\n{os.cpu_count()} CPU cores ({platform.machine()}, {flags}; fast bf16: {cpu_has_fast_bf16()}); "
+    print(f"\n{os.cpu_count()} CPU cores ({platform.machine()}, {flags}; {describe_bf16()}); "
           f"train: GMB 1-{args.train}, {args.epochs} epochs; test: 39001-40000 scored in fp32; seeds {args.seeds}\n")
     print("| training precision | training, median | test micro-F1, median (per seed) |")
     print("|---|---:|---:|")

@@ -136,19 +136,19 @@ def _run_onnx(model: Path, feed: dict, tmp: Path, cpu: str | None) -> np.ndarray
     return np.load(out)
 
 
-def _saturation_probe(folder: Path) -> Path:
-    """uint8 255 x int8 127 summed over 64: exact, 2,072,640; 32 x 32,767 where pairs saturate."""
+def _saturation_probe(folder: Path, weight: int = 127) -> Path:
+    """uint8 255 x int8 `weight` summed over 64: exact, 255 x weight x 64; 32 x 32,767 where pairs saturate."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    weights = numpy_helper.from_array(np.full((64, 4), 127, np.int8), "w")
+    weights = numpy_helper.from_array(np.full((64, 4), weight, np.int8), "w")
     graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "w"], ["y"])], "probe",
                               [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, 64])],
                               [helper.make_tensor_value_info("y", TensorProto.INT32, [None, 4])], [weights])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    onnx.save(model, folder / "probe.onnx")
-    return folder / "probe.onnx"
+    onnx.save(model, folder / f"probe{weight}.onnx")
+    return folder / f"probe{weight}.onnx"
 
 
 @pytest.mark.slow
@@ -156,8 +156,10 @@ def test_the_int8_engine_computes_the_same_on_a_cpu_without_vnni(trained, gmb_ev
     """The dev F1 that chose int8 on the training machine must hold on every serving CPU."""
     assert shutil.which("qemu-x86_64"), "needs qemu-user (scripts/test.sh installs it as root)"
     # the premise: as a Zen 3, ONNX Runtime runs the kernel that saturates 8-bit weights
-    probe = _run_onnx(_saturation_probe(tmp_path), {"a": np.full((1, 64), 255, np.uint8)}, tmp_path, ZEN3)
-    assert probe[0, 0] == 32 * 32767 != 255 * 127 * 64
+    full = {"a": np.full((1, 64), 255, np.uint8)}
+    assert _run_onnx(_saturation_probe(tmp_path), full, tmp_path, ZEN3)[0, 0] == 32 * 32767 != 255 * 127 * 64
+    # and 7-bit weights, as the export writes them, are summed exactly there
+    assert _run_onnx(_saturation_probe(tmp_path, -64), full, tmp_path, ZEN3)[0, 0] == -255 * 64 * 64
 
     onnx_file = onnxengine.export_int8(trained.ner.model, tmp_path)
     encoded = trained.ner.tokenizer([s.words for s in gmb_eval[:16]], is_split_into_words=True, padding=True,
@@ -165,7 +167,10 @@ def test_the_int8_engine_computes_the_same_on_a_cpu_without_vnni(trained, gmb_ev
     ids = encoded["input_ids"]
     feed = {"input_ids": ids, "attention_mask": encoded["attention_mask"], "token_type_ids": np.zeros_like(ids)}
     here, zen3 = (_run_onnx(onnx_file, feed, tmp_path, cpu)[feed["attention_mask"] == 1] for cpu in (None, ZEN3))
-    # 8-bit weights moved one GMB model's logits by 0.021 on average there, flipping 6 of 721 tokens;
-    # what remains with 7 bits is float rounding in the unquantized ops (0.0002)
-    assert np.abs(here - zen3).mean() < 0.002
+    # 8-bit weights moved one GMB model's logits by 0.021 on average there, flipping 6 of 721 tokens
+    # (agreement 0.992). What remains with 7 bits is float rounding in the unquantized ops (softmax,
+    # attention's products: 1e-7), which moves each activation's on-the-fly int8 scale and so every
+    # rounding after it: 0.0002 from an Intel AMX machine, 0.008 from an AVX512 Xeon without AMX,
+    # every tag the same on both
+    assert np.abs(here - zen3).mean() < 0.015
     assert (here.argmax(-1) == zen3.argmax(-1)).mean() >= 0.995

@@ -47,9 +47,28 @@ def test_precision_resolution_on_cpu():
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32"
-    assert resolve_precision("auto", cpu) in ("fp32", "bf16")
+    speedup = device.bf16_speedup()
+    assert resolve_precision("auto", cpu) == ("bf16" if speedup and speedup >= device.BF16_MARGIN else "fp32")
+    assert device.describe_bf16().endswith(resolve_precision("auto", cpu))
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("int3", cpu)
+
+
+def test_bf16_probe_measures_without_moving_the_seed(monkeypatch):
+    import torch
+
+    device.bf16_speedup.cache_clear()
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    speedup = device.bf16_speedup()
+    assert torch.equal(torch.rand(3), expected)  # a training seeded before the probe draws the same
+    assert speedup is None or speedup > 0
+    device.bf16_speedup.cache_clear()
+    monkeypatch.setattr(device, "cpu_has_bf16_instructions", lambda: False)  # an AVX2-only CPU
+    assert device.bf16_speedup() is None and not device.cpu_has_fast_bf16()
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32" and "fp32" in device.describe_bf16()
+    device.bf16_speedup.cache_clear()
 
 
 def test_data_dir_holds_the_model_store_unless_model_dir_is_set():
