@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import logging
 import os
+import subprocess
+import sys
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 INT8 = "int8"  # not a torch precision: the ONNX Runtime engine a version's fast-path check may choose
@@ -37,7 +41,7 @@ def describe_bf16() -> str:
     """Why "auto" trains and serves this CPU in bf16 or fp32, with the probe's figure."""
     speedup = bf16_speedup()
     if speedup is None:
-        return "no AMX or AVX512-BF16: fp32"
+        return "bf16 not measured: fp32" if cpu_has_bf16_instructions() else "no AMX or AVX512-BF16: fp32"
     verdict = "bf16" if speedup >= BF16_MARGIN else "fp32"
     return f"bf16 autocast measured {speedup:.2f}x fp32's speed here: {verdict}"
 
@@ -57,13 +61,43 @@ def cpu_has_bf16_instructions() -> bool:
     return any(getattr(torch.cpu, p, lambda: False)() for p in probes)
 
 
-@functools.cache
+_UNMEASURED = object()
+_speedup: float | None | object = _UNMEASURED  # this process's measure, inherited by its forks
+
+
 def bf16_speedup() -> float | None:
-    """How many times faster a MiniLM-sized feed-forward block (384 -> 1,536 -> 384), forward and
-    backward, runs under bf16 autocast than in fp32 on this CPU; None where bf16 is only emulated.
-    Measured once per process (about 0.5 s), with its own generator so no training's seed moves."""
-    if not cpu_has_bf16_instructions():
-        return None
+    """How many times faster bf16 autocast runs than fp32 on this CPU (`_probe_bf16`); None where
+    bf16 is only emulated. Measured once per process, in it, unless `measure_bf16_apart` ran."""
+    global _speedup
+    if _speedup is _UNMEASURED:
+        _speedup = _probe_bf16() if cpu_has_bf16_instructions() else None
+    return _speedup  # type: ignore[return-value]
+
+
+def measure_bf16_apart() -> float | None:
+    """`bf16_speedup`, measured in a child interpreter (about 3 s with its imports): a process that
+    forks a child per training, the RQ worker, must make no tensor before the fork, or its children
+    inherit an OpenMP pool without its threads and hang at their first parallel op (seen: a probe run
+    in the worker itself hung its first training). If the child fails, fp32."""
+    global _speedup
+    if _speedup is _UNMEASURED:
+        _speedup = None
+        if cpu_has_bf16_instructions():
+            code = "from backend.ner.device import _probe_bf16; print(_probe_bf16())"
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            try:
+                done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                      timeout=120, check=True)
+                _speedup = float(done.stdout.split()[-1])
+            except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:  # fp32 is always right
+                log.warning("could not measure bf16 against fp32 here (%s): fp32", exc)
+    return _speedup  # type: ignore[return-value]
+
+
+def _probe_bf16() -> float:
+    """fp32's time over bf16 autocast's for a MiniLM-sized feed-forward block (384 -> 1,536 -> 384),
+    forward and backward, median of interleaved rounds; about 0.5 s. Its own generator, so no
+    training's seed moves."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(_PROBE_ROWS, 384, generator=gen)
     w1 = (torch.randn(1536, 384, generator=gen) / 20).requires_grad_()

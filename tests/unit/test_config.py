@@ -1,6 +1,8 @@
 """Settings: parsed from the environment field by field, validated, and documented exactly in the README."""
 
 import re
+import subprocess
+import sys
 from dataclasses import fields
 
 import pytest
@@ -57,18 +59,38 @@ def test_precision_resolution_on_cpu():
 def test_bf16_probe_measures_without_moving_the_seed(monkeypatch):
     import torch
 
-    device.bf16_speedup.cache_clear()
+    monkeypatch.setattr(device, "_speedup", device._UNMEASURED)
     torch.manual_seed(7)
     expected = torch.rand(3)
     torch.manual_seed(7)
     speedup = device.bf16_speedup()
     assert torch.equal(torch.rand(3), expected)  # a training seeded before the probe draws the same
     assert speedup is None or speedup > 0
-    device.bf16_speedup.cache_clear()
+    monkeypatch.setattr(device, "_speedup", device._UNMEASURED)
     monkeypatch.setattr(device, "cpu_has_bf16_instructions", lambda: False)  # an AVX2-only CPU
     assert device.bf16_speedup() is None and not device.cpu_has_fast_bf16()
     assert resolve_precision("auto", torch.device("cpu")) == "fp32" and "fp32" in device.describe_bf16()
-    device.bf16_speedup.cache_clear()
+
+
+FORK_AFTER_PROBE = """
+import os, sys, torch
+from backend.ner import device
+speedup = device.measure_bf16_apart()
+pid = os.fork()
+if pid == 0:
+    x = torch.randn(640, 384)
+    os._exit(0 if float((x @ x.T).sum()) != 0 else 1)
+print(speedup, os.waitpid(pid, 0)[1])
+"""
+
+
+def test_the_worker_measures_bf16_in_a_child_so_its_forks_can_train():
+    """Measured in the worker's own process, the probe left an OpenMP pool that hung each forked job."""
+    done = subprocess.run([sys.executable, "-c", FORK_AFTER_PROBE], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    speedup, status = done.stdout.split()
+    assert status == "0", done.stderr
+    assert speedup == "None" or float(speedup) > 0
 
 
 def test_data_dir_holds_the_model_store_unless_model_dir_is_set():
