@@ -1,6 +1,6 @@
 """The peer, side by side: spaCy's CNN NER (`--optimize efficiency`, no vectors) and `ner-backend
 train` on the same GMB sentences, in one run on one CPU: training time, test micro-F1 (seqeval, on
-the same words), and prediction speed over the same texts.
+the same words), and prediction speed over the same texts, ours as a server runs the version.
 
     .venv/bin/python bench/spacy_peer.py ../shared/data/gmb/ner_dataset.csv --spacy-python /tmp/spacy/bin/python
 
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from backend.ner.evaluation import evaluate_model, score
-from backend.ner.predictor import Predictor
+from backend.ner.fastpath import load_served
 from backend.ner.readers import read_gmb
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +36,7 @@ def ours(train_csv: Path, test, work: Path, epochs: int) -> dict:
     subprocess.run([sys.executable, "-m", "backend.cli", "train", "--data", str(train_csv), "--epochs", str(epochs),
                     "--out", str(out)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     train_s = time.monotonic() - started
-    predictor = Predictor.from_folder(out)
+    predictor = load_served(out, "auto")  # as a server here runs it: the version's fast-path pick
     figures = evaluate_model(predictor, test)
     texts = [" ".join(s.words) for s in test]
     predictor.predict(texts[:32])  # warm
