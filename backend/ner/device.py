@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import statistics
 import subprocess
 import sys
-import statistics
 import time
 
 import torch
@@ -49,7 +49,7 @@ def describe_bf16() -> str:
 # bf16 autocast is not faster on every CPU with bf16 instructions, so "auto" measures it. On a 2-core
 # Intel Xeon with AMX, `ner-backend train` on 2,000 GMB sentences took 0.80x fp32's time in bf16; on a
 # 2-core Intel Xeon with AVX512-BF16 but no AMX exposed (Emerald Rapids), 1.56x, and batched
-# prediction ran at 0.6x fp32's speed; this probe gave 1.3-2.2x and 0.6-0.75x there
+# prediction ran at 0.6x fp32's speed; this probe measured bf16 at 0.62-0.75x fp32's speed there
 # (docs/benchmarks.md, "Training precision on this CPU"). A CPU without AMX or AVX512-BF16 only
 # emulates bf16 and is not probed.
 BF16_MARGIN = 1.1  # bf16 is chosen when the probe runs at least this much faster than fp32
@@ -57,6 +57,7 @@ _PROBE_ROWS, _PROBE_REPEATS = 640, 5  # a batch of 16 sentences of 40 pieces, me
 
 
 def cpu_has_bf16_instructions() -> bool:
+    """AMX or AVX512-BF16, as torch sees them (a VM may hide AMX that the chip has)."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(getattr(torch.cpu, p, lambda: False)() for p in probes)
 
@@ -75,7 +76,7 @@ def bf16_speedup() -> float | None:
 
 
 def measure_bf16_apart() -> float | None:
-    """`bf16_speedup`, measured in a child interpreter (about 3 s with its imports): a process that
+    """`bf16_speedup`, measured in a child interpreter (1.6 s with its imports): a process that
     forks a child per training, the RQ worker, must make no tensor before the fork, or its children
     inherit an OpenMP pool without its threads and hang at their first parallel op (seen: a probe run
     in the worker itself hung its first training). If the child fails, fp32."""
