@@ -16,7 +16,7 @@ from rq import Queue, Worker
 import worker.jobs  # noqa: F401  (imported once here, so each forked job starts warm)
 from backend.config import Settings
 from backend.ner.basemodel import preload
-from backend.ner.device import describe_device, measure_bf16_apart
+from backend.ner.device import describe_device
 from backend.state import connect
 from backend.state.jobqueue import LEASE_S
 
@@ -26,8 +26,7 @@ ORPHAN_AGE_S = 3600  # a save takes seconds: what a worker left half-written for
 
 def run(settings: Settings, name: str | None = None, burst: bool = False) -> None:
     """A real RQ worker on the training queue (forks one work horse per job)."""
-    measure_bf16_apart()  # before describe_device, which would otherwise probe here, before the forks
-    log.info("%s", describe_device())
+    log.info("%s", describe_device())  # measures bf16 in a child: no tensor here before the forks
     try:
         preload(settings.base_model or None)
     except Exception as exc:  # a bad BASE_MODEL fails each job, with the reason in its record

@@ -28,12 +28,15 @@ def pick_device(name: str | None = None) -> torch.device:
 
 def describe_device() -> str:
     """Where trainings here will run, in one line: the GPU's name, or why it is the CPU (a CUDA
-    build of torch with no GPU visible falls back to the CPU, and says so)."""
+    build of torch with no GPU visible falls back to the CPU, and says so) and in which precision.
+    On a CPU it measures bf16 in a child interpreter (`measure_bf16_apart`), so a process that forks
+    its trainings, the RQ worker, calls it before the forks and they inherit the figure."""
     if torch.cuda.is_available():
         return f"training on the GPU: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+    measure_bf16_apart()
     if torch.version.cuda:
         return (f"no GPU visible to this CUDA build of torch ({torch.__version__}, CUDA {torch.version.cuda}): "
-                f"training falls back to the CPU ({os.cpu_count()} cores)")
+                f"training falls back to the CPU ({os.cpu_count()} cores; {describe_bf16()})")
     return f"training on the CPU ({os.cpu_count()} cores, torch {torch.__version__}; {describe_bf16()})"
 
 
@@ -42,8 +45,7 @@ def describe_bf16() -> str:
     speedup = bf16_speedup()
     if speedup is None:
         return "bf16 not measured: fp32" if cpu_has_bf16_instructions() else "no AMX or AVX512-BF16: fp32"
-    verdict = "bf16" if speedup >= BF16_MARGIN else "fp32"
-    return f"bf16 autocast measured {speedup:.2f}x fp32's speed here: {verdict}"
+    return f"bf16 autocast measured {speedup:.2f}x fp32's speed here: {'bf16' if cpu_has_fast_bf16() else 'fp32'}"
 
 
 # bf16 autocast is not faster on every CPU with bf16 instructions, so "auto" measures it. On a 2-core
@@ -81,18 +83,21 @@ def measure_bf16_apart() -> float | None:
     inherit an OpenMP pool without its threads and hang at their first parallel op (seen: a probe run
     in the worker itself hung its first training). If the child fails, fp32."""
     global _speedup
-    if _speedup is _UNMEASURED:
-        _speedup = None
-        if cpu_has_bf16_instructions():
-            code = "from backend.ner.device import _probe_bf16; print(_probe_bf16())"
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-            try:
-                done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                      timeout=120, check=True)
-                _speedup = float(done.stdout.split()[-1])
-            except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:  # fp32 is always right
-                log.warning("could not measure bf16 against fp32 here (%s): fp32", exc)
-    return _speedup  # type: ignore[return-value]
+    if _speedup is _UNMEASURED and cpu_has_bf16_instructions():
+        _speedup = _probe_in_child()
+    return bf16_speedup()
+
+
+def _probe_in_child() -> float | None:
+    code = "from backend.ner.device import _probe_bf16; print(_probe_bf16())"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              timeout=120, check=True)
+        return float(done.stdout.split()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:  # fp32 is always right
+        log.warning("could not measure bf16 against fp32 here (%s): fp32", exc)
+        return None
 
 
 def _probe_bf16() -> float:

@@ -75,7 +75,8 @@ def test_bf16_probe_measures_without_moving_the_seed(monkeypatch):
 FORK_AFTER_PROBE = """
 import os, sys, torch
 from backend.ner import device
-speedup = device.measure_bf16_apart()
+device.describe_device()  # as the worker starts: its first log line
+speedup = device.bf16_speedup()
 pid = os.fork()
 if pid == 0:
     x = torch.randn(640, 384)
