@@ -8,13 +8,15 @@
 # (ADAPT_STEPS); 200 tasks with a noisy second annotator of every task, trained on the newest
 # annotation, the spans both marked or both; then the tasks the model's order (entropy after the
 # cold start, within the cover clusters, or BALD among the least confident) needs to reach random
-# order's F1 after 1,000.
-#   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir]
+# order's F1 after 1,000. With a WNUT-17 folder, the cold-start flow on its tweets too (pool:
+# wnut17train.conll in file order; test: emerging.dev.conll), a corpus nothing was tuned on.
+#   bash bench/first_hour.sh ../shared/data/gmb/ner_dataset.csv ../shared/data/bc5cdr [workdir] [wnut17 folder]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GMB=${1:?path to ner_dataset.csv}
 BC5=${2:?path to the bc5cdr folder}
 WORK=${3:-$(mktemp -d)}
+WNUT=${4:-}
 mkdir -p "$WORK"
 PATH="$PWD/.venv/bin:$PATH"
 export DATA_DIR="$WORK/data"  # the adapted encoders, one per pool
@@ -43,6 +45,11 @@ for corpus in gmb bc5; do
   sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 500) --strategy coldstart,bald --seed 1,2 \
     >> "$WORK/$corpus-al.jsonl"
 done
+if [ -n "$WNUT" ]; then
+  sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" --rounds 10,25,50,100,200 \
+    --strategy coldstart --seed 0,1,2 > "$WORK/wnut.jsonl"
+  python bench/strategies.py "$WORK/wnut.jsonl"
+fi
 for corpus in gmb bc5; do
   python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \
     "$WORK/$corpus-unadapted.jsonl=unadapted"

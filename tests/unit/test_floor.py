@@ -53,6 +53,17 @@ def test_a_floor_must_beat_serving_as_is_by_the_margin():
     assert floor.choose("v1", 40, served, clearly).floor == 0.95
 
 
+def test_a_floor_must_save_more_edits_than_chance_moves():
+    served = Effort(deletes=10, creates=20, gold=100)
+    # 3 edits fewer (past the margin), but from 23 edits that moved: a span or two either way
+    noisy = {value: Effort(deletes=20, creates=7, gold=100) for value in floor.FLOORS}
+    assert not floor.beats(served, noisy[0.5]) and floor.choose("v1", 50, served, noisy).floor is None
+    one = {value: Effort(deletes=10, creates=19, gold=100) for value in floor.FLOORS}  # one more span, right
+    assert floor.choose("v1", 50, served, one).floor is None
+    clear = {**noisy, 0.7: Effort(deletes=12, creates=5, gold=100)}  # 13 fewer of 17 moved
+    assert floor.beats(served, clear[0.7]) and floor.choose("v1", 50, served, clear).floor == 0.7
+
+
 def test_outcomes_recorded_before_floors_were_summed_choose_nothing():
     quality = VersionQuality()
     annotated(quality, 20, [(0, 5, "PER", 0.91)], [(9, 12, "LOC")])
@@ -107,3 +118,25 @@ def test_without_a_dev_split_a_new_version_serves_from_the_live_floor_else_the_p
     few = floor.TRANSFER_TASKS - 1  # lower only on enough tasks
     assert threshold(floor.Floor("v2", few, 70, 0.3, 0.7, 0.35))[0] == PRIOR_THRESHOLD
     assert threshold(costly, fixed=0.0)[0] is None  # SPAN_THRESHOLD=0 serves every span, whatever the edits
+
+
+def test_evidence_that_finds_nothing_better_keeps_a_lower_threshold_for_the_next_version():
+    from worker.training.recipe import PRIOR_THRESHOLD, Candidate, _try_threshold
+
+    def threshold(live, served_from):
+        candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
+        _try_threshold(candidate, None, [], None, live, served_from=served_from)
+        return candidate.threshold, candidate.threshold_why
+
+    as_served = floor.Floor("v4", 100, 60, 0.07, None, None)  # every span saved 7 %, no floor clearly more
+    value, why = threshold(as_served, floor.EVERY)
+    assert value is None and "keep what v4 served" in why and "7%" in why
+    assert threshold(as_served, 0.7)[0] == 0.7
+    assert threshold(as_served, None)[0] == PRIOR_THRESHOLD  # the evidence is about another version
+    assert threshold(as_served, 0.97)[0] == PRIOR_THRESHOLD  # higher: a newer model is not held back
+    few = floor.Floor("v4", floor.TRANSFER_TASKS - 1, 60, 0.07, None, None)
+    assert threshold(few, 0.7)[0] == PRIOR_THRESHOLD
+    costly = floor.Floor("v4", 100, 60, -0.02, None, None)
+    assert threshold(costly, 0.7)[0] == PRIOR_THRESHOLD
+    thin = floor.Floor("v4", 100, floor.MIN_GOLD - 1, 0.07, None, None)  # not judged
+    assert threshold(thin, 0.7)[0] == PRIOR_THRESHOLD

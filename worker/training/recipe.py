@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from backend.config import Settings
 from backend.ner.evaluation import corpus_efforts, evaluate_model
-from backend.ner.floor import Floor
+from backend.ner.floor import EVERY, Floor
 from backend.ner.gazetteer import Gazetteer
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
@@ -333,19 +333,24 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
     elif current is not None and dev and not gate:
         candidate.note = (f"the gate was skipped: the serving version {current.version} has seen every dev "
                           f"task (it, or a version it started from, trained before the project had a dev split)")
-    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, first=current is None)
+    served_from = None  # what the serving version shows, when the annotators' evidence is about it
+    if current is not None and live is not None and live.version == current.version:
+        served_from = EVERY if current.ner.threshold is None else current.ner.threshold
+    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, first=current is None,
+                   served_from=served_from)
     return candidate
 
 
 def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fixed: float | None,
-                   live: Floor | None = None, first: bool = False) -> None:
+                   live: Floor | None = None, first: bool = False, served_from: float | None = None) -> None:
     """Serve only spans scored at or above the THRESHOLDS value that saves the most edits on `dev`
     (F1 and the gate are the model's own, every span counted); without one, PRIOR_THRESHOLD
     (FIRST_PRIOR_THRESHOLD for a project's `first` version), or the `live` floor the annotators'
     edits of an earlier version's spans chose where that evidence carries over (`Floor.carries_over`:
     higher where its spans cost more than they saved, lower where the spans it tagged and did not
-    show would have saved more on enough tasks); the `fixed` one (SPAN_THRESHOLD) when set, 0
-    serving every span."""
+    show would have saved more on enough tasks), or the serving version's own lower threshold
+    (`served_from`) where that evidence confirms it (`Floor.confirms`); the `fixed` one
+    (SPAN_THRESHOLD) when set, 0 serving every span."""
     if fixed is not None:
         candidate.threshold_why = f"SPAN_THRESHOLD={fixed} fixes it"
     if not dev:
@@ -357,6 +362,10 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fi
         if fixed is None and live is not None and live.carries_over(prior):
             candidate.threshold = live.floor or None  # EVERY (0): no threshold
             candidate.threshold_why = f"no dev split yet, and the annotators' edits say so: {live.reason}"
+        elif fixed is None and live is not None and served_from is not None and live.confirms(served_from, prior):
+            candidate.threshold = served_from or None
+            candidate.threshold_why = (f"no dev split yet, and the annotators' edits keep what {live.version} "
+                                       f"served: {live.reason}")
         candidate.note = candidate.note or (
             f"no dev split judged this version (one needs {MIN_GATE_ENTITIES} gold entities): "
             f"trained on every task, spans served from score {candidate.threshold or 0}")
