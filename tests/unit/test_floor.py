@@ -53,15 +53,12 @@ def test_a_floor_must_beat_serving_as_is_by_the_margin():
     assert floor.choose("v1", 40, served, clearly).floor == 0.95
 
 
-def test_a_floor_must_save_more_edits_than_chance_moves():
-    served = Effort(deletes=10, creates=20, gold=100)
-    # 3 edits fewer (past the margin), but from 23 edits that moved: a span or two either way
-    noisy = {value: Effort(deletes=20, creates=7, gold=100) for value in floor.FLOORS}
-    assert not floor.beats(served, noisy[0.5]) and floor.choose("v1", 50, served, noisy).floor is None
-    one = {value: Effort(deletes=10, creates=19, gold=100) for value in floor.FLOORS}  # one more span, right
-    assert floor.choose("v1", 50, served, one).floor is None
-    clear = {**noisy, 0.7: Effort(deletes=12, creates=5, gold=100)}  # 13 fewer of 17 moved
-    assert floor.beats(served, clear[0.7]) and floor.choose("v1", 50, served, clear).floor == 0.7
+def test_one_span_is_no_evidence_for_a_floor():
+    served = Effort(creates=28, gold=28)  # nothing shown
+    one = {value: Effort(creates=27, gold=28) for value in floor.FLOORS}  # one span shown, right: 3.6 % more
+    assert not floor.beats(served, one[0.5]) and floor.choose("v3", 50, served, one).floor is None
+    two = {**one, 0.4: Effort(deletes=1, creates=25, gold=28)}  # three right, one wrong
+    assert floor.beats(served, two[0.4]) and floor.choose("v3", 50, served, two).floor == 0.4
 
 
 def test_outcomes_recorded_before_floors_were_summed_choose_nothing():
