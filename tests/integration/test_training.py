@@ -34,12 +34,12 @@ def test_dev_early_stopping_keeps_the_best_epoch(gmb_train):
     # a high learning rate on small batches: on the Xeon without AMX dev F1 went 0.265 then 0.158,
     # so it stopped after epoch 2 and kept epoch 1 (3.7 s; 120 sentences at batch 16 ran all 4 in 12 s)
     train, dev = gmb_train[:64], gmb_train[64:96]
-    result = fine_tune(train, TrainConfig(epochs=8, patience=1, learning_rate=5e-4, batch_size=4, seed=3), dev=dev,
-                       progress=False)
+    config = TrainConfig(epochs=8, patience=1, learning_rate=5e-4, batch_size=4, seed=3)
+    result = fine_tune(train, config, dev=dev, progress=False)
     dev_f1 = [e["dev_f1"] for e in result.history]
     assert result.dev_metrics["f1"] == max(dev_f1)
     assert result.best_epoch == dev_f1.index(max(dev_f1)) + 1
-    if result.epochs_run < 8:  # stopped early: the last epoch did not improve
+    if result.epochs_run < config.epochs:  # stopped early: the last epoch did not improve
         assert dev_f1[-1] <= max(dev_f1[:-1])
 
 
