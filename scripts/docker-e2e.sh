@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The compose stack end to end, as a user on AWS runs it: starts Docker's engine if none runs,
-# builds the images (from Debian's archive and PyPI where no image registry is reachable:
-# docker/base.sh, docker/compose.offline.yml), brings up Redis, two backend replicas behind nginx,
-# two CPU workers and Label Studio, drives two projects' loops through LS and the faults (scripts/docker_e2e.py),
-# tears everything down and prints a one-line summary last. Exits non-zero on any failed step.
+# builds the images (scripts/docker-images.sh: cached layers, seconds, once CI's set-up has built
+# them), brings up Redis, two backend replicas behind nginx, two CPU workers and Label Studio,
+# drives two projects' loops through LS and the faults (scripts/docker_e2e.py), tears everything
+# down and prints a one-line summary last. Exits non-zero on any failed step.
 #   bash scripts/docker-e2e.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,52 +12,15 @@ PROJECT=nere2e$$
 WORK=$(mktemp -d /tmp/ner-docker-e2e.XXXXXX)
 BACKEND_PORT=${BACKEND_PORT:-19090}
 LABEL_STUDIO_PORT=${LABEL_STUDIO_PORT:-18080}
-WHEELS_PID=
-stop_wheels() {  # the wheel server goes with the script, whichever step failed
-  [ -n "$WHEELS_PID" ] && kill "$WHEELS_PID" 2>/dev/null
-  WHEELS_PID=
-}
 summary() { echo "docker-e2e: $1 ($(( $(date +%s) - started )) s)"; }
+. scripts/docker-engine.sh
+DOCKERD_LOG=$WORK/dockerd.log
+start_engine
+trap stop_engine EXIT
 
-DOCKERD_PID=
-stop_dockerd() {  # an engine this script started goes with it: nothing is left running
-  [ -z "$DOCKERD_PID" ] && return 0
-  kill "$DOCKERD_PID" 2>/dev/null || true
-  for _ in $(seq 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || return 0; sleep 1; done
-}
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null || apt-get install -y -q docker.io >/dev/null
-  dockerd >"$WORK/dockerd.log" 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-fi
-command -v docker-compose >/dev/null || apt-get install -y -q docker-compose >/dev/null
-
-trap 'stop_wheels; stop_dockerd' EXIT
-
-# Images. The base and the substitutes are built only where the registries are out of reach;
-# torch's CPU wheel comes from pip's local wheelhouse when there is one (`pip config list`).
-bash docker/base.sh ner-base:bookworm
-TORCH_ARGS=()
-WHEELHOUSE=$(pip config list 2>/dev/null | sed -n "s/^global.find-links='\(.*\)'$/\1/p" | head -1)
-if [ -n "$WHEELHOUSE" ] && compgen -G "$WHEELHOUSE/torch-*+cpu-*.whl" >/dev/null; then
-  WHEELS_PORT=${WHEELS_PORT:-18765}  # fixed: a build argument that changes would rebuild every layer after torch
-  python3 -m http.server --bind 127.0.0.1 "$WHEELS_PORT" --directory "$WHEELHOUSE" >/dev/null 2>&1 &
-  WHEELS_PID=$!
-  TORCH_WHEEL=$(basename "$(ls "$WHEELHOUSE"/torch-*+cpu-*.whl | head -1)")
-  TORCH_VERSION=$(echo "$TORCH_WHEEL" | cut -d- -f2)
-  TORCH_ARGS=(--build-arg TORCH_INDEX=https://pypi.org/simple --build-arg "TORCH_FIND_LINKS=http://127.0.0.1:$WHEELS_PORT/"
-              --build-arg "TORCH_VERSION=$TORCH_VERSION")
-fi
-build() { docker build -q --network host "$@" >/dev/null; }
 t0=$(date +%s)
-build -t ner-backend:latest --build-arg PYTHON_IMAGE=ner-base:bookworm "${TORCH_ARGS[@]}" .
-build -t ner-redis:local -f docker/redis.Dockerfile docker
-build -t ner-proxy:local -f docker/proxy.Dockerfile docker
-build -t ner-labelstudio:local -f docker/labelstudio.Dockerfile docker
-stop_wheels
+bash scripts/docker-images.sh  # seconds when CI's set-up has built them
 build_s=$(( $(date +%s) - t0 ))
-echo "images built in ${build_s} s: ner-backend:latest $(docker image inspect -f '{{.Size}}' ner-backend:latest | awk '{printf "%.2f GB", $1/1e9}')"
 
 bash scripts/compose-env.sh "$WORK/.env" >/dev/null
 set -a; . "$WORK/.env"; set +a
@@ -70,7 +33,7 @@ teardown() {
   $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true
   $COMPOSE down -v >/dev/null 2>&1 || true
 }
-trap 'teardown; stop_wheels; stop_dockerd' EXIT
+trap 'teardown; stop_engine' EXIT
 t0=$(date +%s)
 $COMPOSE up -d --no-build $UP_ARGS
 until [ "$(docker inspect -f '{{.State.Health.Status}}' $($COMPOSE ps -q backend) 2>/dev/null | sort -u)" = healthy ]; do
