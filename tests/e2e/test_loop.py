@@ -37,14 +37,15 @@ MIN_ANNOTATIONS = 10
 TRAIN_EVERY = 10
 
 
-@pytest.fixture(scope="module")
-def loop(redis_url, tmp_path_factory):
+def running_loop(redis_url, tmp_path_factory, **settings: str):
+    """gunicorn (2 workers) and one RQ worker on the session's redis-server, with `settings` added."""
     logs = tmp_path_factory.mktemp("loop-logs")
     env = {
         "REDIS_URL": redis_url, "MODEL_DIR": str(tmp_path_factory.mktemp("model-store")),
         "QUEUE_NAME": f"loop-{uuid.uuid4().hex[:8]}", "MIN_ANNOTATIONS": str(MIN_ANNOTATIONS), "TRAIN_EVERY": str(TRAIN_EVERY),
         "TRAIN_LR": "3e-4", "MAX_F1_DROP": "1", "SWAP_POLL_SECONDS": "0.5", "BOOTSTRAP_MODEL": "",
         "TRAIN_THREADS": "1",  # the pinger's requests keep the other core busy
+        **settings,
     }
     service = Service(env, workers=2, log_path=logs / "backend.log")
     service.env = env
@@ -53,6 +54,20 @@ def loop(redis_url, tmp_path_factory):
     yield service, AnnotationStore(redis.Redis.from_url(redis_url))
     worker.stop()
     service.stop()
+
+
+@pytest.fixture(scope="module")
+def loop(redis_url, tmp_path_factory):
+    # 10 epochs, not auto's ~200 steps: these tests check the plumbing, and the first one took 29 s
+    # instead of 41 on a 2-core Xeon
+    yield from running_loop(redis_url, tmp_path_factory, TRAIN_EPOCHS="10")
+
+
+@pytest.fixture(scope="module")
+def auto_loop(redis_url, tmp_path_factory):
+    # auto epochs: 12 tasks train for about 200 steps, time enough to kill the worker halfway (with
+    # 10 epochs the training lasted 3-4 s)
+    yield from running_loop(redis_url, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -238,8 +253,8 @@ def test_project_ids_from_urls_are_digits_only(loop, path):
 
 
 @pytest.mark.slow  # waits out a 15 s lease: the full suite runs it
-def test_worker_killed_mid_training_changes_nothing_served(loop, gmb_train, redis_url, tmp_path, new_project):
-    service, store = loop
+def test_worker_killed_mid_training_changes_nothing_served(auto_loop, gmb_train, redis_url, tmp_path, new_project):
+    service, store = auto_loop
     project = int(new_project())
     spare = Worker(loop_env(service), tmp_path / "spare-worker.log")
     send_webhooks(service, [annotation_event(project, 400 + i, s) for i, s in enumerate(gmb_train[220:232])])
