@@ -58,8 +58,8 @@ def running_loop(redis_url, tmp_path_factory, **settings: str):
 
 @pytest.fixture(scope="module")
 def loop(redis_url, tmp_path_factory):
-    # 10 epochs, not auto's ~200 steps: these tests check the plumbing, and the first one took 29 s
-    # instead of 41 on a 2-core Xeon
+    # 10 epochs, not auto's ~200 steps: these tests check the plumbing, and the first one took 30-33 s
+    # instead of 41 on the 2-core Xeon without AMX
     yield from running_loop(redis_url, tmp_path_factory, TRAIN_EPOCHS="10")
 
 
