@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Build the compose stack's images: the backend (one image for the replicas and the workers) and,
-# where no image registry is reachable, the substitutes docker/compose.offline.yml names (Redis,
-# nginx and Label Studio from Debian's archive and PyPI, on a base built by docker/base.sh).
-# Layers are cached, so a second run with the same code takes seconds. CI runs it in its set-up,
+# Build the compose stack's images: the backend (one image for the replicas and the workers), on a
+# Debian base built by docker/base.sh, and the substitutes docker/compose.offline.yml names for the
+# registry images these machines cannot pull (Redis, nginx and Label Studio from Debian's archive
+# and PyPI). All are built every time; cached layers make that seconds. CI runs it in its set-up,
 # with the other installers; scripts/docker-e2e.sh runs it again before it starts the stack.
 # Starts Docker's engine for the build when none runs, and stops it after.
 #   bash scripts/docker-images.sh
