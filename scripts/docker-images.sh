@@ -31,5 +31,5 @@ t0=$(date +%s)
 build -t ner-backend:latest --build-arg PYTHON_IMAGE=ner-base:bookworm "${TORCH_ARGS[@]}" .
 build -t ner-redis:local -f docker/redis.Dockerfile docker
 build -t ner-proxy:local -f docker/proxy.Dockerfile docker
-build -t ner-labelstudio:local -f docker/labelstudio.Dockerfile docker
+build -t ner-labelstudio:local -f docker/labelstudio.Dockerfile .
 echo "images built in $(( $(date +%s) - t0 )) s: ner-backend:latest $(docker image inspect -f '{{.Size}}' ner-backend:latest | awk '{printf "%.2f GB", $1/1e9}')"

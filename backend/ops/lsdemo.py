@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import hashlib
 import ipaddress
 import os
 import secrets
@@ -15,6 +16,7 @@ from ..labelstudio.client import LabelStudioClient
 
 log = logging.getLogger(__name__)
 LS_REQUIREMENTS = ["label-studio>=1.23,<1.24", "label-studio-sdk>=2,<3"]
+LS_CONSTRAINTS = Path(__file__).with_name("labelstudio-constraints.txt")  # every version pinned
 USERNAME = "admin@example.com"
 PROJECT_TITLE = "ner-backend demo"
 GMB_TYPES = ("art", "eve", "geo", "gpe", "nat", "org", "per", "tim")
@@ -24,15 +26,17 @@ DEMO_CONFIG = ('<View><Labels name="label" toName="text">'
 
 
 def ensure_venv(venv: Path) -> Path:
-    """Install Label Studio into `venv` once (about 1.5 minutes, ~1 GB); later calls return at once."""
+    """Install Label Studio into `venv` with LS_CONSTRAINTS' versions (about 1.5 minutes, ~1 GB); later
+    calls return at once, until the constraints change."""
     marker = venv / ".installed"
-    if not marker.exists():
+    wanted = hashlib.sha256(LS_CONSTRAINTS.read_bytes()).hexdigest()
+    if not marker.exists() or marker.read_text().strip() != wanted:
         print(f"installing Label Studio into {venv} (once, about 1.5 minutes) ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "pip"), "install", "-q"]
         subprocess.run(pip + ["--upgrade", "pip"], check=True)
-        subprocess.run(pip + LS_REQUIREMENTS, check=True)
-        marker.touch()
+        subprocess.run(pip + ["-c", str(LS_CONSTRAINTS)] + LS_REQUIREMENTS, check=True)
+        marker.write_text(wanted + "\n")
     return venv
 
 
