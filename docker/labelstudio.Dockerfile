@@ -4,8 +4,8 @@ ARG BASE=ner-base:bookworm
 FROM ${BASE}
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY backend/ops/labelstudio-constraints.txt /tmp/constraints.txt
-RUN python3 -m venv /opt/ls && /opt/ls/bin/pip install -q --upgrade pip \
-    && /opt/ls/bin/pip install -q -c /tmp/constraints.txt "label-studio>=1.23,<1.24"
+RUN python3 -m venv /opt/ls && /opt/ls/bin/pip install -q -c /tmp/constraints.txt --upgrade pip \
+    && /opt/ls/bin/pip install -q -c /tmp/constraints.txt --build-constraint /tmp/constraints.txt "label-studio>=1.23,<1.24"
 RUN useradd --create-home --uid 10002 ls && mkdir -p /label-studio/data && chown ls:ls /label-studio/data
 ENV PATH=/opt/ls/bin:$PATH LABEL_STUDIO_BASE_DATA_DIR=/label-studio/data
 USER ls

