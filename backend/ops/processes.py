@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,33 @@ class StackError(RuntimeError):
 class Child:
     name: str
     proc: subprocess.Popen
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, children first (Linux's /proc children lists)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:  # the process or thread ended while being read: nothing below it
+            continue
+        for child in children:
+            out += [child, *descendants(child)]
+    return out
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL `proc`, its process group and every process below it. Its group alone is not enough:
+    an RQ worker's work horse makes a group of its own (`os.setpgrp`), so killing the worker's
+    group left a horse adapting the encoder for minutes after `up` had stopped, orphaned."""
+    below = descendants(proc.pid)
+    for target in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill,
+                   *[lambda p=p: os.kill(p, signal.SIGKILL) for p in below]):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):  # already gone, or not a group we lead
+            pass
+    proc.wait()
 
 
 def free_port() -> int:
@@ -241,5 +269,5 @@ class Worker:
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            kill_tree(self.proc)
         self.log.close()

@@ -20,6 +20,7 @@ from .processes import (
     StackError,
     command,
     free_port,
+    kill_tree,
     redis_password,
     start_redis,
     wait_for_health,
@@ -48,14 +49,10 @@ def _stop(children: list[Child]) -> None:
         try:
             child.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            # its whole process group: a worker's work horse (a forked job, e.g. the encoder's
+            # with every process below it: a worker's work horse (a forked job, e.g. the encoder's
             # adaptation) outlived a SIGKILL of the worker alone and kept training, orphaned
             log.warning("%s did not stop in 30 s; killing it and its processes", child.name)
-            try:
-                os.killpg(child.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                child.proc.kill()
-            child.proc.wait()
+            kill_tree(child.proc)
 
 
 def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_port: int | None = None) -> int:
