@@ -10,15 +10,14 @@ import time
 from backend.ops.processes import kill_tree
 
 # A parent that forks a child into a process group of its own, as an RQ worker forks its work
-# horse (`os.setpgrp`), prints the child's pid and then waits as a busy worker would.
+# horse (`os.setpgrp`), and waits as a busy worker would; the child prints its pid once it has left.
 FORKS_A_HORSE = """
-import os, sys, time
-pid = os.fork()
-if pid == 0:
+import os, time
+if os.fork() == 0:
     os.setpgrp()
+    print(os.getpid(), flush=True)
     time.sleep(600)
     os._exit(0)
-print(pid, flush=True)
 time.sleep(600)
 """
 
