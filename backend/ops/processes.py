@@ -35,15 +35,20 @@ class Child:
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, children first (Linux's /proc children lists)."""
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:  # the process or thread ended while being read: nothing below it
-            continue
-        for child in children:
-            out += [child, *descendants(child)]
+    """Every process below `pid` (gunicorn's workers, an RQ worker's work horse), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:  # the fields after the command's closing parenthesis: state, then the parent's pid
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended while the folder was listed
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
     return out
 
 
@@ -51,12 +56,15 @@ def kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL `proc`, its process group and every process below it. Its group alone is not enough:
     an RQ worker's work horse makes a group of its own (`os.setpgrp`), so killing the worker's
     group left a horse adapting the encoder for minutes after `up` had stopped, orphaned."""
-    below = descendants(proc.pid)
-    for target in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill,
-                   *[lambda p=p: os.kill(p, signal.SIGKILL) for p in below]):
+    below = descendants(proc.pid)  # before the kill: orphans are re-parented and no longer found
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # already gone, or not a group it leads
+        pass
+    for pid in (proc.pid, *below):
         try:
-            target()
-        except (ProcessLookupError, PermissionError):  # already gone, or not a group we lead
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # already gone
             pass
     proc.wait()
 

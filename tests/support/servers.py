@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from backend.ops import processes
-from backend.ops.processes import LoopbackProcess, call, free_port  # noqa: F401  (the tests' HTTP client, ports)
+from backend.ops.processes import LoopbackProcess, call, descendants, free_port  # noqa: F401  (HTTP client, ports, process trees)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Services and workers in tests check plumbing (webhooks, queues, swaps), not learning: a short
@@ -34,24 +34,6 @@ class Worker(processes.Worker):
 
     def __init__(self, env: dict[str, str], log_path, name: str | None = None) -> None:
         super().__init__({**PLUMBING, **env}, log_path, name, cwd=ROOT)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (gunicorn's workers, an RQ worker's work horse), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 def rss_mb(pid: int) -> float:

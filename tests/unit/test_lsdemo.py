@@ -47,4 +47,3 @@ def test_credentials_are_never_readable_by_others_not_even_while_written(tmp_pat
     path = tmp_path / "ls" / "credentials.json"
     assert path.stat().st_mode & 0o077 == 0
     assert lsdemo.credentials(tmp_path / "ls") == creds  # made once, read back after
-
