@@ -5,7 +5,7 @@
 # run), in the cold-start order, trained after 10, 25, 50, 100 and 200 tasks (each version serves
 # the next tasks, and the annotators' edits of its spans set the next served floor), with and
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
-# (ADAPT_STEPS); 200 tasks with a noisy second annotator of every task, trained on the newest
+# (ADAPT_STEPS), and with spans scored on their boundaries (SPAN_SCORE=boundaries); 200 tasks with a noisy second annotator of every task, trained on the newest
 # annotation, the spans both marked or both; then the tasks the model's order (entropy after the
 # cold start, within the cover clusters, or BALD among the least confident) needs to reach random
 # order's F1 after 1,000. With a WNUT-17 folder, the cold-start flow on its tweets too (pool:
@@ -31,6 +31,8 @@ for corpus in gmb bc5; do
   sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus.jsonl"
   MENTION_REPLACEMENT=off sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
     > "$WORK/$corpus-nomentions.jsonl"
+  SPAN_SCORE=boundaries sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
+    > "$WORK/$corpus-boundaries.jsonl"
   ADAPT_STEPS=0 sim "${data[@]}" --rounds 50 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-unadapted.jsonl"
   sim "${data[@]}" --rounds 200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-one-annotator.jsonl"
   for merge in newest agreement both; do  # every task annotated again by a careless second annotator
@@ -48,11 +50,13 @@ done
 if [ -n "$WNUT" ]; then
   sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" --rounds 10,25,50,100,200 \
     --strategy coldstart --seed 0,1,2 > "$WORK/wnut.jsonl"
-  python bench/strategies.py "$WORK/wnut.jsonl"
+  SPAN_SCORE=boundaries sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" \
+    --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/wnut-boundaries.jsonl"
+  python bench/strategies.py "$WORK/wnut.jsonl" "$WORK/wnut-boundaries.jsonl=spans scored on their boundaries"
 fi
 for corpus in gmb bc5; do
   python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \
-    "$WORK/$corpus-unadapted.jsonl=unadapted"
+    "$WORK/$corpus-unadapted.jsonl=unadapted" "$WORK/$corpus-boundaries.jsonl=spans scored on their boundaries"
   python bench/strategies.py "$WORK/$corpus-one-annotator.jsonl=one annotator" \
     "$WORK/$corpus-second-newest.jsonl=newest" "$WORK/$corpus-second-agreement.jsonl=agreement" \
     "$WORK/$corpus-second-both.jsonl=both"

@@ -203,9 +203,12 @@ def annotate_served(current: Current, batch: list[Sentence], edited: VersionQual
     with the spans it tagged but did not show (as a serving process records them)."""
     predictor = current.predictor(settings)
     shown, every = predictor.tag_words_at([s.words for s in batch], [predictor.threshold, None])
+    def scored(words):
+        return scored_entities(words.tags, words.scores, words.begins, words.insides)
+
     for sentence, served, tagged in zip(batch, shown, every):
-        spans = scored_entities(served.tags, served.scores)
-        edited.add(spans, decode_entities(sentence.tags), hidden_spans(spans, scored_entities(tagged.tags, tagged.scores)))
+        spans = scored(served)
+        edited.add(spans, decode_entities(sentence.tags), hidden_spans(spans, scored(tagged)))
 
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",

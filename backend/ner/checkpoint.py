@@ -13,6 +13,7 @@ from .gazetteer import Gazetteer
 from .floor import NONE
 from .labels import LabelSet
 from .model import NerModel
+from .spans import CHANCE, SPAN_SCORES
 from .transitions import check_transitions
 
 LABELS_FILE = "labels.json"
@@ -62,6 +63,8 @@ def save_model(ner: NerModel, metrics: dict, out: str | os.PathLike, extra_files
             label_map["transitions"] = [list(map(float, row)) for row in ner.transitions]
         if ner.threshold is not None:
             label_map["span_threshold"] = float(ner.threshold)
+        if ner.span_score != CHANCE:
+            label_map["span_score"] = ner.span_score
         (tmp / LABELS_FILE).write_text(json.dumps(label_map))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1, sort_keys=True))
         if ner.gazetteer is not None:
@@ -89,7 +92,7 @@ def check_folder(path: str | os.PathLike) -> LabelSet:
     return _read_label_map(path)[0]
 
 
-def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, float | None]:
+def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, float | None, str]:
     path = Path(path)
     if not path.is_dir():
         raise ModelFolderError(f"model folder {path} does not exist")
@@ -105,6 +108,9 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, flo
         threshold = label_map.get("span_threshold")
         if threshold is not None and not 0.0 <= float(threshold) <= NONE:
             raise ValueError(f"span_threshold {threshold!r} is neither a probability nor {NONE} (serve nothing)")
+        span_score = label_map.get("span_score", CHANCE)
+        if span_score not in SPAN_SCORES:
+            raise ValueError(f"span_score {span_score!r} is not one of {', '.join(SPAN_SCORES)}")
         config = json.loads((path / "config.json").read_text())
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"model folder {path} has an unreadable label map or config: {exc}") from None
@@ -112,7 +118,7 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, flo
     if id2label != labels.id2label:
         raise ModelFolderError(f"model folder {path}: {LABELS_FILE} does not match config.json's labels")
     _check_weights(path / WEIGHTS_FILE)
-    return labels, transitions, None if threshold is None else float(threshold)
+    return labels, transitions, None if threshold is None else float(threshold), span_score
 
 
 def _check_weights(path: Path) -> None:
@@ -153,7 +159,7 @@ def load_model(path: str | os.PathLike, device=None) -> NerModel:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     path = Path(path)
-    labels, transitions, threshold = _read_label_map(path)
+    labels, transitions, threshold, span_score = _read_label_map(path)
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(path)
@@ -163,4 +169,4 @@ def load_model(path: str | os.PathLike, device=None) -> NerModel:
     if device is not None:
         model.to(device)
     model.eval()
-    return NerModel(model, tokenizer, labels, transitions, Gazetteer.load(path), threshold)
+    return NerModel(model, tokenizer, labels, transitions, Gazetteer.load(path), threshold, span_score)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import fmean
+from typing import Sequence
 
 from .effort import Effort, Entity, effort
-from .spans import decode_entities
+from .spans import decode_entities, span_score
 
 # Floors tried on what a version served: each is the edits annotators would have made had only its
 # spans scored at or above it been shown. NONE shows nothing (every gold span created: 0 % saved);
@@ -38,13 +38,11 @@ TRANSFER_TASKS = 25
 ScoredSpan = tuple  # (start, end, label) or (start, end, label, score)
 
 
-def scored_entities(tags: list[str], scores: list[float | None]) -> list[ScoredSpan]:
-    """(first word, stop, label, score) of each entity in `tags`: its words' mean score, as served."""
-    out = []
-    for first, stop, label in decode_entities(tags):
-        scored = [s for s in scores[first:stop] if s is not None]
-        out.append((first, stop, label, fmean(scored) if scored else None))
-    return out
+def scored_entities(tags: list[str], scores: list[float | None], begins: Sequence[float | None] = (),
+                    insides: Sequence[float | None] = ()) -> list[ScoredSpan]:
+    """(first word, stop, label, score) of each entity in `tags`: its `span_score`, as served."""
+    return [(first, stop, label, span_score(scores, first, stop, begins, insides))
+            for first, stop, label in decode_entities(tags)]
 
 
 def hidden_spans(shown: list[ScoredSpan], tagged: list[ScoredSpan]) -> list[ScoredSpan]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .gazetteer import Gazetteer
 from .labels import LabelSet
+from .spans import CHANCE
 
 
 @dataclass
@@ -22,6 +23,8 @@ class NerModel:
     # spans whose mean word score is below this are not served (a wrong span costs a delete);
     # None: every span. Chosen on the dev split by the recipe.
     threshold: float | None = None
+    # what that score is (spans.SPAN_SCORES): a threshold means something only with its score
+    span_score: str = CHANCE
 
     @property
     def device(self):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from statistics import fmean
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from .checkpoint import load_model
 from .device import INT8, autocast, pick_device, resolve_precision
 from .model import NerModel
 from .onnxengine import INT8_FILE, OnnxEngine
-from .spans import Prediction, decode_entities, decode_spans
+from .spans import BOUNDARIES, Prediction, decode_entities, decode_spans, span_score
 from .transitions import check_transitions, viterbi_many
 from .windows import Window, plan_windows, word_starts
 from .words import split_words, tokenizable
@@ -25,11 +24,18 @@ from .words import split_words, tokenizable
 @dataclass(frozen=True)
 class WordTags:
     """The chosen tag and its probability for each word (None: the tokenizer dropped the word),
-    and the entropy (nats) of the model's tag distribution for the word."""
+    the entropy (nats) of the model's tag distribution for the word, and its probabilities of any
+    B- tag and of any I- tag (a span's boundaries, for `spans.span_score`)."""
 
     tags: list[str]
     scores: list[float | None]
     entropies: list[float | None] = field(default_factory=list)
+    begins: list[float | None] = field(default_factory=list)
+    insides: list[float | None] = field(default_factory=list)
+
+    def copy(self) -> "WordTags":
+        return WordTags(list(self.tags), list(self.scores), list(self.entropies), list(self.begins),
+                        list(self.insides))
 
 
 @dataclass(frozen=True)
@@ -75,11 +81,11 @@ class _WordDists:
 
 
 def drop_unsure(out: WordTags, threshold: float) -> None:
-    """Entities whose mean word score is below `threshold` become O (the gazetteer may still fill
+    """Entities whose `span_score` is below `threshold` become O (the gazetteer may still fill
     their words): from a weak model, a wrong span costs the annotator a delete."""
     for first, stop, _ in decode_entities(out.tags):
-        scored = [s for s in out.scores[first:stop] if s is not None]
-        if scored and fmean(scored) < threshold:
+        score = span_score(out.scores, first, stop, out.begins, out.insides)
+        if score is not None and score < threshold:
             out.tags[first:stop] = ["O"] * (stop - first)
 
 
@@ -115,6 +121,11 @@ class Predictor:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.labels = ner.labels
+        # which tags open a span and which continue one: a word's B- and I- probabilities, which
+        # spans.span_score weighs only for a version whose threshold was chosen on that score
+        self.boundaries = ner.span_score == BOUNDARIES
+        self._begin_tags = np.array([t.startswith("B-") for t in ner.labels.labels], dtype=np.float32)
+        self._inside_tags = np.array([t.startswith("I-") for t in ner.labels.labels], dtype=np.float32)
         # precision "int8": the version's ONNX file in ONNX Runtime computes instead of the torch model
         self.engine = OnnxEngine(onnx_file) if precision == INT8 else None
         self.precision = INT8 if self.engine else resolve_precision(precision, self.device)
@@ -204,7 +215,8 @@ class Predictor:
 
     def _decoded(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"]) -> list[WordTags]:
         """Every word's chosen tag, before any span is dropped for its score."""
-        results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d)) for d in docs]
+        results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d), [None] * len(d), [None] * len(d))
+                   for d in docs]
         if nonempty:
             self._decode(dists, [results[doc] for doc in nonempty])
         return results
@@ -212,7 +224,7 @@ class Predictor:
     def _served(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"],
                 decoded: list[WordTags], threshold: float | None) -> list[WordTags]:
         """What is shown of `decoded` (copied): unsure spans dropped, annotated strings filled in."""
-        results = [WordTags(list(t.tags), list(t.scores), list(t.entropies)) for t in decoded]
+        results = [t.copy() for t in decoded]
         if self.floor is not None:  # the annotators' edits of this version's spans chose it, up or down
             threshold = self.floor
         if threshold:
@@ -249,10 +261,13 @@ class Predictor:
         for d, out, tags in zip(dists, outs, chosen):
             scores = d.probs[np.arange(len(tags)), tags].tolist()
             entropies = entropy(d.probs).tolist()
-            for w, tag, score, h in zip(d.words, tags, scores, entropies):
+            begins, insides = (d.probs @ self._begin_tags).tolist(), (d.probs @ self._inside_tags).tolist()
+            for w, tag, score, h, b, i in zip(d.words, tags, scores, entropies, begins, insides):
                 out.tags[w] = names[tag]
                 out.scores[w] = round(score, 6)
                 out.entropies[w] = round(h, 6)
+                if self.boundaries:
+                    out.begins[w], out.insides[w] = round(b, 6), round(i, 6)
 
     def _batches(self, rows: list[_Row]):
         ordered = sorted(rows, key=lambda r: len(r.inputs["input_ids"]))
@@ -279,7 +294,7 @@ class Predictor:
         served = self._served(docs, nonempty, dists, decoded, self.threshold)
         out = []
         for text, ws, wt, every in zip(texts, words, served, decoded):
-            spans = decode_spans(text, ws, wt.tags, wt.scores)
+            spans = decode_spans(text, ws, wt.tags, wt.scores, wt.begins, wt.insides)
             uncertainty = round(1.0 - confidence(wt, TASK_SCORE, len(self.labels.labels)), 6)
             out.append(Prediction(spans, uncertainty, _hidden(spans, text, ws, wt, every)))
         return out
@@ -290,4 +305,5 @@ def _hidden(spans: list, text: str, words: list, served: WordTags, every: WordTa
     if every.tags == served.tags:
         return []
     shown = {(s.start, s.end, s.label) for s in spans}
-    return [s for s in decode_spans(text, words, every.tags, every.scores) if (s.start, s.end, s.label) not in shown]
+    return [s for s in decode_spans(text, words, every.tags, every.scores, every.begins, every.insides)
+            if (s.start, s.end, s.label) not in shown]

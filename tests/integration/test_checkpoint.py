@@ -63,6 +63,21 @@ def test_a_span_threshold_travels_with_the_version_and_is_served(trained, tmp_pa
         load_model(out)
 
 
+def test_the_span_score_a_threshold_was_chosen_on_travels_with_the_version(trained, tmp_path):
+    from dataclasses import replace
+
+    assert load_model(save_model(trained.ner, {}, tmp_path / "chance")).span_score == "chance"
+    out = save_model(replace(trained.ner, threshold=0.9, span_score="boundaries"), {}, tmp_path / "m")
+    assert load_model(out).span_score == "boundaries"
+    loaded = Predictor.from_folder(out, precision="fp32")
+    (words,) = loaded.tag_words([TEXTS[0].split()])
+    assert loaded.boundaries and all(b is not None for b in words.begins)
+    label_map = json.loads((out / "labels.json").read_text())
+    (out / "labels.json").write_text(json.dumps({**label_map, "span_score": "vibes"}))
+    with pytest.raises(ModelFolderError, match="span_score 'vibes'"):
+        load_model(out)
+
+
 def test_a_saved_folder_and_its_rename_reach_the_disk(trained, tmp_path, monkeypatch):
     # Each fsync and rename in order, by path: a power loss right after the save must find the new
     # folder, so its parent folder is synced after the rename that publishes it.

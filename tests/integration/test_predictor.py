@@ -8,6 +8,7 @@ import torch
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.predictor import Predictor
+from backend.ner.spans import decode_entities, span_score
 
 MESSY = [
     "Angela Merkel met Barack Obama in Berlin on Monday.",
@@ -112,3 +113,28 @@ def test_entity_across_a_window_border_is_found_once(tokenizer, max_length, stri
         (pred,) = predictor.predict([text])
         assert [(s.text, s.label) for s in pred.spans] == [("Angela Merkel", "per"), ("Angela  Merkel", "per")]
         assert [s.start for s in pred.spans] == [2 * shift, text.rindex("Angela")]
+
+
+def test_a_spans_score_weighs_its_type_against_its_boundaries(trained, predictor):
+    """A version whose threshold was chosen on the "boundaries" score serves each span with
+    `span_score` of its words: the chosen tags' mean probability against the chance that its
+    boundaries are wrong, from the same distributions the tags came from. By default ("chance")
+    a span's score is its words' mean chosen-tag probability."""
+    from dataclasses import replace
+
+    text = "Washington said it will send troops to Iraq in March ."
+    (plain,) = predictor.tag_words([text.split()])
+    assert plain.begins == plain.insides == [None] * len(plain.tags)
+    for (first, stop, _), span in zip(decode_entities(plain.tags), predictor.predict([text])[0].spans):
+        assert span.score == pytest.approx(sum(plain.scores[first:stop]) / (stop - first), abs=1e-6)
+    predictor = Predictor(replace(trained.ner, span_score="boundaries"), precision="fp32")
+    (words,) = predictor.tag_words([text.split()])
+    (pred,) = predictor.predict([text])
+    entities = decode_entities(words.tags)
+    assert entities and len(pred.spans) == len(entities)
+    for (first, stop, _), span in zip(entities, pred.spans):
+        assert span.score == pytest.approx(span_score(words.scores, first, stop, words.begins, words.insides), abs=1e-6)
+        # a word's chance of opening (continuing) any span is at least that of its chosen B- (I-) tag
+        assert words.begins[first] >= words.scores[first] - 1e-6
+        assert all(words.insides[w] >= words.scores[w] - 1e-6 for w in range(first + 1, stop))
+        assert 0.0 <= span.score <= 1.0

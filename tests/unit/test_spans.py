@@ -1,6 +1,6 @@
 import pytest
 
-from backend.ner.spans import decode_entities, decode_spans, tags_from_entities
+from backend.ner.spans import decode_entities, decode_spans, span_score, tags_from_entities
 from backend.ner.words import split_words
 from tests.support.lsdata import HARD_TEXTS, hard_regions
 
@@ -77,3 +77,19 @@ def test_symbol_only_words_are_trimmed_from_span_edges(text, tags, expected):
     spans = decode_spans(text, words, tags, [0.5] * len(words))
     assert [s.text for s in spans] == expected
     assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_a_span_sure_of_its_boundaries_and_not_of_its_type_is_worth_showing():
+    """A wrong type costs a relabel, as much as creating a hidden span: only wrong boundaries make
+    a shown span cost more than a hidden one, so they, not the type, pull the score down."""
+    scores = [0.6, 0.6, 0.99]  # B-x, I-x, O: the type's probability is 0.6 on both words
+    sure = span_score(scores, 0, 2, begins=[0.98, 0.01, 0.0], insides=[0.0, 0.97, 0.01])
+    assert sure == pytest.approx(0.6 / (0.6 + 1 - (0.98 + 0.97 + 0.99) / 3))
+    # all the boundary probability on the chosen type: the chance of being right, as before
+    assert span_score(scores, 0, 2, begins=[0.6, 0.0, 0.0], insides=[0.0, 0.6, 0.4]) == pytest.approx(0.6)
+    # the next word likely continues the span: its end is probably wrong
+    cut_short = span_score(scores, 0, 2, begins=[0.98, 0.01, 0.0], insides=[0.0, 0.97, 0.9])
+    assert sure > 0.95 > 0.7 > cut_short > 0.6
+    # no boundary probabilities known (an older caller): the chosen-tag mean; no score at all: None
+    assert span_score(scores, 0, 2) == pytest.approx(0.6)
+    assert span_score([None, None], 0, 2, begins=[0.9, 0.1], insides=[0.0, 0.9]) is None

@@ -313,6 +313,7 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
         init, base, warm = starting_point(current, tasks, labels, settings)
         inherited = current.trained_on if init is not None else frozenset()  # init: the current model's
     result = fine_tune(sample, config, base_model=base, labels=labels, init=init, progress=progress)
+    result.ner.span_score = settings.span_score
     new = Predictor(result.ner, precision=settings.precision)
     scores = evaluate_model(new, dev) if dev else None
     gate = dev if unseen_dev is None else unseen_dev
