@@ -20,8 +20,8 @@ class NerModel:
     labels: LabelSet
     transitions: list[list[float]] | None = None  # tag bigram log-probs
     gazetteer: Gazetteer | None = None
-    # spans whose mean word score is below this are not served (a wrong span costs a delete);
-    # None: every span. Chosen on the dev split by the recipe.
+    # spans whose score (spans.span_score) is below this are not served (a wrong span costs a
+    # delete); None: every span. Chosen on the dev split by the recipe.
     threshold: float | None = None
     # what that score is (spans.SPAN_SCORES): a threshold means something only with its score
     span_score: str = CHANCE
