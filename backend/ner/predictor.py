@@ -261,12 +261,13 @@ class Predictor:
         for d, out, tags in zip(dists, outs, chosen):
             scores = d.probs[np.arange(len(tags)), tags].tolist()
             entropies = entropy(d.probs).tolist()
-            begins, insides = (d.probs @ self._begin_tags).tolist(), (d.probs @ self._inside_tags).tolist()
-            for w, tag, score, h, b, i in zip(d.words, tags, scores, entropies, begins, insides):
+            for w, tag, score, h in zip(d.words, tags, scores, entropies):
                 out.tags[w] = names[tag]
                 out.scores[w] = round(score, 6)
                 out.entropies[w] = round(h, 6)
-                if self.boundaries:
+            if self.boundaries:  # only a version scored on its boundaries needs them: not on /predict's default path
+                begins, insides = (d.probs @ self._begin_tags).tolist(), (d.probs @ self._inside_tags).tolist()
+                for w, b, i in zip(d.words, begins, insides):
                     out.begins[w], out.insides[w] = round(b, 6), round(i, 6)
 
     def _batches(self, rows: list[_Row]):

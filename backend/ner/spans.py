@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 from statistics import fmean
+from typing import Sequence
 
 from .words import Word
 
