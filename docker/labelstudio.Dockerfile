@@ -2,6 +2,7 @@
 # at the versions backend/ops/labelstudio-constraints.txt pins. Built from the repository's root.
 ARG BASE=ner-base:bookworm
 FROM ${BASE}
+LABEL org.ner-backend.image=labelstudio
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY backend/ops/labelstudio-constraints.txt /tmp/constraints.txt
 RUN python3 -m venv /opt/ls && /opt/ls/bin/pip install -q -c /tmp/constraints.txt --upgrade pip \
