@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from backend.config import Settings
 from backend.labelstudio.bodies import gold_event
 from backend.ner.readers import read_gmb, text_and_regions
 from backend.ops.lsdemo import DEMO_CONFIG as GMB_CONFIG
-from backend.ops.processes import Service, Worker, call, free_port, redis_server_binary, wait_for_redis
+from backend.ops.processes import Service, Worker, call, free_port, redis_server_binary, scratch_folder, wait_for_redis
 from backend.ops.stack import ONE_NODE_ENV
 from backend.state import connect
 from simulator.inprocess import as_annotation
@@ -98,38 +97,38 @@ def main() -> None:
     args = ap.parse_args()
     corpus = read_gmb(Path(args.gmb))
     probe = text_and_regions(corpus[39000])[0]
-    work = Path(tempfile.mkdtemp(prefix="ner-flat-loop-"))
-    port = free_port()
-    redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--dir", str(work)], stdout=subprocess.DEVNULL)
-    env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"),
-           "BOOTSTRAP_MODEL": "", "SWAP_POLL_SECONDS": "0.5", "MIN_ANNOTATIONS": "1", "TRAIN_EVERY": str(NEW),
-           "TRAIN_EPOCHS": "0", "ADAPT_STEPS": "0"}
-    rows = []
-    try:
-        wait_for_redis(env["REDIS_URL"], redis_proc)
-        runs = [(size, "on") for size in args.sizes] + [(size, "off") for size in args.full]
-        for n, (size, incremental) in enumerate(runs):
-            project = 700 + n
-            old = set_up(env, work, project, corpus[: size - NEW])
-            step_env = {**env, "TRAIN_INCREMENTAL": incremental}
-            row = {"annotations": size, **timed_step(step_env, work, project, size - NEW + 1, corpus[size - NEW : size],
-                                                    old, probe, f"{size}-{incremental}")}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    finally:
-        redis_proc.terminate()
-    flags = [f for f in ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx2")
-             if f in Path("/proc/cpuinfo").read_text()] if Path("/proc/cpuinfo").exists() else []
-    print(f"\n{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, flags: {' '.join(flags)}\n")
-    print("| annotated tasks | training | webhook -> first answer of the new version | of which the job "
-          "| steps (epochs) | train / dev sentences |")
-    print("|---:|---|---:|---:|---:|---:|")
-    for r in rows:
-        how = "incremental" if r["incremental"] else "full"
-        steps = f"{r['steps']}" if r["incremental"] else f"({r['epochs']} epochs)"
-        print(f"| {r['annotations']:,} | {how} | {r['loop_s']} s | {r['job_s']} s | {steps} | "
-              f"{r['train_sentences']:,} / {r['dev_sentences']} |")
+    with scratch_folder("flat-loop") as work:
+        port = free_port()
+        redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                       "--dir", str(work)], stdout=subprocess.DEVNULL)
+        env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"),
+               "BOOTSTRAP_MODEL": "", "SWAP_POLL_SECONDS": "0.5", "MIN_ANNOTATIONS": "1", "TRAIN_EVERY": str(NEW),
+               "TRAIN_EPOCHS": "0", "ADAPT_STEPS": "0"}
+        rows = []
+        try:
+            wait_for_redis(env["REDIS_URL"], redis_proc)
+            runs = [(size, "on") for size in args.sizes] + [(size, "off") for size in args.full]
+            for n, (size, incremental) in enumerate(runs):
+                project = 700 + n
+                old = set_up(env, work, project, corpus[: size - NEW])
+                step_env = {**env, "TRAIN_INCREMENTAL": incremental}
+                row = {"annotations": size, **timed_step(step_env, work, project, size - NEW + 1, corpus[size - NEW : size],
+                                                        old, probe, f"{size}-{incremental}")}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        finally:
+            redis_proc.terminate()
+        flags = [f for f in ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx2")
+                 if f in Path("/proc/cpuinfo").read_text()] if Path("/proc/cpuinfo").exists() else []
+        print(f"\n{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, flags: {' '.join(flags)}\n")
+        print("| annotated tasks | training | webhook -> first answer of the new version | of which the job "
+              "| steps (epochs) | train / dev sentences |")
+        print("|---:|---|---:|---:|---:|---:|")
+        for r in rows:
+            how = "incremental" if r["incremental"] else "full"
+            steps = f"{r['steps']}" if r["incremental"] else f"({r['epochs']} epochs)"
+            print(f"| {r['annotations']:,} | {how} | {r['loop_s']} s | {r['job_s']} s | {steps} | "
+                  f"{r['train_sentences']:,} / {r['dev_sentences']} |")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
 from backend.ner.readers import read_gmb, text_and_regions
 from backend.ops.lsdemo import DEMO_CONFIG as GMB_CONFIG
-from backend.ops.processes import Service, Worker, call, free_port, redis_server_binary
+from backend.ops.processes import Service, Worker, call, free_port, redis_server_binary, scratch_folder
 from backend.ops.stack import ONE_NODE_ENV
 from backend.plots import learning_curve_svg
 
@@ -139,36 +138,36 @@ def main() -> None:
         heldout = corpus[39000 : 39000 + args.heldout]
     else:
         ap.error("give ner_dataset.csv (or --quick)")
-    work = Path(tempfile.mkdtemp(prefix="ner-loop-bench-"))
-    port = free_port()
-    redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
-    base_env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"),
-                "BOOTSTRAP_MODEL": "", "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", "TRAIN_EPOCHS": "0", **extra}
-    rows = []
-    try:
-        for n, size in enumerate(args.sizes):
-            env = {**base_env, "MIN_ANNOTATIONS": str(size)}
-            serving_env = {**env, "BOOTSTRAP_MODEL": args.load_model} if args.load_model else env
-            service = Service(serving_env, workers=args.workers, log_path=work / f"backend-{size}.log")
-            worker = Worker(env, work / f"worker-{size}.log")
-            worker.wait_listening(env["REDIS_URL"])  # a deployed worker is up before anyone annotates
-            try:
-                row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
-                print(json.dumps(row), flush=True)  # before the loaded run: a slow one must not hide it
-                if args.load:
-                    served = 990 + n if args.load_model else 900 + n  # 990+: no version, the bootstrap answers
-                    row.update(under_load(service.url, 950 + n, served, corpus[:size], heldout, args.load, row["loop_s"],
-                                           args.think))
-            finally:
-                worker.stop()
-                service.stop()
-            folder = work / "models" / "projects" / str(900 + n) / row["version"]
-            row["heldout_f1"] = round(evaluate_model(Predictor.from_folder(folder), heldout)["f1"], 4)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    finally:
-        redis_proc.terminate()
+    with scratch_folder("loop") as work:
+        port = free_port()
+        redis_proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "yes", "--dir", str(work)], stdout=subprocess.DEVNULL)
+        base_env = {**ONE_NODE_ENV, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "MODEL_DIR": str(work / "models"),
+                    "BOOTSTRAP_MODEL": "", "SWAP_POLL_SECONDS": "0.5", "TRAIN_EVERY": "100000", "TRAIN_EPOCHS": "0", **extra}
+        rows = []
+        try:
+            for n, size in enumerate(args.sizes):
+                env = {**base_env, "MIN_ANNOTATIONS": str(size)}
+                serving_env = {**env, "BOOTSTRAP_MODEL": args.load_model} if args.load_model else env
+                service = Service(serving_env, workers=args.workers, log_path=work / f"backend-{size}.log")
+                worker = Worker(env, work / f"worker-{size}.log")
+                worker.wait_listening(env["REDIS_URL"])  # a deployed worker is up before anyone annotates
+                try:
+                    row = run_size(service.url, 900 + n, corpus[:size], text_and_regions(heldout[0])[0])
+                    print(json.dumps(row), flush=True)  # before the loaded run: a slow one must not hide it
+                    if args.load:
+                        served = 990 + n if args.load_model else 900 + n  # 990+: no version, the bootstrap answers
+                        row.update(under_load(service.url, 950 + n, served, corpus[:size], heldout, args.load, row["loop_s"],
+                                               args.think))
+                finally:
+                    worker.stop()
+                    service.stop()
+                folder = work / "models" / "projects" / str(900 + n) / row["version"]
+                row["heldout_f1"] = round(evaluate_model(Predictor.from_folder(folder), heldout)["f1"], 4)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        finally:
+            redis_proc.terminate()
     print(f"\n{os.cpu_count()} CPU cores; held-out: {len(heldout)} GMB sentences from 39001\n")
     print("| annotated sentences | epochs | webhook -> first new prediction | of which the job "
           "| dev F1 (dev size) | held-out F1 |")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,7 @@ from backend.labelstudio.bodies import predict_body
 from backend.ner.fastpath import load_served
 from backend.ner.readers import read_corpus
 from backend.ops.lsdemo import DEMO_CONFIG
-from backend.ops.processes import Service, call, free_port, start_redis, wait_for_redis
+from backend.ops.processes import Service, call, free_port, scratch_folder, start_redis, wait_for_redis
 
 QUICK_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "gmb_eval.csv"  # the shipped sample
 
@@ -43,44 +42,43 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="32 texts, one repeat, an untrained model when --model is not given: proves the bench runs")
     args = ap.parse_args()
-    if args.quick:
-        args.texts, args.repeats = 32, 1
-        args.model = args.model or untrained_folder()
-    if not args.model:
+    if not (args.model or args.quick):
         ap.error("--model is required (or --quick)")
-    texts = [" ".join(s.words) for s in read_corpus(args.gmb_csv, "gmb", limit=args.texts)]
+    with scratch_folder("predict-http") as work:
+        if args.quick:
+            args.texts, args.repeats = 32, 1
+            args.model = args.model or untrained_folder(work)
+        texts = [" ".join(s.words) for s in read_corpus(args.gmb_csv, "gmb", limit=args.texts)]
 
-    engine = load_served(args.model, "auto")  # as the service will load it
-    print(f"served in {engine.precision}: {engine.precision_reason}")
-    from transformers import pipeline
+        engine = load_served(args.model, "auto")  # as the service will load it
+        print(f"served in {engine.precision}: {engine.precision_reason}")
+        from transformers import pipeline
 
-    pipe = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device=-1)
-    # The service as deployed: with its own Redis (without one, every request pays for the
-    # failed registry lookups).
-    redis_port = free_port()
-    redis_dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
-    redis = start_redis(Path(redis_dir.name), redis_port)
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    wait_for_redis(redis_url, redis.proc)
-    env = {"BOOTSTRAP_MODEL": args.model, "LABEL_MAP": "geo=LOC,gpe=LOC,tim=TIME", "REDIS_URL": redis_url}
-    svc = Service(env, workers=1)
-    try:
-        http_batches(svc.url, texts[:64], 32)  # warm-up, all three
-        engine.predict(texts[:64])
-        pipe(texts[:8])
-        rounds = []  # interleaved, so the machine's noise hits all three alike
-        for _ in range(args.repeats):
-            rounds.append((
-                http_batches(svc.url, texts, 32),
-                _timed(lambda: [engine.predict(texts[i : i + 32]) for i in range(0, len(texts), 32)]),
-                _timed(lambda: [pipe(t) for t in texts]),
-            ))
-        latencies = {clients: single_task_latencies(svc.url, texts[:100], clients) for clients in (1, 4)}
-    finally:
-        svc.stop()
-        redis.proc.terminate()
-        redis.proc.wait(timeout=10)
-        redis_dir.cleanup()
+        pipe = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device=-1)
+        # The service as deployed: with its own Redis (without one, every request pays for the
+        # failed registry lookups).
+        redis_port = free_port()
+        redis = start_redis(work / "redis", redis_port)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        wait_for_redis(redis_url, redis.proc)
+        env = {"BOOTSTRAP_MODEL": args.model, "LABEL_MAP": "geo=LOC,gpe=LOC,tim=TIME", "REDIS_URL": redis_url}
+        svc = Service(env, workers=1)
+        try:
+            http_batches(svc.url, texts[:64], 32)  # warm-up, all three
+            engine.predict(texts[:64])
+            pipe(texts[:8])
+            rounds = []  # interleaved, so the machine's noise hits all three alike
+            for _ in range(args.repeats):
+                rounds.append((
+                    http_batches(svc.url, texts, 32),
+                    _timed(lambda: [engine.predict(texts[i : i + 32]) for i in range(0, len(texts), 32)]),
+                    _timed(lambda: [pipe(t) for t in texts]),
+                ))
+            latencies = {clients: single_task_latencies(svc.url, texts[:100], clients) for clients in (1, 4)}
+        finally:
+            svc.stop()
+            redis.proc.terminate()
+            redis.proc.wait(timeout=10)
 
     http, raw, base = (statistics.median(r[i] for r in rounds) for i in range(3))
     vs_pipeline = statistics.median(b / h for h, _, b in rounds)
@@ -99,7 +97,7 @@ def main() -> None:
     print("per round (http, engine, pipeline) s:", [tuple(round(x, 2) for x in r) for r in rounds])
 
 
-def untrained_folder() -> str:
+def untrained_folder(work: Path) -> str:
     """A model folder with a fresh head on the packaged encoder (for --quick: speed, not accuracy)."""
     from backend.ner.basemodel import init_model, load_tokenizer
     from backend.ner.checkpoint import save_model
@@ -107,7 +105,7 @@ def untrained_folder() -> str:
     from backend.ner.model import NerModel
 
     labels = LabelSet.from_types(["geo", "gpe", "org", "per", "tim"])
-    out = Path(tempfile.mkdtemp(prefix="bench-model-")) / "untrained"
+    out = work / "untrained"
     return str(save_model(NerModel(init_model(None, labels), load_tokenizer(None), labels), {"note": "bench --quick"}, out))
 
 

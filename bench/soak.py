@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -92,64 +91,64 @@ def main() -> None:
 
     from backend.ner.readers import read_corpus, text_and_regions
     from backend.ops.lsdemo import DEMO_CONFIG, LocalLabelStudio
-    from backend.ops.processes import Service, Worker, call, free_port, start_redis, wait_for_redis
+    from backend.ops.processes import Service, Worker, call, free_port, scratch_folder, start_redis, wait_for_redis
 
-    work = Path(tempfile.mkdtemp(prefix="ner-soak-"))
-    sentences = read_corpus(args.corpus, limit=args.tasks)
-    assert len(sentences) >= 10 * args.rounds, "fewer tasks than the rounds annotate"
-    port = free_port()
-    redis_url = f"redis://127.0.0.1:{port}/0"
-    redis_proc = start_redis(work / "redis", port).proc
-    wait_for_redis(redis_url, redis_proc)
-    ls = LocalLabelStudio(work)
-    env = {"REDIS_URL": redis_url, "MODEL_DIR": str(work / "models"), "BASE_MODEL": tiny_encoder(work / "tiny"),
-           "BOOTSTRAP_MODEL": "", "RETIRE_GRACE_S": str(GRACE_S), "PUSH_INTERVAL_S": str(PUSH_INTERVAL_S),
-           "LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token}
-    service = Service(env, workers=1, log_path=work / "backend.log")
-    worker = Worker(env, work / "worker.log")
-    r = redis.Redis.from_url(redis_url)
-    rows, started = [], time.monotonic()
-    try:
-        client = SDK(base_url=ls.url, api_key=ls.token)
-        project = client.projects.create(title="soak", label_config=DEMO_CONFIG).id
-        client.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
-        tasks = sorted(t.id for t in client.tasks.list(project=project))
-        client.ml.create(project=project, url=service.url, title="ner-backend", is_interactive=False)
+    with scratch_folder("soak") as work:
+        sentences = read_corpus(args.corpus, limit=args.tasks)
+        assert len(sentences) >= 10 * args.rounds, "fewer tasks than the rounds annotate"
+        port = free_port()
+        redis_url = f"redis://127.0.0.1:{port}/0"
+        redis_proc = start_redis(work / "redis", port).proc
+        wait_for_redis(redis_url, redis_proc)
+        ls = LocalLabelStudio(work)
+        env = {"REDIS_URL": redis_url, "MODEL_DIR": str(work / "models"), "BASE_MODEL": tiny_encoder(work / "tiny"),
+               "BOOTSTRAP_MODEL": "", "RETIRE_GRACE_S": str(GRACE_S), "PUSH_INTERVAL_S": str(PUSH_INTERVAL_S),
+               "LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token}
+        service = Service(env, workers=1, log_path=work / "backend.log")
+        worker = Worker(env, work / "worker.log")
+        r = redis.Redis.from_url(redis_url)
+        rows, started = [], time.monotonic()
+        try:
+            client = SDK(base_url=ls.url, api_key=ls.token)
+            project = client.projects.create(title="soak", label_config=DEMO_CONFIG).id
+            client.projects.import_tasks(id=project, request=[{"text": text_and_regions(s)[0]} for s in sentences])
+            tasks = sorted(t.id for t in client.tasks.list(project=project))
+            client.ml.create(project=project, url=service.url, title="ner-backend", is_interactive=False)
 
-        def records() -> list[dict]:
-            return call("GET", f"{service.url}/projects/{project}/trainings")[1]["trainings"]
+            def records() -> list[dict]:
+                return call("GET", f"{service.url}/projects/{project}/trainings")[1]["trainings"]
 
-        def settled(n: int) -> list[dict] | None:
-            done = records()
-            if len(done) < n or any(t["status"] == "running" for t in done):
-                return None
-            push = (done[-1].get("push") or {}).get("status")
-            return done if done[-1]["status"] != "promoted" or push in FINISHED_PUSH else None
+            def settled(n: int) -> list[dict] | None:
+                done = records()
+                if len(done) < n or any(t["status"] == "running" for t in done):
+                    return None
+                push = (done[-1].get("push") or {}).get("status")
+                return done if done[-1]["status"] != "promoted" or push in FINISHED_PUSH else None
 
-        for round_no in range(1, args.rounds + 1):
-            for k in range(10 * (round_no - 1), 10 * round_no):  # LS sends each as a webhook
-                client.annotations.create(id=tasks[k], result=text_and_regions(sentences[k])[1])
-            deadline = time.monotonic() + 600
-            while not (history := settled(round_no)):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"training {round_no} did not finish; see {work}")
-                time.sleep(0.5)
-            if round_no in samples:
-                held = client._client_wrapper.httpx_client.request(f"api/projects/{project}/model-versions/",
-                                                                   method="GET").json()
-                row = {"trainings": round_no, "promoted": sum(t["status"] == "promoted" for t in history),
-                       "pushes": sum((t.get("push") or {}).get("status") == "done" for t in history),
-                       "written": sum((t.get("push") or {}).get("pushed", 0) for t in history),
-                       "ls_rows": sum(held.values()), "ls_versions": len([v for v in held.values() if v]),
-                       **store_figures(work / "models", str(project)), **redis_figures(r),
-                       "metrics_ms": metrics_ms(service.url), "minutes": round((time.monotonic() - started) / 60, 1)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    finally:
-        worker.stop()
-        service.stop()
-        ls.stop()
-        redis_proc.terminate()
+            for round_no in range(1, args.rounds + 1):
+                for k in range(10 * (round_no - 1), 10 * round_no):  # LS sends each as a webhook
+                    client.annotations.create(id=tasks[k], result=text_and_regions(sentences[k])[1])
+                deadline = time.monotonic() + 600
+                while not (history := settled(round_no)):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"training {round_no} did not finish; see {work}")
+                    time.sleep(0.5)
+                if round_no in samples:
+                    held = client._client_wrapper.httpx_client.request(f"api/projects/{project}/model-versions/",
+                                                                       method="GET").json()
+                    row = {"trainings": round_no, "promoted": sum(t["status"] == "promoted" for t in history),
+                           "pushes": sum((t.get("push") or {}).get("status") == "done" for t in history),
+                           "written": sum((t.get("push") or {}).get("pushed", 0) for t in history),
+                           "ls_rows": sum(held.values()), "ls_versions": len([v for v in held.values() if v]),
+                           **store_figures(work / "models", str(project)), **redis_figures(r),
+                           "metrics_ms": metrics_ms(service.url), "minutes": round((time.monotonic() - started) / 60, 1)}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+        finally:
+            worker.stop()
+            service.stop()
+            ls.stop()
+            redis_proc.terminate()
     print("\n| trainings | promoted | pushes | predictions written | LS prediction rows (versions) | version folders "
           "| store MB | Redis used MB | per-annotation KB | RQ jobs KB | all else KB | /metrics ms | minutes |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -158,7 +157,6 @@ def main() -> None:
               f"({row['ls_versions']}) | {row['folders']} | {row['store_mb']} | {row['redis_mb']} | "
               f"{row['per_annotation_kb']} | {row['rq_jobs_kb']} | {row['else_kb']} | {row['metrics_ms']} | "
               f"{row['minutes']} |")
-    print(f"(work folder {work})")
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from backend.ner.evaluation import evaluate_model, score
 from backend.ner.fastpath import load_served
 from backend.ner.readers import read_gmb
+from backend.ops.processes import scratch_folder
 
 HERE = Path(__file__).resolve().parent
 
@@ -66,10 +66,11 @@ def main() -> None:
     args = ap.parse_args()
     corpus = read_gmb(Path(args.gmb))
     train, dev, test = corpus[: args.train], corpus[args.train : args.train + 500], corpus[39000:40000]
-    work = Path(tempfile.mkdtemp(prefix="ner-spacy-peer-"))
-    subprocess.run([sys.executable, str(HERE / "gmb_slice.py"), args.gmb, str(work / "train.csv"), "--first", "1",
-                    "--last", str(args.train)], check=True)
-    rows = {"ours": ours(work / "train.csv", test, work, args.epochs), "spacy": spacy(args.spacy_python, train, dev, test, work)}
+    with scratch_folder("spacy-peer") as work:
+        subprocess.run([sys.executable, str(HERE / "gmb_slice.py"), args.gmb, str(work / "train.csv"), "--first", "1",
+                        "--last", str(args.train)], check=True)
+        rows = {"ours": ours(work / "train.csv", test, work, args.epochs),
+                "spacy": spacy(args.spacy_python, train, dev, test, work)}
     print(json.dumps(rows))
     flags = " ".join(f for f in ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx2") if f in Path("/proc/cpuinfo").read_text())
     print(f"\n{os.cpu_count()} CPU cores ({platform.machine()}, {flags}); train: GMB 1-{args.train}; "

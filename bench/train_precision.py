@@ -18,7 +18,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from backend.ner.device import describe_bf16
 from backend.ner.evaluation import evaluate_model
 from backend.ner.predictor import Predictor
 from backend.ner.readers import read_gmb
+from backend.ops.processes import scratch_folder
 
 HERE = Path(__file__).resolve().parent
 FLAGS = ("amx_bf16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
@@ -48,30 +48,30 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = ap.parse_args()
     test = read_gmb(Path(args.gmb))[39000:40000]
-    work = Path(tempfile.mkdtemp(prefix="ner-precision-"))
-    subprocess.run([sys.executable, str(HERE / "gmb_slice.py"), args.gmb, str(work / "train.csv"), "--first", "1",
-                    "--last", str(args.train)], check=True)
-    rows: dict[str, list[dict]] = {"fp32": [], "bf16": []}
-    for seed in args.seeds:
-        for precision in rows:  # interleaved: a machine that slows down slows both
-            out = work / f"{precision}-{seed}"
-            seconds = train(work / "train.csv", out, precision, seed, args.epochs)
-            f1 = evaluate_model(Predictor.from_folder(out, precision="fp32", onnx_file=None), test)["f1"]
-            rows[precision].append({"precision": precision, "seed": seed, "train_s": round(seconds, 1), "f1": f1})
-            print(json.dumps(rows[precision][-1]), flush=True)
-    cpu = Path("/proc/cpuinfo").read_text()
-    flags = " ".join(f for f in FLAGS if f in cpu)
-    print(f"\n{os.cpu_count()} CPU cores ({platform.machine()}, {flags}; {describe_bf16()}); "
-          f"train: GMB 1-{args.train}, {args.epochs} epochs; test: 39001-40000 scored in fp32; seeds {args.seeds}\n")
-    print("| training precision | training, median | test micro-F1, median (per seed) |")
-    print("|---|---:|---:|")
-    for precision, runs in rows.items():
-        per_seed = " / ".join(f"{r['f1']:.4f}" for r in runs)
-        print(f"| {precision} | {statistics.median(r['train_s'] for r in runs):.1f} s | "
-              f"{statistics.median(r['f1'] for r in runs):.4f} ({per_seed}) |")
-    fp32, bf16 = rows["fp32"], rows["bf16"]
-    print(f"\nbf16 / fp32: training time {statistics.median(b['train_s'] / f['train_s'] for b, f in zip(bf16, fp32)):.2f}x, "
-          f"F1 {statistics.median(b['f1'] - f['f1'] for b, f in zip(bf16, fp32)):+.4f} (medians of the per-seed pairs)")
+    with scratch_folder("precision") as work:
+        subprocess.run([sys.executable, str(HERE / "gmb_slice.py"), args.gmb, str(work / "train.csv"), "--first", "1",
+                        "--last", str(args.train)], check=True)
+        rows: dict[str, list[dict]] = {"fp32": [], "bf16": []}
+        for seed in args.seeds:
+            for precision in rows:  # interleaved: a machine that slows down slows both
+                out = work / f"{precision}-{seed}"
+                seconds = train(work / "train.csv", out, precision, seed, args.epochs)
+                f1 = evaluate_model(Predictor.from_folder(out, precision="fp32", onnx_file=None), test)["f1"]
+                rows[precision].append({"precision": precision, "seed": seed, "train_s": round(seconds, 1), "f1": f1})
+                print(json.dumps(rows[precision][-1]), flush=True)
+        cpu = Path("/proc/cpuinfo").read_text()
+        flags = " ".join(f for f in FLAGS if f in cpu)
+        print(f"\n{os.cpu_count()} CPU cores ({platform.machine()}, {flags}; {describe_bf16()}); "
+              f"train: GMB 1-{args.train}, {args.epochs} epochs; test: 39001-40000 scored in fp32; seeds {args.seeds}\n")
+        print("| training precision | training, median | test micro-F1, median (per seed) |")
+        print("|---|---:|---:|")
+        for precision, runs in rows.items():
+            per_seed = " / ".join(f"{r['f1']:.4f}" for r in runs)
+            print(f"| {precision} | {statistics.median(r['train_s'] for r in runs):.1f} s | "
+                  f"{statistics.median(r['f1'] for r in runs):.4f} ({per_seed}) |")
+        fp32, bf16 = rows["fp32"], rows["bf16"]
+        print(f"\nbf16 / fp32: training time {statistics.median(b['train_s'] / f['train_s'] for b, f in zip(bf16, fp32)):.2f}x, "
+              f"F1 {statistics.median(b['f1'] - f['f1'] for b, f in zip(bf16, fp32)):+.4f} (medians of the per-seed pairs)")
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@ export ADAPT_STEPS=${ADAPT_STEPS:-3}  # the plumbing, not the 3-minute adaptatio
 export TRAIN_THREADS=${TRAIN_THREADS:-1}  # two workers on this machine's 2 cores: one core each
 COMPOSE="docker-compose -p $PROJECT --project-directory $PWD -f docker-compose.yml -f docker/compose.offline.yml --env-file $WORK/.env --profile cpu --profile labelstudio"
 UP_ARGS="--scale backend=2 --scale worker-cpu=2 redis backend webhooks proxy worker-cpu label-studio"
-teardown() {
-  $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true
+PASSED=
+teardown() {  # the logs stay in $WORK when a step failed; a run that passed leaves nothing
+  [ -n "$PASSED" ] || $COMPOSE logs --no-color >"$WORK/compose.log" 2>&1 || true
   $COMPOSE down -v >/dev/null 2>&1 || true
+  [ -z "$PASSED" ] || rm -rf "$WORK"
 }
 trap 'teardown; stop_engine' EXIT
 t0=$(date +%s)
@@ -45,6 +47,7 @@ if figures=$(.venv/bin/python scripts/docker_e2e.py --compose "$COMPOSE" --up-ar
       --backend "http://127.0.0.1:$BACKEND_PORT" --label-studio "http://127.0.0.1:$LABEL_STUDIO_PORT" \
       --token "$LABEL_STUDIO_API_KEY" 2>"$WORK/checks.log"); then
   echo "figures: {\"images_built_s\": $build_s, \"up_to_healthy_replicas_s\": $up_s, ${figures#\{}"
+  PASSED=1
   summary "passed: two projects on two workers through Label Studio, a worker killed mid-training, down/up, replica killed under load"
 else
   echo "figures so far: $figures"
