@@ -124,7 +124,10 @@ def test_a_dev_split_too_small_to_judge_is_trained_on_and_the_prior_threshold_se
     assert pooled.threshold == FIRST_PRIOR_THRESHOLD and "no dev split judged" in pooled.note
     assert "first version" in pooled.threshold_why
     later = train_candidate(split.train[:12], [], data.labels, 12, Current("v1", pooled.ner, 12), Settings(**quick))
-    assert later.threshold == PRIOR_THRESHOLD
+    assert later.threshold == PRIOR_THRESHOLD and "SPAN_SCORE" not in later.threshold_why
+    # the status page shows threshold_why: which score a threshold compares is part of it
+    weighed = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick, span_score="boundaries"))
+    assert weighed.ner.span_score == "boundaries" and "SPAN_SCORE=boundaries" in weighed.threshold_why
     every = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick, span_threshold="0"))
     assert every.threshold is None and every.ner.threshold is None
     fixed = train_candidate(split.train[:12], split.dev[:20], data.labels, 12, None, Settings(**quick, span_threshold="0.7"))

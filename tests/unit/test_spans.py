@@ -1,6 +1,6 @@
 import pytest
 
-from backend.ner.spans import decode_entities, decode_spans, span_score, tags_from_entities
+from backend.ner.spans import CHANCE, SPAN_SCORES, decode_entities, decode_spans, span_score, tags_from_entities
 from backend.ner.words import split_words
 from tests.support.lsdata import HARD_TEXTS, hard_regions
 
@@ -93,3 +93,13 @@ def test_a_span_sure_of_its_boundaries_and_not_of_its_type_is_worth_showing():
     # no boundary probabilities known (an older caller): the chosen-tag mean; no score at all: None
     assert span_score(scores, 0, 2) == pytest.approx(0.6)
     assert span_score([None, None], 0, 2, begins=[0.9, 0.1], insides=[0.0, 0.9]) is None
+
+
+def test_the_span_score_setting_offers_exactly_the_scores_there_are():
+    """The settings module imports nothing of ours, so it writes the names again: they must agree."""
+    from dataclasses import fields
+
+    from backend.config import Settings
+
+    (field,) = [f for f in fields(Settings) if f.name == "span_score"]
+    assert field.metadata["choices"] == SPAN_SCORES and field.default == CHANCE

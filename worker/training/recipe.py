@@ -16,7 +16,7 @@ from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.predictor import Predictor
 from backend.ner.readers import Sentence
-from backend.ner.spans import decode_entities
+from backend.ner.spans import CHANCE, decode_entities
 
 from .dataset import ProjectData, Split, sentences_of, split_dev
 from .loop import TrainConfig, TrainResult, fine_tune
@@ -339,6 +339,8 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
         served_from = EVERY if current.ner.threshold is None else current.ner.threshold
     _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, first=current is None,
                    served_from=served_from)
+    if settings.span_score != CHANCE:  # a threshold means something only beside the score it compares
+        candidate.threshold_why += f"; scores weigh each span's type against its boundaries (SPAN_SCORE={settings.span_score})"
     return candidate
 
 
