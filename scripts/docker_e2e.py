@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -69,6 +70,13 @@ class Stack:
                ".encode(), {'Content-Type': 'application/json'}), timeout=10))['model_version'])")
         return {subprocess.run(["docker", "exec", c, "python", "-c", ask], capture_output=True, text=True,
                                timeout=60).stdout.strip() for c in self.containers("backend")}
+
+    def anonymous_volumes(self) -> list[str]:
+        """The unnamed volumes Docker made for the containers' VOLUME /data (named ones carry the project's
+        name; these, a 64-hex id)."""
+        mounts = subprocess.run(["docker", "inspect", "-f", '{{range .Mounts}}{{.Name}} {{end}}', *self.run("ps", "-q").split()],
+                                check=True, capture_output=True, text=True).stdout.split()
+        return sorted({m for m in mounts if re.fullmatch(r"[0-9a-f]{64}", m)})
 
     def healthy(self) -> bool:
         http(self.backend + "/health", timeout=5)
@@ -198,7 +206,10 @@ def down_and_up(stack: Stack, projects: list[Project], up_args: list[str], figur
         return None if busy else histories
 
     before = until("the trainings and their pushes to finish", settled, 300, 1)
-    stack.run("down")
+    unnamed = stack.anonymous_volumes()
+    stack.run("down")  # keeps the volumes, as an operator's `down` would: the named ones are the point
+    if unnamed:  # ... and the containers' unnamed ones, which the `down -v` at the end no longer sees
+        subprocess.run(["docker", "volume", "rm", *unnamed], check=True, capture_output=True)
     started = time.monotonic()
     stack.run("up", "-d", "--no-build", *up_args)
     until("the stack to be healthy again", stack.healthy, 300, 1)
