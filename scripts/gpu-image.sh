@@ -10,8 +10,11 @@ TORCH_INDEX=${TORCH_INDEX:-https://pypi.org/simple}  # PyPI's Linux torch is the
 docker info >/dev/null 2>&1 || { echo "start Docker's engine first (scripts/docker-e2e.sh does)"; exit 1; }
 bash docker/base.sh ner-base:bookworm
 t0=$(date +%s)
-docker build -q --network host -t ner-backend:cuda --build-arg PYTHON_IMAGE=ner-base:bookworm \
-  --build-arg "TORCH_INDEX=$TORCH_INDEX" . >/dev/null
+# the build stage tagged too: scripts/docker-images.sh removes untagged images of ours, and this
+# one holds the cached CUDA torch
+CUDA_ARGS=(--build-arg PYTHON_IMAGE=ner-base:bookworm --build-arg "TORCH_INDEX=$TORCH_INDEX" .)
+docker build -q --network host --target build -t ner-backend:cuda-build "${CUDA_ARGS[@]}" >/dev/null
+docker build -q --network host --target runtime -t ner-backend:cuda "${CUDA_ARGS[@]}" >/dev/null
 docker build -q --network host -t ner-redis:local -f docker/redis.Dockerfile docker >/dev/null
 echo "ner-backend:cuda built in $(( $(date +%s) - t0 )) s: $(docker image inspect -f '{{.Size}}' ner-backend:cuda | awk '{printf "%.2f GB", $1/1e9}')"
 docker run --rm ner-backend:cuda python -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)"
