@@ -60,8 +60,9 @@ class Stack:
     def run(self, *args: str) -> str:
         return subprocess.run([*self.compose, *args], check=True, capture_output=True, text=True).stdout
 
-    def containers(self, service: str) -> list[str]:
-        return self.run("ps", "-q", service).split()
+    def containers(self, *services: str) -> list[str]:
+        """The ids of the services' containers (none named: every service's)."""
+        return self.run("ps", "-q", *services).split()
 
     def served_by_each_replica(self, project: int) -> set[str]:
         """The model version each backend container serves for `project`, asked inside it."""
@@ -74,7 +75,7 @@ class Stack:
     def anonymous_volumes(self) -> list[str]:
         """The unnamed volumes Docker made for the containers' VOLUME /data (named ones carry the project's
         name; these, a 64-hex id)."""
-        mounts = subprocess.run(["docker", "inspect", "-f", '{{range .Mounts}}{{.Name}} {{end}}', *self.run("ps", "-q").split()],
+        mounts = subprocess.run(["docker", "inspect", "-f", '{{range .Mounts}}{{.Name}} {{end}}', *self.containers()],
                                 check=True, capture_output=True, text=True).stdout.split()
         return sorted({m for m in mounts if re.fullmatch(r"[0-9a-f]{64}", m)})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +33,13 @@ class WordTags:
     begins: list[float | None] = field(default_factory=list)
     insides: list[float | None] = field(default_factory=list)
 
+    @classmethod
+    def blank(cls, words: int) -> "WordTags":
+        """Every word O, with nothing known of it yet."""
+        return cls(["O"] * words, *([None] * words for _ in fields(cls)[1:]))
+
     def copy(self) -> "WordTags":
-        return WordTags(list(self.tags), list(self.scores), list(self.entropies), list(self.begins),
-                        list(self.insides))
+        return WordTags(*(list(getattr(self, f.name)) for f in fields(self)))
 
 
 @dataclass(frozen=True)
@@ -215,8 +219,7 @@ class Predictor:
 
     def _decoded(self, docs: list[list[str]], nonempty: list[int], dists: list["_WordDists"]) -> list[WordTags]:
         """Every word's chosen tag, before any span is dropped for its score."""
-        results = [WordTags(["O"] * len(d), [None] * len(d), [None] * len(d), [None] * len(d), [None] * len(d))
-                   for d in docs]
+        results = [WordTags.blank(len(d)) for d in docs]
         if nonempty:
             self._decode(dists, [results[doc] for doc in nonempty])
         return results
