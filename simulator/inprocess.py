@@ -23,7 +23,7 @@ from backend.ner.floor import hidden_spans, scored_entities
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
 from backend.ner.spans import decode_entities
-from backend.ner.edited import VersionQuality
+from backend.ner.edited import VersionQuality, evidence
 from simulator.annotators import SecondAnnotator
 from worker.training.adapt import adapt_encoder, adapted_folder
 from worker.training.dataset import project_data
@@ -248,13 +248,12 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             data = replace(data, sentences={task: two[task] for task in data.sentences})
         split = training_split(data, settings)
         started = time.monotonic()
-        live = current.version if current else None
         start = rebuilt or current
         plan = plan_training(split, start, settings, seed)
         candidate = train_candidate(split.train, split.dev, data.labels, data.tasks, current, settings, seed=seed,
                                     progress=progress is not None,
                                     unseen_dev=split.unseen_dev(current.trained_on) if current else None,
-                                    live=edited[live].floor(live) if live in edited else None, plan=plan, start=rebuilt)
+                                    live=evidence(reversed(edited.items())), plan=plan, start=rebuilt)
         seconds = time.monotonic() - started
         prints = split.train_fingerprints()
         if candidate.reason is None:

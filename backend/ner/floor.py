@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .effort import Effort, Entity, effort
@@ -79,6 +79,14 @@ class Floor:
     saved_as_served: float | None  # share of edits the spans as served saved
     floor: float | None  # serve only spans scored at or above it (NONE: nothing); None: as served
     saved_at_floor: float | None  # ... and what that would have saved
+    older: int = 0  # versions before `version` whose annotations are summed with its own
+
+    @property
+    def named(self) -> str:
+        """The versions judged, for people: 'v7', or 'v7 and the 2 versions before it'."""
+        if not self.older:
+            return self.version
+        return f"{self.version} and the {self.older} version{'s' if self.older > 1 else ''} before it"
 
     @property
     def judged(self) -> bool:
@@ -106,11 +114,11 @@ class Floor:
         """One line for people: the floor and the evidence for it."""
         if self.floor is None:
             if not self.judged:
-                return (f"{self.version}: {self.tasks} annotated tasks with {self.gold} spans compared "
+                return (f"{self.named}: {self.tasks} annotated tasks with {self.gold} spans compared "
                         f"(a floor needs {MIN_TASKS} and {MIN_GOLD}): spans served as the version chose")
-            return (f"{self.version}: on {self.tasks} annotated tasks its spans as served saved "
+            return (f"{self.named}: on {self.tasks} annotated tasks the spans as served saved "
                     f"{self.saved_as_served:.0%} of the edits; no floor would have saved clearly more")
-        return (f"{self.version}: on {self.tasks} annotated tasks its spans as served saved "
+        return (f"{self.named}: on {self.tasks} annotated tasks the spans as served saved "
                 f"{self.saved_as_served:.0%} of the edits; showing {describe(self.floor)} would have saved "
                 f"{self.saved_at_floor:.0%}")
 
@@ -122,10 +130,11 @@ def beats(served: Effort, other: Effort) -> bool:
     return gain > MARGIN * served.gold - 1e-9 and gain >= MIN_GAIN
 
 
-def choose(version: str, tasks: int, served: Effort, at: dict[float, Effort]) -> Floor:
+def choose(version: str, tasks: int, served: Effort, at: dict[float, Effort], older: int = 0) -> Floor:
     """The floor that would have saved the most edits on a version's annotated tasks (`served`: the
-    edits as served; `at`: per floor), when the evidence suffices and it clearly beats serving as is (`beats`)."""
-    base = Floor(version, tasks, served.gold, served.saved, None, None)
+    edits as served; `at`: per floor; `older`: versions before it summed in), when the evidence
+    suffices and it clearly beats serving as is (`beats`)."""
+    base = Floor(version, tasks, served.gold, served.saved, None, None, older)
     if not base.judged:
         return base
     best, saved = None, served.saved
@@ -135,4 +144,4 @@ def choose(version: str, tasks: int, served: Effort, at: dict[float, Effort]) ->
             best, saved = floor, value
     if best is None:
         return base
-    return Floor(version, tasks, served.gold, served.saved, best, at[best].saved)
+    return replace(base, floor=best, saved_at_floor=at[best].saved)

@@ -14,7 +14,7 @@ import redis
 
 from ..labelstudio.annotation import result_spans
 from ..ner import floor as floors
-from ..ner.edited import LabelQuality, VersionQuality, summarise
+from ..ner.edited import POOLED, LabelQuality, VersionQuality, evidence, summarise
 from ..ner.effort import edits
 from .keys import ProjectKeys
 
@@ -278,18 +278,14 @@ class QualityLog:
             pipe.hgetall(ProjectKeys(project).quality_figures(version))
         return {p: _figures(f).floor(v) for (p, v), f in zip(served.items(), pipe.execute())}
 
-    def evidence(self, project: str, looked_at: int = 5) -> floors.Floor | None:
-        """The floor chosen on the newest of the project's last `looked_at` versions whose
-        annotations suffice to judge one (None: none does)."""
-        newest = [v.decode() for v in self.r.zrevrange(ProjectKeys(project).quality_versions, 0, looked_at - 1)]
+    def evidence(self, project: str) -> floors.Floor | None:
+        """The floor the annotations of the project's newest versions choose, summed until they
+        suffice (`edited.evidence`; None: they do not)."""
+        newest = [v.decode() for v in self.r.zrevrange(ProjectKeys(project).quality_versions, 0, POOLED - 1)]
         pipe = self.r.pipeline(transaction=False)
         for version in newest:
             pipe.hgetall(ProjectKeys(project).quality_figures(version))
-        for version, fields in zip(newest, pipe.execute()):
-            floor = _figures(fields).floor(version)
-            if floor.judged:
-                return floor
-        return None
+        return evidence(zip(newest, map(_figures, pipe.execute())))
 
     def newest(self, projects: list[str]) -> dict[str, tuple[str, dict]]:
         """{project: (version, figures)} of the newest version with compared annotations."""

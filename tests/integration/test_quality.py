@@ -156,6 +156,23 @@ def test_figures_summed_as_outcomes_arrive_match_the_outcomes_and_outlive_old_ve
     assert log.newest([project]) == {project: ("v4-x", expected["v4-x"])}
 
 
+def test_a_new_versions_evidence_sums_the_newest_versions_until_it_suffices(redis_url, project):
+    """Versions served 10 tasks each, a span shown and a right one hidden per task: no version alone
+    can lower the floor, the newest three together do, and older ones are not read."""
+    from backend.ner import floor
+
+    log = QualityLog(redis.Redis.from_url(redis_url))
+    shown, hidden = region(0, 5, "LOC") | {"score": 0.95}, region(20, 24, "PER") | {"score": 0.6}
+    for n in range(1, 6):
+        for task in range(10 * n, 10 * n + 10):
+            log.record_served(project, f"v{n}-x", {task: [shown]}, {task: [hidden]})
+            log.record_annotation(project, task, 1000 + task, [region(0, 5, "LOC"), region(20, 24, "PER")])
+    chosen = log.evidence(project)
+    assert (chosen.version, chosen.older, chosen.tasks, chosen.gold) == ("v5-x", 2, 30, 60)
+    assert chosen.saved_as_served == 0.5 and chosen.floor == floor.EVERY and chosen.carries_over(0.9)
+    assert log.evidence(project + "0") is None  # a project nobody annotated
+
+
 def test_outcomes_stored_before_figures_were_summed_are_summed_once(redis_url, project):
     import json
 

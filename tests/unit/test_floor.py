@@ -137,3 +137,27 @@ def test_evidence_that_finds_nothing_better_keeps_a_lower_threshold_for_the_next
     assert threshold(costly, 0.7)[0] == PRIOR_THRESHOLD
     thin = floor.Floor("v4", 100, floor.MIN_GOLD - 1, 0.07, None, None)  # not judged
     assert threshold(thin, 0.7)[0] == PRIOR_THRESHOLD
+
+
+def test_versions_a_few_annotations_apart_are_judged_together():
+    """The service trains every 10 annotations: one version's tasks rarely suffice to judge a floor,
+    so the newest versions are summed, newest first, until they could lower one."""
+    from backend.ner.edited import POOLED, evidence
+
+    def served(tasks: int) -> VersionQuality:
+        quality = VersionQuality()  # served from 0.9; each task a right span the version hid at 0.7
+        for _ in range(tasks):
+            quality.add([(0, 5, "PER", 0.95)], [(0, 5, "PER"), (8, 12, "LOC")], hidden=[(8, 12, "LOC", 0.7)])
+        return quality
+
+    ten = [(f"v{n}", served(10)) for n in (9, 8, 7, 6)]
+    assert not ten[0][1].floor("v9").judged or ten[0][1].floor("v9").tasks < floor.TRANSFER_TASKS
+    chosen = evidence(ten)
+    assert chosen.version == "v9" and chosen.older == 2 and chosen.tasks == 30  # stops once enough
+    assert chosen.floor == floor.EVERY and chosen.carries_over(0.9)  # 30 tasks: enough to lower it
+    assert "v9 and the 2 versions before it: on 30 annotated tasks" in chosen.reason
+    alone = evidence([("v9", served(floor.TRANSFER_TASKS))])
+    assert alone.older == 0 and alone.tasks == floor.TRANSFER_TASKS and alone.reason.startswith("v9: ")
+    assert evidence([("v9", served(5)), ("v8", VersionQuality()), ("v7", served(4))]) is None  # 9 tasks: unjudged
+    many = [(f"v{n}", served(3)) for n in range(20, 0, -1)]
+    assert evidence(many).older == POOLED - 1 and evidence(many).tasks == 3 * POOLED  # at most POOLED versions
