@@ -99,10 +99,12 @@ class VersionQuality:
 # The evidence a new version's threshold is chosen on. The service trains every TRAIN_EVERY (10)
 # annotations, so a version serves about 10 tasks: about 23 gold spans on GMB, 20 on BC5CDR and 5
 # on WNUT-17 tweets. Alone, that rarely suffices to judge a floor (floor.MIN_TASKS, MIN_GOLD) and
-# never to lower one (floor.TRANSFER_TASKS): the floor acted only where a version served 25 tasks
-# or more, which is how the simulator's rounds had measured it. So the newest versions' annotations
-# are summed, newest first, until they hold that much, at most POOLED versions: versions trained a
-# few annotations apart rank spans alike, and each floor is judged on every span they tagged.
+# never to lower one (floor.TRANSFER_TASKS): simulated at that cadence, the floor acted once in 18
+# trainings on GMB and BC5CDR, where the simulator's coarser rounds (each version serving 15-100
+# tasks) had measured it acting. So the newest versions' annotations are summed, newest first,
+# until they hold that much, at most POOLED versions: versions trained a few annotations apart rank
+# spans alike, and each floor is judged on every span they tagged (docs/benchmarks.md, "The floor
+# at the service's cadence").
 POOLED = 5
 
 
