@@ -1,5 +1,6 @@
-"""Pre-annotations against the annotations that follow, summed per version and label (Redis keeps
-them: backend.state.quality; the simulator sums its own)."""
+"""Pre-annotations against the annotations that follow, summed per version and label, and over the
+newest versions for a new version's floor (Redis keeps them: backend.state.quality; the simulator
+sums its own)."""
 
 from __future__ import annotations
 
