@@ -3,7 +3,8 @@
 # on GMB in document order (sentences 1-5000 as imported; test: 39001-40000) and on BC5CDR (pool:
 # train.conll in file order; test: the first 1,000 sentences of dev.conll, set aside before any
 # run), in the cold-start order, trained after 10, 25, 50, 100 and 200 tasks (each version serves
-# the next tasks, and the annotators' edits of its spans set the next served floor), with and
+# the next tasks, and the annotators' edits of its spans set the next served floor), and every 10
+# tasks up to 100 as the service trains (seed 0; WNUT-17's too), with and
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
 # (ADAPT_STEPS), and with spans scored on their boundaries (SPAN_SCORE=boundaries); 200 tasks with a noisy second annotator of every task, trained on the newest
 # annotation, the spans both marked or both; then the tasks the model's order (entropy after the
@@ -39,6 +40,8 @@ for corpus in gmb bc5; do
     sim "${data[@]}" --rounds 200 --strategy coldstart --seed 0,1,2 --second-annotator 0.2 --merge $merge \
       > "$WORK/$corpus-second-$merge.jsonl"
   done
+  # the service's cadence: a version every TRAIN_EVERY (10) tasks, each judged on the newest versions' edits
+  sim "${data[@]}" --rounds "$(seq -s, 10 10 100)" --strategy coldstart --seed 0 > "$WORK/$corpus-cadence.jsonl"
   # active learning as the service orders tasks (cold start, then the model's), trained every 50
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
   sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 700) --strategy coldstart,clustered,bald --seed 0 \
@@ -50,6 +53,8 @@ done
 if [ -n "$WNUT" ]; then
   sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" --rounds 10,25,50,100,200 \
     --strategy coldstart --seed 0,1,2 > "$WORK/wnut.jsonl"
+  sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" --rounds "$(seq -s, 10 10 100)" \
+    --strategy coldstart --seed 0 > "$WORK/wnut-cadence.jsonl"
   SPAN_SCORE=boundaries sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" \
     --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/wnut-boundaries.jsonl"
   python bench/strategies.py "$WORK/wnut.jsonl" "$WORK/wnut-boundaries.jsonl=spans scored on their boundaries"
