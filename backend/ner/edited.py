@@ -73,7 +73,7 @@ class VersionQuality:
         return self.labels.setdefault(label, LabelQuality())
 
     def __add__(self, other: VersionQuality) -> VersionQuality:
-        """The annotations of two versions together (the floors' and the total's figures)."""
+        """The annotations of two versions together (every figure summed)."""
         return VersionQuality(
             self.tasks + other.tasks, self.total + other.total,
             {k: self.labels.get(k, LabelQuality()) + other.labels.get(k, LabelQuality())
@@ -121,8 +121,10 @@ def evidence(newest_first: Iterable[tuple[str, VersionQuality]]) -> floors.Floor
         pool, named, count = pool + quality, named or version, count + 1
         if pool.tasks >= floors.TRANSFER_TASKS and pool.total.final >= floors.MIN_GOLD:
             break
-    chosen = pool.floor(named, count - 1) if named else None
-    return chosen if chosen is not None and chosen.judged else None
+    if named is None:
+        return None
+    chosen = pool.floor(named, count - 1)
+    return chosen if chosen.judged else None
 
 
 def _count(spans: list[Entity], label: str | None) -> int:
