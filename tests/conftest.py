@@ -6,12 +6,30 @@ test client, the CLI), e2e/ (gunicorn, RQ workers, Label Studio, the browser).""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from tests.support.strays import kill_strays, mark_session
+
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_configure(config):
+    mark_session()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_outlives_its_module(request):
+    """Kills, and warns of, any ner-backend process a module left running (its module-scoped
+    services are stopped by then), so that one leak cannot slow every test after it."""
+    yield
+    left = kill_strays()
+    if left:
+        warnings.warn(f"{request.module.__name__} left {len(left)} ner-backend process(es) running, killed: "
+                      + "; ".join(f"{pid} {command[:120]}" for pid, command in left.items()), stacklevel=1)
 
 
 @pytest.fixture(scope="session")

@@ -48,3 +48,24 @@ def test_kill_tree_takes_a_child_that_left_its_parents_process_group():
             except ProcessLookupError:
                 pass
         parent.stdout.close()
+
+
+def test_a_process_a_module_left_is_found_by_the_sessions_mark_and_killed():
+    from tests.support.strays import MARK, kill_strays, ours, strays
+
+    assert ours(["/x/.venv/bin/python", "-m", "backend.cli", "worker"]) and ours(["python3", "/x/.venv/bin/ner-backend", "up"])
+    # a checkout folder named ner-backend is no reason: Label Studio's venv and Redis live under it
+    assert not ours(["/w/ner-backend/.cache/lsvenv/bin/python3.11", "/w/ner-backend/.cache/lsvenv/bin/label-studio"])
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)", "-m", "backend.cli", "worker"]
+    marked = subprocess.Popen(sleeper)  # inherits the session's mark, as every server a test starts
+    unmarked = subprocess.Popen(sleeper, env={k: v for k, v in os.environ.items() if k != MARK})
+    try:
+        deadline = time.monotonic() + 10
+        while marked.pid not in strays() and time.monotonic() < deadline:  # until exec has set argv
+            time.sleep(0.05)
+        assert marked.pid in kill_strays() and marked.wait(timeout=10) == -9
+        assert unmarked.pid not in strays() and unmarked.poll() is None  # another session's, or a user's
+    finally:
+        for proc in (marked, unmarked):
+            proc.kill()
+            proc.wait()
