@@ -1,6 +1,6 @@
 """ner-backend processes a test module left running, found by a mark every process of the session
-inherits: an orphaned RQ work horse keeps training at full CPU after its worker is gone, and on a
-2-core machine that slows every test after it 15-fold (a quick test took 53 s instead of 3)."""
+inherits. On a 2-core machine one process left at full CPU slows every test after it 13-35 fold (an
+orphaned RQ work horse once made a 4 s test take 52-61 s; another run, BALD's 3 s took 53)."""
 
 from __future__ import annotations
 
