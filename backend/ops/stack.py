@@ -19,6 +19,7 @@ from .processes import (
     Child,
     StackError,
     command,
+    descendants,
     free_port,
     kill_tree,
     redis_password,
@@ -42,6 +43,10 @@ def _stop(children: list[Child]) -> None:
     Further Ctrl-C or SIGTERM are ignored meanwhile: a half-done shutdown would orphan parts."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # what runs below the parts now, killed once their wait is over: a work horse that outlived its
+    # worker would be orphaned (the suite's stray guard once found a `worker` process still running
+    # after the tests of `up` and run.sh had stopped them)
+    below = [pid for child in children if child.proc.poll() is None for pid in descendants(child.proc.pid)]
     for child in reversed(children):
         if child.proc.poll() is None:
             child.proc.terminate()
@@ -53,6 +58,11 @@ def _stop(children: list[Child]) -> None:
             # adaptation) outlived a SIGKILL of the worker alone and kept training, orphaned
             log.warning("%s did not stop in 30 s; killing it and its processes", child.name)
             kill_tree(child.proc)
+    for pid in below:  # SIGTERM's wait is over: nothing of the parts may outlive `up`
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # ended with its parent, as it should
+            pass
 
 
 def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_port: int | None = None) -> int:
