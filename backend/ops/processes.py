@@ -54,6 +54,15 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def kill_all(pids) -> None:
+    """SIGKILL each of `pids` still running (one that has ended is skipped)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # already gone
+            pass
+
+
 def kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL `proc`, its process group and every process below it. Its group alone is not enough:
     an RQ worker's work horse makes a group of its own (`os.setpgrp`), so killing the worker's
@@ -63,11 +72,7 @@ def kill_tree(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):  # already gone, or not a group it leads
         pass
-    for pid in (proc.pid, *below):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:  # already gone
-            pass
+    kill_all((proc.pid, *below))
     proc.wait()
 
 

@@ -21,6 +21,7 @@ from .processes import (
     command,
     descendants,
     free_port,
+    kill_all,
     kill_tree,
     redis_password,
     start_redis,
@@ -58,11 +59,7 @@ def _stop(children: list[Child]) -> None:
             # adaptation) outlived a SIGKILL of the worker alone and kept training, orphaned
             log.warning("%s did not stop in 30 s; killing it and its processes", child.name)
             kill_tree(child.proc)
-    for pid in below:  # SIGTERM's wait is over: nothing of the parts may outlive `up`
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:  # ended with its parent, as it should
-            pass
+    kill_all(below)  # their wait is over: nothing of the parts may outlive `up`
 
 
 def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_port: int | None = None) -> int:

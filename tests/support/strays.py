@@ -5,9 +5,10 @@ orphaned RQ work horse once made a 4 s test take 52-61 s; another run, BALD's 3 
 from __future__ import annotations
 
 import os
-import signal
 import uuid
 from pathlib import Path
+
+from backend.ops.processes import kill_all
 
 MARK = "NER_TEST_SESSION"
 
@@ -45,9 +46,5 @@ def strays() -> dict[int, str]:
 def kill_strays() -> dict[int, str]:
     """SIGKILL every stray; returns what was killed."""
     found = strays()
-    for pid in found:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:  # ended since it was found
-            pass
+    kill_all(found)
     return found
