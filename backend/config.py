@@ -94,10 +94,10 @@ class Settings:
     # entity swapped for another annotated mention of its type, in the same steps (see recipe.full_sample)
     mention_replacement: str = setting("on", choices=("on", "off"))
     # what a span's score is, which its version's threshold and floors are chosen on (spans.SPAN_SCORES):
-    # "chance", its words' mean chosen-tag probability; "boundaries", that weighed against the chance
-    # that its boundaries are wrong (spans.span_score). Not the default yet: the priors (0.9, 0.95 for
-    # a first version) were chosen for "chance", and WNUT-17's first versions cost more edits under it
-    span_score: str = setting("chance", choices=("chance", "boundaries"))
+    # "boundaries", its words' mean chosen-tag probability weighed against the chance that its
+    # boundaries are wrong (spans.span_score); "chance", that mean alone. Each has its own priors
+    # (recipe.PRIORS). A project's versions before a change keep the score they were served on
+    span_score: str = setting("boundaries", choices=("chance", "boundaries"))
     # seconds of a background full training one job computes before it hands the worker back (the
     # rest follows in another job, behind any waiting training): the longest a training waits for it
     rebuild_slice_s: int = setting(30)

@@ -6,7 +6,7 @@
 # the next tasks, and the annotators' edits of its spans set the next served floor), and every 10
 # tasks up to 100 as the service trains (seed 0; WNUT-17's too), with and
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
-# (ADAPT_STEPS), and with spans scored on their boundaries (SPAN_SCORE=boundaries); 200 tasks with a noisy second annotator of every task, trained on the newest
+# (ADAPT_STEPS), and with spans scored by their words' chance alone (SPAN_SCORE=chance); 200 tasks with a noisy second annotator of every task, trained on the newest
 # annotation, the spans both marked or both; then the tasks the model's order (entropy after the
 # cold start, within the cover clusters, or BALD among the least confident) needs to reach random
 # order's F1 after 1,000. With a WNUT-17 folder, the cold-start flow on its tweets too (pool:
@@ -29,11 +29,12 @@ gmb=(--pool "$WORK/gmb-pool.csv" --test "$WORK/gmb-test.csv")
 bc5=(--pool "$BC5/train.conll" --test "$WORK/bc5-test.conll")
 for corpus in gmb bc5; do
   declare -n data=$corpus
-  sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus.jsonl"
+  # --floors: each version's test edits saved from every floor, both scores (what the priors are chosen on)
+  sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 --floors > "$WORK/$corpus.jsonl"
   MENTION_REPLACEMENT=off sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
     > "$WORK/$corpus-nomentions.jsonl"
-  SPAN_SCORE=boundaries sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
-    > "$WORK/$corpus-boundaries.jsonl"
+  SPAN_SCORE=chance sim "${data[@]}" --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 \
+    > "$WORK/$corpus-chance.jsonl"
   ADAPT_STEPS=0 sim "${data[@]}" --rounds 50 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-unadapted.jsonl"
   sim "${data[@]}" --rounds 200 --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-one-annotator.jsonl"
   for merge in newest agreement both; do  # every task annotated again by a careless second annotator
@@ -52,16 +53,16 @@ for corpus in gmb bc5; do
 done
 if [ -n "$WNUT" ]; then
   sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" --rounds 10,25,50,100,200 \
-    --strategy coldstart --seed 0,1,2 > "$WORK/wnut.jsonl"
+    --strategy coldstart --seed 0,1,2 --floors > "$WORK/wnut.jsonl"
   sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" --rounds "$(seq -s, 10 10 100)" \
     --strategy coldstart --seed 0 > "$WORK/wnut-cadence.jsonl"
-  SPAN_SCORE=boundaries sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" \
-    --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/wnut-boundaries.jsonl"
-  python bench/strategies.py "$WORK/wnut.jsonl" "$WORK/wnut-boundaries.jsonl=spans scored on their boundaries"
+  SPAN_SCORE=chance sim --pool "$WNUT/wnut17train.conll" --test "$WNUT/emerging.dev.conll" \
+    --rounds 10,25,50,100,200 --strategy coldstart --seed 0,1,2 > "$WORK/wnut-chance.jsonl"
+  python bench/strategies.py "$WORK/wnut.jsonl" "$WORK/wnut-chance.jsonl=spans scored by their words' chance alone"
 fi
 for corpus in gmb bc5; do
   python bench/strategies.py "$WORK/$corpus.jsonl" "$WORK/$corpus-nomentions.jsonl=without mention replacement" \
-    "$WORK/$corpus-unadapted.jsonl=unadapted" "$WORK/$corpus-boundaries.jsonl=spans scored on their boundaries"
+    "$WORK/$corpus-unadapted.jsonl=unadapted" "$WORK/$corpus-chance.jsonl=spans scored by their words' chance alone"
   python bench/strategies.py "$WORK/$corpus-one-annotator.jsonl=one annotator" \
     "$WORK/$corpus-second-newest.jsonl=newest" "$WORK/$corpus-second-agreement.jsonl=agreement" \
     "$WORK/$corpus-second-both.jsonl=both"

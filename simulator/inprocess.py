@@ -20,9 +20,10 @@ from backend.ner.acquisition import (BALD_CANDIDATES, BALD_PASSES, STRATEGIES as
                                      confidence, pick)
 from backend.ner.effort import Effort, effort
 from backend.ner.floor import hidden_spans, scored_entities
+from backend.ner.predictor import Predictor
 from backend.ner.evaluation import predict_corpus_tags, score
 from backend.ner.readers import Sentence, text_and_regions
-from backend.ner.spans import decode_entities
+from backend.ner.spans import BOUNDARIES, SPAN_SCORES, decode_entities
 from backend.ner.edited import VersionQuality, evidence
 from simulator.annotators import SecondAnnotator
 from worker.training.adapt import adapt_encoder, adapted_folder
@@ -81,6 +82,7 @@ class Round:
     per_label: dict = field(default_factory=dict)
     effort: dict = field(default_factory=dict)  # deletes, creates, relabels, gold over the test set
     second_annotator: str | None = None  # a noisy second annotator of every task, and what trained
+    floors: dict = field(default_factory=dict)  # with `floors`: {score: {floor: test edits saved}} (`floor_savings`)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,6 +130,28 @@ def measure(current: Current | None, test: list[Sentence], settings: Settings) -
     if current is None:
         return scored(test, [["O"] * len(s.tags) for s in test])
     return scored(test, predict_corpus_tags(current.predictor(settings), test))
+
+
+def floor_savings(current: Current, test: list[Sentence], settings: Settings) -> dict[str, dict[str, float | None]]:
+    """{span score: {floor: share of the test edits saved}}: what the served version's spans would
+    save on `test` had only those scored at or above each floor (`floor.FLOORS`) been shown, under
+    each of `spans.SPAN_SCORES`, whichever the version serves on (the priors are chosen on these)."""
+    both = Predictor(replace(current.ner, span_score=BOUNDARIES), precision=settings.precision)
+    every = both.tag_words_at([s.words for s in test], [None])[0]
+    out = {}
+    for unit in SPAN_SCORES:
+        quality = VersionQuality()
+        for sentence, words in zip(test, every):
+            edges = (words.begins, words.insides) if unit == BOUNDARIES else ()
+            quality.add(scored_entities(words.tags, words.scores, *edges), decode_entities(sentence.tags))
+        gold = quality.total.final
+        out[unit] = {f"{value:g}": _rounded(Effort(f.deletes, f.creates, f.relabels, gold).saved)
+                     for value, f in sorted(quality.at.items())}
+    return out
+
+
+def _rounded(share: float | None) -> float | None:
+    return None if share is None else round(share, 4)
 
 
 def check_options(pool: list[Sentence], rounds: list[int], strategy: str) -> None:
@@ -213,11 +237,12 @@ def annotate_served(current: Current, batch: list[Sentence], edited: VersionQual
 
 def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], strategy: str = "random",
              seed: int = 0, settings: Settings | None = None,
-             progress: Callable[[str], None] | None = None, second: SecondAnnotator | None = None) -> Iterator[Round]:
+             progress: Callable[[str], None] | None = None, second: SecondAnnotator | None = None,
+             floors: bool = False) -> Iterator[Round]:
     """Annotate the pool up to each round's count, train as the worker would, score on `test`;
     yields each round as soon as it is measured. With `second`, every task is annotated by a noisy
     second annotator too, and trains as `second.merge` says (the served spans are still compared
-    with the gold annotation)."""
+    with the gold annotation). With `floors`, each round also gives `floor_savings`."""
     settings = settings or Settings()
     check_options(pool, rounds, strategy)
     controls = parse_label_config(corpus_config(pool, test))
@@ -284,6 +309,7 @@ def simulate(pool: list[Sentence], test: list[Sentence], rounds: list[int], stra
             words_per_task=round(fmean(len(pool[i].words) for i in batch), 2),
             entities_per_task=round(fmean(len(decode_entities(pool[i].tags)) for i in batch), 3),
             second_annotator=None if second is None else f"{second.rate} noise, trained on {second.merge}",
+            floors=floor_savings(current, test, settings) if floors and current is not None else {},
         )
         if progress:
             progress(f"round {n}/{len(rounds)}: F1 {row.f1:.3f}, {row.edits_per_task:.2f} edits a task, "

@@ -24,6 +24,8 @@ def register(sub) -> None:
     sm.add_argument("--strategy", default="random", help="task order, or several comma-separated (default random)")
     sm.add_argument("--seed", default="0", help="seed, or several comma-separated (default 0)")
     sm.add_argument("--json", action="store_true", help="print one JSON object per round on stdout")
+    sm.add_argument("--floors", action="store_true", help="also give each round's test edits saved from every "
+                    "served floor, under both span scores (in-process only)")
     sm.add_argument("--plot", help="draw F1 and effort saved against annotations to this SVG file")
     sm.add_argument("--service", metavar="URL",
                     help="run through a running backend (webhooks, its workers, hot-swap, /predict) instead of in-process")
@@ -54,7 +56,8 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     def runs(strategy: str, seed: int):
         if not args.service:
-            return simulate(pool, test, rounds, strategy, seed, settings, progress=stderr_progress, second=second)
+            return simulate(pool, test, rounds, strategy, seed, settings, progress=stderr_progress, second=second,
+                            floors=args.floors)
         from simulator.service import simulate_via_service
 
         project = (args.project or int(time.time()) % 10**9) + len(rows)  # one fresh project per run

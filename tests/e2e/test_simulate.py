@@ -10,6 +10,8 @@ import sys
 import pytest
 
 from backend.ner.effort import Effort, effort
+from backend.ner.floor import EVERY, FLOORS, NONE
+from backend.ner.spans import SPAN_SCORES
 from tests.support.servers import ROOT, Service, Worker
 
 KEYS = {"strategy", "annotations", "f1", "precision", "recall", "edits_per_task", "effort_saved", "train_seconds"}
@@ -25,7 +27,7 @@ def test_two_tiny_rounds_print_json_and_draw_the_plot(data_dir, tmp_path):
     plot = tmp_path / "curve.svg"
     done = run("--pool", str(data_dir / "gmb_train.csv"), "--test", str(data_dir / "gmb_eval.csv"),
                "--limit-pool", "40", "--limit-test", "25", "--rounds", "12,16", "--seed", "3",
-               "--json", "--plot", str(plot))
+               "--json", "--plot", str(plot), "--floors")
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["annotations"] for r in rows] == [12, 16]
@@ -37,6 +39,12 @@ def test_two_tiny_rounds_print_json_and_draw_the_plot(data_dir, tmp_path):
         edits = spent["deletes"] + spent["creates"] + spent["relabels"]
         assert r["edits_per_task"] == round(edits / 25, 4)
         assert r["effort_saved"] == round(1 - edits / spent["gold"], 4)
+        # --floors: what each served floor would save, under each score; nothing shown saves nothing,
+        # and every span shown is the same spans whatever scores them
+        by_score = r["floors"]
+        assert set(by_score) == set(SPAN_SCORES) and all(len(f) == len(FLOORS) for f in by_score.values())
+        assert {f[f"{NONE:g}"] for f in by_score.values()} == {0.0}
+        assert len({f[f"{EVERY:g}"] for f in by_score.values()}) == 1
     # chained as the worker chains them: 12 of 16 tasks is enough of today's data to warm-start
     assert [r["warm_start"] for r in rows] == ["base", "current:v1"]
     assert [r["version"] for r in rows] == ["v1", "v2"] or not rows[1]["promoted"]

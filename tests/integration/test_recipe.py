@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from backend.config import Settings
 from backend.ner.evaluation import evaluate_model
+from backend.ner.floor import Floor
 from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.readers import Sentence
-from worker.training.recipe import (FIRST_PRIOR_THRESHOLD, MIN_GATE_ENTITIES, PRIOR_THRESHOLD, Current, Plan,
+from worker.training.recipe import (MIN_GATE_ENTITIES, PRIORS, Current, Plan,
                                     starting_point, train_candidate, training_split)
 
 LABELS = LabelSet.from_types(["org", "per"])
@@ -119,15 +120,20 @@ def test_a_dev_split_too_small_to_judge_is_trained_on_and_the_prior_threshold_se
         else:
             assert (split.train_ids, split.dev_ids) == (held.train_ids, held.dev_ids)
 
-    quick = dict(train_epochs=1, precision="fp32", gazetteer="off")
+    quick = dict(train_epochs=1, precision="fp32", gazetteer="off", span_score="chance")
     pooled = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick))  # a first version
-    assert pooled.threshold == FIRST_PRIOR_THRESHOLD and "no dev split judged" in pooled.note
-    assert "first version" in pooled.threshold_why
-    later = train_candidate(split.train[:12], [], data.labels, 12, Current("v1", pooled.ner, 12), Settings(**quick))
-    assert later.threshold == PRIOR_THRESHOLD and "SPAN_SCORE" not in later.threshold_why
+    assert pooled.threshold == PRIORS["chance"].unjudged and "no dev split judged" in pooled.note
+    assert "judge" in pooled.threshold_why
+    v1 = Current("v1", pooled.ner, 12)
+    unjudged = train_candidate(split.train[:12], [], data.labels, 12, v1, Settings(**quick))
+    assert unjudged.threshold == PRIORS["chance"].unjudged  # v1's spans not yet edited on enough tasks
+    judged = Floor("v1", 30, 70, 0.3, None, None)  # as served was best
+    later = train_candidate(split.train[:12], [], data.labels, 12, v1, Settings(**quick), live=judged)
+    assert later.threshold == PRIORS["chance"].judged and "SPAN_SCORE" not in later.threshold_why
     # the status page shows threshold_why: which score a threshold compares is part of it
-    weighed = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick, span_score="boundaries"))
+    weighed = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**{**quick, "span_score": "boundaries"}))
     assert weighed.ner.span_score == "boundaries" and "SPAN_SCORE=boundaries" in weighed.threshold_why
+    assert weighed.threshold == PRIORS["boundaries"].unjudged
     every = train_candidate(split.train[:12], [], data.labels, 12, None, Settings(**quick, span_threshold="0"))
     assert every.threshold is None and every.ner.threshold is None
     fixed = train_candidate(split.train[:12], split.dev[:20], data.labels, 12, None, Settings(**quick, span_threshold="0.7"))

@@ -93,21 +93,26 @@ def test_spans_tagged_and_not_shown_can_lower_the_floor():
 
 
 def test_without_a_dev_split_a_new_version_serves_from_the_live_floor_else_the_prior():
-    from worker.training.recipe import FIRST_PRIOR_THRESHOLD, PRIOR_THRESHOLD, Candidate, _try_threshold
+    from backend.ner.spans import BOUNDARIES, CHANCE
+    from worker.training.recipe import PRIORS, Candidate, _try_threshold
 
-    def threshold(live, fixed=None, first=False):
+    def threshold(live, fixed=None, unit=CHANCE):
         candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
-        _try_threshold(candidate, None, [], fixed, live, first)
+        _try_threshold(candidate, None, [], fixed, live, unit=unit)
         return candidate.threshold, candidate.threshold_why
 
-    assert threshold(None, first=True)[0] == FIRST_PRIOR_THRESHOLD > PRIOR_THRESHOLD  # nobody has edited its spans
-    assert threshold(None, fixed=0.5, first=True)[0] == 0.5
+    PRIOR_THRESHOLD = PRIORS[CHANCE].judged
+    # nobody has edited enough of the project's spans to judge them (a first version, or too few spans)
+    assert threshold(None)[0] == PRIORS[CHANCE].unjudged > PRIOR_THRESHOLD and "judge" in threshold(None)[1]
+    assert threshold(None, fixed=0.5)[0] == 0.5
+    # each score has its own: spans weighed against their boundaries score higher than their chance
+    assert threshold(None, unit=BOUNDARIES)[0] == PRIORS[BOUNDARIES].unjudged > PRIORS[CHANCE].unjudged
 
-    assert threshold(None) == (PRIOR_THRESHOLD, threshold(None)[1]) and "prior" in threshold(None)[1]
+    judged = floor.Floor("v2", 30, 70, 0.3, None, None)  # as served was best
+    assert threshold(judged) == (PRIOR_THRESHOLD, threshold(judged)[1]) and "prior" in threshold(judged)[1]
     costly = floor.Floor("v2", 30, 70, -0.05, 0.97, 0.12)
     value, why = threshold(costly)
     assert value == 0.97 and "v2" in why and "-5%" in why
-    assert threshold(floor.Floor("v2", 30, 70, 0.3, None, None))[0] == PRIOR_THRESHOLD  # as served was best
     # higher only where the spans as served cost more than they saved: a newer model is not held back
     assert threshold(floor.Floor("v2", 30, 70, 0.0, 0.99, 0.1))[0] == PRIOR_THRESHOLD
     assert threshold(floor.Floor("v2", 30, 70, 0.3, 0.7, 0.35))[0] == 0.7  # spans it did not show would have paid
@@ -118,11 +123,14 @@ def test_without_a_dev_split_a_new_version_serves_from_the_live_floor_else_the_p
 
 
 def test_evidence_that_finds_nothing_better_keeps_a_lower_threshold_for_the_next_version():
-    from worker.training.recipe import PRIOR_THRESHOLD, Candidate, _try_threshold
+    from backend.ner.spans import CHANCE
+    from worker.training.recipe import PRIORS, Candidate, _try_threshold
+
+    PRIOR_THRESHOLD = PRIORS[CHANCE].judged
 
     def threshold(live, served_from):
         candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
-        _try_threshold(candidate, None, [], None, live, served_from=served_from)
+        _try_threshold(candidate, None, [], None, live, served_from=served_from, unit=CHANCE)
         return candidate.threshold, candidate.threshold_why
 
     as_served = floor.Floor("v4", 100, 60, 0.07, None, None)  # every span saved 7 %, no floor clearly more

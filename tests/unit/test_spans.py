@@ -1,6 +1,6 @@
 import pytest
 
-from backend.ner.spans import CHANCE, SPAN_SCORES, decode_entities, decode_spans, span_score, tags_from_entities
+from backend.ner.spans import BOUNDARIES, SPAN_SCORES, decode_entities, decode_spans, span_score, tags_from_entities
 from backend.ner.words import split_words
 from tests.support.lsdata import HARD_TEXTS, hard_regions
 
@@ -102,4 +102,4 @@ def test_the_span_score_setting_offers_exactly_the_scores_there_are():
     from backend.config import Settings
 
     (field,) = [f for f in fields(Settings) if f.name == "span_score"]
-    assert field.metadata["choices"] == SPAN_SCORES and field.default == CHANCE
+    assert field.metadata["choices"] == SPAN_SCORES and field.default == BOUNDARIES

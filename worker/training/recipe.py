@@ -16,7 +16,7 @@ from backend.ner.labels import LabelSet
 from backend.ner.model import NerModel
 from backend.ner.predictor import Predictor
 from backend.ner.readers import Sentence
-from backend.ner.spans import CHANCE, decode_entities
+from backend.ner.spans import BOUNDARIES, CHANCE, decode_entities
 
 from .dataset import ProjectData, Split, sentences_of, split_dev
 from .loop import TrainConfig, TrainResult, fine_tune
@@ -36,23 +36,31 @@ WARM_START_SHARE = 2 / 3
 # on 25 tasks was refused next to one trained on 10). Below this many gold entities on dev, the
 # newer model (more data) is promoted and the record says the gate could not judge. Such a dev
 # split judges nothing, so its tasks are trained on instead: on BC5CDR after 50 cold-start tasks
-# (3 seeds, test set), training on all 50 rather than ~40 (and serving from PRIOR_THRESHOLD) lifted
+# (3 seeds, test set), training on all 50 rather than ~40 (and serving from the prior 0.9) lifted
 # the edits saved from 12-20 % to 23-29 % (docs/benchmarks.md, "The first hour").
 MIN_GATE_ENTITIES = 50
 # Span-score thresholds tried on the dev split: the one that saves the annotator the most edits is
 # served (none, when none saves more than serving every span). A weak model's wrong spans cost a
 # delete each: on BC5CDR after 50 tasks, serving every span saved 0.1 % of the edits.
 THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-# Served without a dev split to choose from: the value dev splits chose most often (25 of 57
-# simulated rounds on GMB and BC5CDR; none in 19). A weak model is over-confident: its spans are
-# more often right than wrong only from about 0.88 (docs/benchmarks.md, "Span-score calibration").
-PRIOR_THRESHOLD = 0.9
-# A project's first version (nothing served before it, so no annotator has edited its spans yet),
-# trained on the service's first 10 tasks, is surest of its mistakes: from 0.9, one of six such
-# versions (GMB and BC5CDR, cold-start order, 3 seeds each) cost 5.2 % more edits than it saved;
-# from 0.95 all six saved (0.4-14.3 %, median 7.1 % against 5.7 %; docs/benchmarks.md). The
-# versions after it go back to PRIOR_THRESHOLD, or higher where the annotators' edits say so.
-FIRST_PRIOR_THRESHOLD = 0.95
+@dataclass(frozen=True)
+class Priors:
+    """The span-score thresholds served without a dev split to choose one, in one score's units."""
+
+    judged: float  # while the annotators' edits of recent versions judge the spans and choose no floor
+    unjudged: float  # while too few of them do: a first version, or a few sparse tasks
+
+
+# Served without a dev split (`spans.span_score`'s two scores). The chance a span is right: 0.9, the
+# value dev splits chose most often (25 of 57 simulated rounds on GMB and BC5CDR; none in 19), and
+# 0.95 while no annotator's edits judge the spans (from 0.9, one of six first versions cost 5.2 %
+# more edits than it saved). Weighed against its boundaries (the default): the lowest floors at which
+# no first version of GMB, BC5CDR and WNUT-17 tweets (3 seeds each) costs more edits than it saves
+# (0.99: 0.0-20.2 %; from 0.97 a WNUT-17 one cost 3.5 %, from 0.95 9.7 %), and past the first ones
+# 0.95, which on GMB and BC5CDR saved more than 0.9 on every version trained after 25 and 50 tasks
+# (docs/benchmarks.md, "Which spans to show").
+PRIORS = {CHANCE: Priors(judged=0.9, unjudged=0.95), BOUNDARIES: Priors(judged=0.95, unjudged=0.99)}
+UNJUDGED_WHY = ", higher while the annotators' edits of its versions are too few to judge them"
 # The flat loop. A full training runs about TARGET_STEPS steps, and at least MIN_EPOCHS passes over
 # every task, so its wait grows with the project (webhook -> new version 32 s at 300 tasks, 97 s at
 # 3,000 on a 2-core Xeon). From INCREMENTAL_FROM tasks on, a version warm-starts from the serving
@@ -337,18 +345,18 @@ def train_candidate(train: list[Sentence], dev: list[Sentence], labels: LabelSet
     served_from = None  # what the serving version shows, when the annotators' evidence is about it
     if current is not None and live is not None and live.version == current.version:
         served_from = EVERY if current.ner.threshold is None else current.ner.threshold
-    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, first=current is None,
-                   served_from=served_from)
+    _try_threshold(candidate, new, dev, settings.fixed_span_threshold, live, served_from=served_from,
+                   unit=settings.span_score)
     if settings.span_score != CHANCE:  # a threshold means something only beside the score it compares
         candidate.threshold_why += f"; scores weigh each span's type against its boundaries (SPAN_SCORE={settings.span_score})"
     return candidate
 
 
 def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fixed: float | None,
-                   live: Floor | None = None, first: bool = False, served_from: float | None = None) -> None:
+                   live: Floor | None = None, served_from: float | None = None, *, unit: str) -> None:
     """Serve only spans scored at or above the THRESHOLDS value that saves the most edits on `dev`
-    (F1 and the gate are the model's own, every span counted); without one, PRIOR_THRESHOLD
-    (FIRST_PRIOR_THRESHOLD for a project's `first` version), or the `live` floor the annotators'
+    (F1 and the gate are the model's own, every span counted); without one, the `unit` score's
+    PRIORS (`unjudged` while no `live` evidence judges the project's spans), or the `live` floor the annotators'
     edits of an earlier version's spans chose where that evidence carries over (`Floor.carries_over`:
     higher where its spans cost more than they saved, lower where the spans it tagged and did not
     show would have saved more on enough tasks), or the serving version's own lower threshold
@@ -357,11 +365,12 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fi
     if fixed is not None:
         candidate.threshold_why = f"SPAN_THRESHOLD={fixed} fixes it"
     if not dev:
-        prior = FIRST_PRIOR_THRESHOLD if first else PRIOR_THRESHOLD
+        unjudged = live is None
+        prior = PRIORS[unit].unjudged if unjudged else PRIORS[unit].judged
         candidate.threshold = prior if fixed is None else fixed or None
         if fixed is None:
             candidate.threshold_why = (f"no dev split yet (one needs {MIN_GATE_ENTITIES} gold entities): the prior "
-                                       f"{prior}{', higher for a first version nobody has edited' if first else ''}")
+                                       f"{prior}{UNJUDGED_WHY if unjudged else ''}")
         if fixed is None and live is not None and live.carries_over(prior):
             candidate.threshold = live.floor or None  # EVERY (0): no threshold
             candidate.threshold_why = f"no dev split yet, and the annotators' edits say so: {live.reason}"
