@@ -97,6 +97,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     )
     log.info("training on %d sentences (%d held out) from %s, base %s", len(train), len(dev), args.data, base)
     result = fine_tune(train, config, base_model=base, dev=dev or None)
+    result.ner.span_score = settings.span_score  # the score it shows, as the worker's versions do
     metrics = {
         **(result.dev_metrics or {}),
         "evaluated_on": "dev" if dev else None,

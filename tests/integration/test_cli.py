@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from backend import cli
+from backend.config import Settings
 
 
 def run_cli(*args, stdin: str | None = None):
@@ -121,6 +122,7 @@ def _serving(folder) -> dict:
 
 @pytest.mark.slow  # trains 3 epochs and tries int8 (about 20 s): tests/integration/test_fastpath.py is the quick check
 def test_train_with_default_options_checks_the_fast_path_and_keeps_its_evidence(tmp_path, data_dir):
+    from backend.ner.checkpoint import load_model
     from backend.ner.fastpath import load_served, read_heldout
 
     out = tmp_path / "model"
@@ -136,6 +138,7 @@ def test_train_with_default_options_checks_the_fast_path_and_keeps_its_evidence(
     passed = serving["tried"]["int8"] >= serving["fp32_f1"] - 0.005
     assert (loaded.precision == "int8") == passed, (loaded.precision, loaded.precision_reason)
     assert f"served here in {loaded.precision}" in r.stdout
+    assert load_model(out).span_score == Settings().span_score  # scored as the worker's versions score their spans
 
 
 @pytest.mark.slow  # exports and scores int8 (about 18 s): tests/integration/test_fastpath.py is the quick check
