@@ -101,24 +101,24 @@ def test_without_a_dev_split_a_new_version_serves_from_the_live_floor_else_the_p
         _try_threshold(candidate, None, [], fixed, live, unit=unit)
         return candidate.threshold, candidate.threshold_why
 
-    PRIOR_THRESHOLD = PRIORS[CHANCE].judged
+    prior = PRIORS[CHANCE].judged
     # nobody has edited enough of the project's spans to judge them (a first version, or too few spans)
-    assert threshold(None)[0] == PRIORS[CHANCE].unjudged > PRIOR_THRESHOLD and "judge" in threshold(None)[1]
+    assert threshold(None)[0] == PRIORS[CHANCE].unjudged > prior and "judge" in threshold(None)[1]
     assert threshold(None, fixed=0.5)[0] == 0.5
     # each score has its own: spans weighed against their boundaries score higher than their chance
     assert threshold(None, unit=BOUNDARIES)[0] == PRIORS[BOUNDARIES].unjudged > PRIORS[CHANCE].unjudged
 
     judged = floor.Floor("v2", 30, 70, 0.3, None, None)  # as served was best
-    assert threshold(judged) == (PRIOR_THRESHOLD, threshold(judged)[1]) and "prior" in threshold(judged)[1]
+    assert threshold(judged) == (prior, threshold(judged)[1]) and "prior" in threshold(judged)[1]
     costly = floor.Floor("v2", 30, 70, -0.05, 0.97, 0.12)
     value, why = threshold(costly)
     assert value == 0.97 and "v2" in why and "-5%" in why
     # higher only where the spans as served cost more than they saved: a newer model is not held back
-    assert threshold(floor.Floor("v2", 30, 70, 0.0, 0.99, 0.1))[0] == PRIOR_THRESHOLD
+    assert threshold(floor.Floor("v2", 30, 70, 0.0, 0.99, 0.1))[0] == prior
     assert threshold(floor.Floor("v2", 30, 70, 0.3, 0.7, 0.35))[0] == 0.7  # spans it did not show would have paid
     assert threshold(floor.Floor("v2", 30, 70, 0.3, floor.EVERY, 0.35))[0] is None  # every span
     few = floor.TRANSFER_TASKS - 1  # lower only on enough tasks
-    assert threshold(floor.Floor("v2", few, 70, 0.3, 0.7, 0.35))[0] == PRIOR_THRESHOLD
+    assert threshold(floor.Floor("v2", few, 70, 0.3, 0.7, 0.35))[0] == prior
     assert threshold(costly, fixed=0.0)[0] is None  # SPAN_THRESHOLD=0 serves every span, whatever the edits
 
 
@@ -126,7 +126,7 @@ def test_evidence_that_finds_nothing_better_keeps_a_lower_threshold_for_the_next
     from backend.ner.spans import CHANCE
     from worker.training.recipe import PRIORS, Candidate, _try_threshold
 
-    PRIOR_THRESHOLD = PRIORS[CHANCE].judged
+    prior = PRIORS[CHANCE].judged
 
     def threshold(live, served_from):
         candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
@@ -137,14 +137,14 @@ def test_evidence_that_finds_nothing_better_keeps_a_lower_threshold_for_the_next
     value, why = threshold(as_served, floor.EVERY)
     assert value is None and "keep what v4 served" in why and "7%" in why
     assert threshold(as_served, 0.7)[0] == 0.7
-    assert threshold(as_served, None)[0] == PRIOR_THRESHOLD  # the evidence is about another version
-    assert threshold(as_served, 0.97)[0] == PRIOR_THRESHOLD  # higher: a newer model is not held back
+    assert threshold(as_served, None)[0] == prior  # the evidence is about another version
+    assert threshold(as_served, 0.97)[0] == prior  # higher: a newer model is not held back
     few = floor.Floor("v4", floor.TRANSFER_TASKS - 1, 60, 0.07, None, None)
-    assert threshold(few, 0.7)[0] == PRIOR_THRESHOLD
+    assert threshold(few, 0.7)[0] == prior
     costly = floor.Floor("v4", 100, 60, -0.02, None, None)
-    assert threshold(costly, 0.7)[0] == PRIOR_THRESHOLD
+    assert threshold(costly, 0.7)[0] == prior
     thin = floor.Floor("v4", 100, floor.MIN_GOLD - 1, 0.07, None, None)  # not judged
-    assert threshold(thin, 0.7)[0] == PRIOR_THRESHOLD
+    assert threshold(thin, 0.7)[0] == prior
 
 
 def test_versions_a_few_annotations_apart_are_judged_together():
