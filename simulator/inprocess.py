@@ -144,14 +144,9 @@ def floor_savings(current: Current, test: list[Sentence], settings: Settings) ->
         for sentence, words in zip(test, every):
             edges = (words.begins, words.insides) if unit == BOUNDARIES else ()
             quality.add(scored_entities(words.tags, words.scores, *edges), decode_entities(sentence.tags))
-        gold = quality.total.final
-        out[unit] = {f"{value:g}": _rounded(Effort(f.deletes, f.creates, f.relabels, gold).saved)
-                     for value, f in sorted(quality.at.items())}
+        out[unit] = {f"{value:g}": None if spent.saved is None else round(spent.saved, 4)
+                     for value, spent in quality.efforts().items()}
     return out
-
-
-def _rounded(share: float | None) -> float | None:
-    return None if share is None else round(share, 4)
 
 
 def check_options(pool: list[Sentence], rounds: list[int], strategy: str) -> None:

@@ -84,13 +84,17 @@ class VersionQuality:
     def floor(self, version: str, older: int = 0) -> floors.Floor:
         """What these annotations say to serve of the version (and of `older` versions before it,
         summed in; see backend.ner.floor)."""
-        gold = self.total.final
-        served = Effort(self.total.deletes, self.total.creates, self.total.relabels, gold)
+        served = Effort(self.total.deletes, self.total.creates, self.total.relabels, self.total.final)
         if self.at_tasks != self.tasks:  # some were compared before floors were summed
             return floors.choose(version, self.tasks, served, {}, older)
-        at = {value: Effort(f.deletes, f.creates, f.relabels, gold)
-              for value, f in ((v, self.at.get(v, LabelQuality())) for v in floors.FLOORS)}
-        return floors.choose(version, self.tasks, served, at, older)
+        return floors.choose(version, self.tasks, served, self.efforts(), older)
+
+    def efforts(self) -> dict[float, Effort]:
+        """{floor: the edits of these annotations had only the spans scored at or above it been shown}
+        for every `floor.FLOORS` value."""
+        gold = self.total.final
+        return {value: Effort(f.deletes, f.creates, f.relabels, gold)
+                for value, f in ((v, self.at.get(v, LabelQuality())) for v in floors.FLOORS)}
 
     def to_dict(self) -> dict:
         return {"tasks": self.tasks, **self.total.to_dict(),
