@@ -96,7 +96,8 @@ class Settings:
     # what a span's score is, which its version's threshold and floors are chosen on (spans.SPAN_SCORES):
     # "boundaries", its words' mean chosen-tag probability weighed against the chance that its
     # boundaries are wrong (spans.span_score); "chance", that mean alone. Each has its own priors
-    # (recipe.PRIORS). A project's versions before a change keep the score they were served on
+    # (recipe.PRIORS). A project's versions before a change keep the score they were served on, and
+    # the annotators' edits of their spans choose no floor for the versions after it
     span_score: str = setting("boundaries", choices=("chance", "boundaries"))
     # seconds of a background full training one job computes before it hands the worker back (the
     # rest follows in another job, behind any waiting training): the longest a training waits for it

@@ -92,6 +92,24 @@ def check_folder(path: str | os.PathLike) -> LabelSet:
     return _read_label_map(path)[0]
 
 
+def _span_score(label_map: dict) -> str:
+    """The score a version's threshold and floors compare (versions saved before there was a
+    choice recorded none: they were scored by chance)."""
+    span_score = label_map.get("span_score", CHANCE)
+    if span_score not in SPAN_SCORES:
+        raise ValueError(f"span_score {span_score!r} is not one of {', '.join(SPAN_SCORES)}")
+    return span_score
+
+
+def served_score(path: str | os.PathLike) -> str | None:
+    """The span score of the version saved at `path`, read from its label map alone (None: the
+    folder is gone, retired, or its label map unreadable)."""
+    try:
+        return _span_score(json.loads((Path(path) / LABELS_FILE).read_text()))
+    except (OSError, ValueError, AttributeError):  # AttributeError: a label map that is not an object
+        return None
+
+
 def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, float | None, str]:
     path = Path(path)
     if not path.is_dir():
@@ -108,9 +126,7 @@ def _read_label_map(path: str | os.PathLike) -> tuple[LabelSet, list | None, flo
         threshold = label_map.get("span_threshold")
         if threshold is not None and not 0.0 <= float(threshold) <= NONE:
             raise ValueError(f"span_threshold {threshold!r} is neither a probability nor {NONE} (serve nothing)")
-        span_score = label_map.get("span_score", CHANCE)
-        if span_score not in SPAN_SCORES:
-            raise ValueError(f"span_score {span_score!r} is not one of {', '.join(SPAN_SCORES)}")
+        span_score = _span_score(label_map)
         config = json.loads((path / "config.json").read_text())
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"model folder {path} has an unreadable label map or config: {exc}") from None

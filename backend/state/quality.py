@@ -8,6 +8,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -278,10 +279,11 @@ class QualityLog:
             pipe.hgetall(ProjectKeys(project).quality_figures(version))
         return {p: _figures(f).floor(v) for (p, v), f in zip(served.items(), pipe.execute())}
 
-    def evidence(self, project: str) -> floors.Floor | None:
+    def evidence(self, project: str, pooled: Callable[[str], bool] = lambda version: True) -> floors.Floor | None:
         """The floor the annotations of the project's newest versions choose, summed until they
-        suffice (`edited.evidence`; None: they do not)."""
+        suffice (`edited.evidence`; None: they do not), leaving out the versions `pooled` refuses."""
         newest = [v.decode() for v in self.r.zrevrange(ProjectKeys(project).quality_versions, 0, POOLED - 1)]
+        newest = [v for v in newest if pooled(v)]
         pipe = self.r.pipeline(transaction=False)
         for version in newest:
             pipe.hgetall(ProjectKeys(project).quality_figures(version))

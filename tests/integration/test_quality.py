@@ -173,6 +173,32 @@ def test_a_new_versions_evidence_sums_the_newest_versions_until_it_suffices(redi
     assert log.evidence(project + "0") is None  # a project nobody annotated
 
 
+def test_a_training_pools_the_edits_of_versions_scored_as_it_serves_only(stores, project):
+    """SPAN_SCORE changed after three versions: the worker pools the newest versions whose label map
+    records the score it serves with, so floors in the old score's units never choose the new one's."""
+    import json
+
+    from worker.jobs.train import _live_evidence
+
+    shown, hidden = region(0, 5, "LOC") | {"score": 0.95}, region(20, 24, "PER") | {"score": 0.6}
+    versions = [f"v{n}-20261207T10000{n}" for n in range(1, 6)]
+    for n, version in enumerate(versions, 1):
+        folder = stores.registry.path(project, version)
+        folder.mkdir(parents=True)
+        scored = {} if n <= 3 else {"span_score": "boundaries"}  # v1-v3 from before the change: by chance
+        (folder / "labels.json").write_text(json.dumps({"labels": ["O", "B-LOC", "I-LOC"], **scored}))
+        for task in range(10 * n, 10 * n + 10):
+            stores.quality.record_served(project, version, {task: [shown]}, {task: [hidden]})
+            stores.quality.record_annotation(project, task, 1000 + task, [region(0, 5, "LOC"), region(20, 24, "PER")])
+    boundaries, chance = (_live_evidence(project, stores, score) for score in ("boundaries", "chance"))
+    assert (boundaries.version, boundaries.older, boundaries.tasks) == (versions[4], 1, 20)  # v5 and v4 alone
+    assert (chance.version, chance.older, chance.tasks) == (versions[2], 2, 30)  # v3, v2 and v1
+    assert stores.quality.evidence(project).version == versions[4]  # everything pooled, the newest first
+    for folder in stores.registry.project_dir(project).iterdir():
+        (folder / "labels.json").unlink()  # retired: no version's score is known
+    assert _live_evidence(project, stores, "chance") is None
+
+
 def test_outcomes_stored_before_figures_were_summed_are_summed_once(redis_url, project):
     import json
 

@@ -16,13 +16,13 @@ from backend.config import Settings
 from backend.labelstudio.agreement import agreements
 from backend.labelstudio.labelconfig import project_controls, unsupported_message
 from backend.ner import coverage, fastpath
-from backend.ner.checkpoint import ORDERS_TASKS, ModelFolderError, load_model, read_metrics
+from backend.ner.checkpoint import ORDERS_TASKS, ModelFolderError, load_model, read_metrics, served_score
 from backend.ner.device import use_threads
 from backend.state import Stores, connect
 from backend.state.annotations import AnnotationStore
 from backend.clock import utc_now, utc_stamp
 from backend.state.history import SKIPPED_SHOWN, Training, TrainingStatus
-from backend.state.registry import ModelRegistry, StaleVersion
+from backend.state.registry import ModelRegistry, RegistryError, StaleVersion
 from backend.state.jobqueue import LEASE_S, ProjectJobs
 from worker.training.adapt import project_settings
 from worker.training.dataset import ProjectData, Split, project_data
@@ -119,10 +119,19 @@ def training_controls(store: AnnotationStore, project: str):
     return controls
 
 
-def _live_evidence(project: str, stores: Stores):
-    """What the annotators' edits of the project's recent versions say to serve (None: unknown)."""
+def _live_evidence(project: str, stores: Stores, span_score: str):
+    """What the annotators' edits of the project's recent versions say to serve (None: unknown), on
+    the versions whose spans were scored as `span_score` only: a floor is a score, and one in another
+    score's units (versions from before SPAN_SCORE changed) would mean another threshold. A version
+    whose folder retention removed has no known score, and is left out too."""
+    def same_score(version: str) -> bool:
+        try:
+            return served_score(stores.registry.path(project, version)) == span_score
+        except RegistryError:  # not a version name this registry made: nothing says what it scored
+            return False
+
     try:
-        return stores.quality.evidence(project)
+        return stores.quality.evidence(project, same_score)
     except redis.RedisError as exc:  # the prior threshold stands; the training goes on
         log.warning("project %s: annotators' edits unreadable, the prior threshold stands: %s", project, exc)
         return None
@@ -153,7 +162,8 @@ def _train(project: str, settings: Settings, stores: Stores, record: Training) -
     if plan.rebuild and plan.incremental:
         stores.queue.request_rebuild(project)
     candidate = train_candidate(train, dev, data.labels, data.tasks, current, adapted, unseen_dev=unseen,
-                                live=None if dev else _live_evidence(project, stores), plan=plan, start=start)
+                                live=None if dev else _live_evidence(project, stores, adapted.span_score),
+                                plan=plan, start=start)
     if rebuilt is not None:
         rebuild.taken(home)  # in this version now, or refused with it by the gate
     for name, value in candidate.outcome().items():
