@@ -31,6 +31,7 @@ from .processes import (
 
 log = logging.getLogger(__name__)
 EMBEDDED_REDIS_PORT = 6390  # not 6379: a Label Studio on the same machine probes 6379 and uses it
+WORKER = "worker"  # the training worker's part
 
 
 # Serving and training on one machine: serving yields the CPU to a running training. Next to a
@@ -40,8 +41,9 @@ ONE_NODE_ENV = {"SERVE_NICE": "5"}
 
 
 def _stop(children: list[Child]) -> None:
-    """Stop in reverse order of start (worker, front, backend, then Redis, which flushes its AOF).
-    Further Ctrl-C or SIGTERM are ignored meanwhile: a half-done shutdown would orphan parts."""
+    """Stop in reverse order of start (worker, front, backend, then Redis, which flushes its AOF);
+    a worker in the middle of a job at once, with the job. Further Ctrl-C or SIGTERM are ignored
+    meanwhile: a half-done shutdown would orphan parts."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # what runs below the parts now, killed once their wait is over: a work horse that outlived its
@@ -52,6 +54,14 @@ def _stop(children: list[Child]) -> None:
         if child.proc.poll() is None:
             child.proc.terminate()
     for child in reversed(children):
+        if child.name == WORKER and child.proc.poll() is None and descendants(child.proc.pid):
+            # a job runs in its work horse, and RQ's warm shutdown would wait for its end: minutes
+            # for a training (about 60 s on 10 tasks, 2 cores), well past the 30 s below. Cut short
+            # now, as it would be then: the next start's rescue trains the project again
+            # (`ProjectJobs.rescue`, once its lease has lapsed)
+            log.warning("the worker was running a job: stopped now; a training runs again at the next start")
+            kill_tree(child.proc)
+            continue
         try:
             child.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -101,7 +111,7 @@ def up(settings: Settings, redis_port: int = EMBEDDED_REDIS_PORT, label_studio_p
         children.append(pool)
         front = Child("front", subprocess.Popen(command("front", "--upstream", pool_url), env=env, process_group=0))
         children.append(front)
-        children.append(Child("worker", subprocess.Popen(command("worker"), env=env, process_group=0)))
+        children.append(Child(WORKER, subprocess.Popen(command("worker"), env=env, process_group=0)))
         url = f"http://{settings.host}:{settings.port}"
         wait_for_health(pool_url, pool.proc, "the backend")
         wait_for_health(url, front.proc, "the front")
