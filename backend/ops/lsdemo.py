@@ -15,7 +15,7 @@ from pathlib import Path
 from ..labelstudio.client import LabelStudioClient
 
 log = logging.getLogger(__name__)
-LS_REQUIREMENTS = ["label-studio>=1.23,<1.24", "label-studio-sdk>=2,<3"]
+LS_REQUIREMENTS = Path(__file__).with_name("labelstudio-requirements.txt")  # the versions the code works with
 LS_CONSTRAINTS = Path(__file__).with_name("labelstudio-constraints.txt")  # every version pinned
 USERNAME = "admin@example.com"
 PROJECT_TITLE = "ner-backend demo"
@@ -27,16 +27,16 @@ DEMO_CONFIG = ('<View><Labels name="label" toName="text">'
 
 def ensure_venv(venv: Path) -> Path:
     """Install Label Studio into `venv` with LS_CONSTRAINTS' versions (about 1.5 minutes, ~1 GB); later
-    calls return at once, until the constraints change."""
+    calls return at once, until the requirements or the constraints change."""
     marker = venv / ".installed"
-    wanted = hashlib.sha256(LS_CONSTRAINTS.read_bytes()).hexdigest()
+    wanted = hashlib.sha256(LS_REQUIREMENTS.read_bytes() + LS_CONSTRAINTS.read_bytes()).hexdigest()
     if not marker.exists() or marker.read_text().strip() != wanted:
         print(f"installing Label Studio into {venv} (once, about 1.5 minutes) ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "pip"), "install", "-q"]
         pinned = ["-c", str(LS_CONSTRAINTS)]
         subprocess.run(pip + pinned + ["--upgrade", "pip"], check=True)
-        subprocess.run(pip + pinned + ["--build-constraint", str(LS_CONSTRAINTS)] + LS_REQUIREMENTS, check=True)
+        subprocess.run(pip + pinned + ["--build-constraint", str(LS_CONSTRAINTS), "-r", str(LS_REQUIREMENTS)], check=True)
         marker.write_text(wanted + "\n")
     return venv
 
