@@ -55,10 +55,10 @@ def _stop(children: list[Child]) -> None:
             child.proc.terminate()
     for child in reversed(children):
         if child.name == WORKER and child.proc.poll() is None and descendants(child.proc.pid):
-            # a job runs in its work horse, and RQ's warm shutdown would wait for its end: minutes
-            # for a training (about 60 s on 10 tasks, 2 cores), well past the 30 s below. Cut short
-            # now, as it would be then: the next start's rescue trains the project again
-            # (`ProjectJobs.rescue`, once its lease has lapsed)
+            # a job runs in its work horse, and RQ's warm shutdown would wait for its end: 42 s for
+            # a training on the README's 12 tasks (2-core Zen 4), minutes on hundreds, past the 30 s
+            # below. Cut short now, as it would be then: the next start's rescue trains the project
+            # again (`ProjectJobs.rescue`, once its lease has lapsed; 8 s after that restart)
             log.warning("the worker was running a job: stopped now; a training runs again at the next start")
             kill_tree(child.proc)
             continue
