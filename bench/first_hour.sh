@@ -4,7 +4,7 @@
 # train.conll in file order; test: the first 1,000 sentences of dev.conll, set aside before any
 # run), in the cold-start order, trained after 10, 25, 50, 100 and 200 tasks (each version serves
 # the next tasks, and the annotators' edits of its spans set the next served floor), and every 10
-# tasks up to 100 as the service trains (seed 0; WNUT-17's too), with and
+# tasks up to 100 as the service trains (3 seeds; WNUT-17 seed 0), with and
 # without mention replacement (MENTION_REPLACEMENT) and the encoder adapted to the pool
 # (ADAPT_STEPS), and with spans scored by their words' chance alone (SPAN_SCORE=chance); 200 tasks with a noisy second annotator of every task, trained on the newest
 # annotation, the spans both marked or both; then the tasks the model's order (entropy after the
@@ -42,7 +42,7 @@ for corpus in gmb bc5; do
       > "$WORK/$corpus-second-$merge.jsonl"
   done
   # the service's cadence: a version every TRAIN_EVERY (10) tasks, each judged on the newest versions' edits
-  sim "${data[@]}" --rounds "$(seq -s, 10 10 100)" --strategy coldstart --seed 0 > "$WORK/$corpus-cadence.jsonl"
+  sim "${data[@]}" --rounds "$(seq -s, 10 10 100)" --strategy coldstart --seed 0,1,2 > "$WORK/$corpus-cadence.jsonl"
   # active learning as the service orders tasks (cold start, then the model's), trained every 50
   sim "${data[@]}" --rounds 1000 --strategy random --seed 0 > "$WORK/$corpus-al.jsonl"
   sim "${data[@]}" --rounds 10,25,50,100,$(seq -s, 150 50 700) --strategy coldstart,clustered,bald --seed 0 \
