@@ -13,14 +13,18 @@ from backend.ops import lsdemo
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def requirement_lines(path: Path) -> list[str]:
+    """The requirements of a requirements or constraints file (its lines but comments and blanks)."""
+    return [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
 def pins(path: Path) -> dict[str, str]:
     """Package -> the one version a constraints file allows (every line must be an exact pin)."""
     out = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            pin = Requirement(line)
-            assert [s.operator for s in pin.specifier] == ["=="], line
-            out[canonicalize_name(pin.name)] = next(iter(pin.specifier)).version
+    for line in requirement_lines(path):
+        pin = Requirement(line)
+        assert [s.operator for s in pin.specifier] == ["=="], line
+        out[canonicalize_name(pin.name)] = next(iter(pin.specifier)).version
     return out
 
 
@@ -37,7 +41,7 @@ def unpinned(requirements: list[str], pinned: dict[str, str]) -> list[str]:
 
 def test_every_label_studio_requirement_is_pinned_within_its_range():
     pinned = pins(lsdemo.LS_CONSTRAINTS)
-    wanted = [line for line in lsdemo.LS_REQUIREMENTS.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    wanted = requirement_lines(lsdemo.LS_REQUIREMENTS)
     assert {canonicalize_name(Requirement(r).name) for r in wanted} == {"label-studio", "label-studio-sdk"}
     assert unpinned(wanted, pinned) == []
     # label-studio 1.23 passes sentry_sdk.init an option sentry-sdk 3.0 removed, and exits at start
