@@ -81,13 +81,17 @@ class VersionQuality:
             {k: self.at.get(k, LabelQuality()) + other.at.get(k, LabelQuality()) for k in self.at.keys() | other.at.keys()},
             self.at_tasks + other.at_tasks)
 
-    def floor(self, version: str, older: int = 0) -> floors.Floor:
+    def floor(self, version: str, older: int = 0, newest: VersionQuality | None = None) -> floors.Floor:
         """What these annotations say to serve of the version (and of `older` versions before it,
-        summed in; see backend.ner.floor)."""
-        served = Effort(self.total.deletes, self.total.creates, self.total.relabels, self.total.final)
+        summed in, `newest` the version's own; see backend.ner.floor)."""
+        own = (newest or self).served()
         if self.at_tasks != self.tasks:  # some were compared before floors were summed
-            return floors.choose(version, self.tasks, served, {}, older)
-        return floors.choose(version, self.tasks, served, self.efforts(), older)
+            return floors.choose(version, self.tasks, self.served(), {}, older, own)
+        return floors.choose(version, self.tasks, self.served(), self.efforts(), older, own)
+
+    def served(self) -> Effort:
+        """The edits of these annotations from the spans as served."""
+        return Effort(self.total.deletes, self.total.creates, self.total.relabels, self.total.final)
 
     def efforts(self) -> dict[float, Effort]:
         """{floor: the edits of these annotations had only the spans scored at or above it been shown}
@@ -116,18 +120,18 @@ POOLED = 5
 def evidence(newest_first: Iterable[tuple[str, VersionQuality]]) -> floors.Floor | None:
     """The floor chosen on the annotations of the newest versions ((version, quality), newest
     first), summed until they could lower a floor (None: not enough to judge one)."""
-    pool, named, count = VersionQuality(), None, 0
+    pool, named, own, count = VersionQuality(), None, None, 0
     for version, quality in newest_first:
         if count == POOLED:
             break
         if not quality.tasks:
             continue
-        pool, named, count = pool + quality, named or version, count + 1
+        pool, named, own, count = pool + quality, named or version, own or quality, count + 1
         if pool.tasks >= floors.TRANSFER_TASKS and pool.total.final >= floors.MIN_GOLD:
             break
     if named is None:
         return None
-    chosen = pool.floor(named, count - 1)
+    chosen = pool.floor(named, count - 1, own)
     return chosen if chosen.judged else None
 
 

@@ -169,3 +169,39 @@ def test_versions_a_few_annotations_apart_are_judged_together():
     assert evidence([("v9", served(5)), ("v8", VersionQuality()), ("v7", served(4))]) is None  # 9 tasks: unjudged
     many = [(f"v{n}", served(3)) for n in range(20, 0, -1)]
     assert evidence(many).older == POOLED - 1 and evidence(many).tasks == 3 * POOLED  # at most POOLED versions
+
+
+def test_a_floor_goes_up_only_while_the_newest_versions_spans_still_cost():
+    """Spans that cost more than they saved raise the floor once; the versions after show less, and
+    the evidence that raised it, still in their pool, does not keep it up."""
+    from backend.ner.edited import evidence
+    from backend.ner.spans import CHANCE
+    from worker.training.recipe import PRIORS, Candidate, _try_threshold
+
+    def versions(costly: int, shown_after: bool) -> list[tuple[str, VersionQuality]]:
+        old, new = VersionQuality(), VersionQuality()
+        for _ in range(costly):  # served a wrong span at 0.99; the annotator deleted it and made the right one
+            old.add([(0, 5, "PER", 0.99)], [(8, 12, "LOC")])
+        for _ in range(10):  # the version served after: its right span hidden, or shown
+            right = [(8, 12, "LOC", 0.96)]
+            new.add(right if shown_after else [], [(8, 12, "LOC")], hidden=[] if shown_after else right)
+        return [("v3", new), ("v2", old)]
+
+    prior = PRIORS[CHANCE].judged
+
+    def served_by_the_next(pool):
+        candidate = Candidate(result=None, config=None, warm_start="base", dev=None, previous_dev_f1=None)
+        _try_threshold(candidate, None, [], None, evidence(pool), unit=CHANCE)
+        return candidate.threshold, candidate.threshold_why
+
+    spent = evidence(versions(20, shown_after=False))
+    assert spent.tasks == 30 and spent.saved_as_served < 0 and spent.floor == floor.NONE  # the pool alone would raise
+    assert not spent.newest_costs and not spent.carries_over(prior) and spent.spent(prior)
+    value, why = served_by_the_next(versions(20, shown_after=False))
+    assert value == prior and "v3's own spans as served cost no more edits than they saved" in why
+    # the newest version costs too: the floor goes up
+    still = [("v3", versions(20, shown_after=False)[1][1]), ("v2", versions(20, shown_after=False)[1][1])]
+    assert evidence(still).newest_costs and served_by_the_next(still)[0] == floor.NONE
+    # one version's evidence alone is its own newest: unchanged
+    alone = evidence([("v2", versions(30, shown_after=True)[1][1])])
+    assert alone.newest_costs and alone.carries_over(prior)

@@ -381,6 +381,9 @@ def _try_threshold(candidate: Candidate, new: Predictor, dev: list[Sentence], fi
             candidate.threshold = served_from or None
             candidate.threshold_why = (f"no dev split yet, and the annotators' edits keep what {live.version} "
                                        f"served: {live.reason}")
+        elif fixed is None and live is not None and live.spent(prior):
+            candidate.threshold_why += (f" ({live.reason}, but {live.version}'s own spans as served cost no more "
+                                        f"edits than they saved: the costly spans are no longer shown)")
         candidate.note = candidate.note or (
             f"no dev split judged this version (one needs {MIN_GATE_ENTITIES} gold entities): "
             f"trained on every task, spans served from score {candidate.threshold or 0}")
