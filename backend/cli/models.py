@@ -51,7 +51,7 @@ def register(sub) -> None:
     pr.add_argument("--batch-lines", type=int, default=256, help="texts read before each batched run")
     pr.set_defaults(run=cmd_predict)
 
-    c = sub.add_parser("check", help="check a model folder's fast paths (int8, bf16) so that servers may use them")
+    c = sub.add_parser("check", help="check a model folder's fast paths (int8, OpenVINO bf16, bf16) so that servers may use them")
     c.add_argument("--model", required=True, help="model folder from `train` or the worker")
     c.add_argument("--data", help="held-out gold corpus (default: the sentences `train` held out and kept)")
     c.add_argument("--format", choices=FORMATS, help="corpus format (default: inferred from the file)")
@@ -145,7 +145,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def _predictor(path: str, settings: Settings):
     """The model at `path` as the service would serve it here: in the precision its training
-    checked (int8, bf16, ...) unless PRECISION names one."""
+    checked (int8, ov-bf16, bf16, ...) unless PRECISION names one."""
     from ..ner.fastpath import load_served
 
     return load_served(path, settings.precision, max_length=settings.max_length, stride=settings.window_stride,
@@ -164,7 +164,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     figures = evaluate_model(predictor, sentences)
     figures["seconds"] = round(time.monotonic() - started, 2)
-    figures["served_precision"] = predictor.precision  # what a server here would score: int8, bf16, fp32
+    figures["served_precision"] = predictor.precision  # what a server here would score: ov-bf16, int8, bf16, fp32
     if args.json:
         print(json.dumps(figures))
         return 0

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 INT8 = "int8"  # not a torch precision: the ONNX Runtime engine a version's fast-path check may choose
+OV_BF16 = "ov-bf16"  # nor this: OpenVINO computing in bf16, which CPU servers with AMX take first
 
 
 def pick_device(name: str | None = None) -> torch.device:

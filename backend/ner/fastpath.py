@@ -1,8 +1,8 @@
 """Which precision a model version is served in. Training scores the version's dev split in fp32
-and in each fast path a server might use (int8 in ONNX Runtime for CPU servers, bf16 or fp16 where
-the training device has it) and keeps the figures in metrics.json; each serving process then takes
-the fastest path its own machine has whose dev micro-F1 is within TOLERANCE of fp32's, and fp32
-otherwise, and whenever there is no evidence."""
+and in each fast path a server might use (int8 in ONNX Runtime for CPU servers, bf16 in OpenVINO
+for CPU servers with AMX, bf16 or fp16 where the training device has it) and keeps the figures in
+metrics.json; each serving process then takes the fastest path its own machine has whose dev
+micro-F1 is within TOLERANCE of fp32's, and fp32 otherwise, and whenever there is no evidence."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Callable
 import torch
 
 from ..jsonvalues import is_number
-from . import onnxengine
+from . import onnxengine, ovengine
 from .checkpoint import load_model, read_metrics, save_model
-from .device import INT8, cpu_has_fast_bf16, pick_device, resolve_precision
+from .device import INT8, OV_BF16, cpu_has_fast_bf16, pick_device, resolve_precision
 from .evaluation import evaluate_model
 from .model import NerModel
 from .predictor import Predictor
@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 0.005  # the most dev micro-F1 the fast path may give up against fp32
 METRICS_KEY = "serving"  # where the evidence lives in metrics.json
-FAST_PATHS = (INT8, "bf16", "fp16")
+FAST_PATHS = (INT8, OV_BF16, "bf16", "fp16")
+# The CPU engines, each with the export that makes its file and the Predictor option that takes it:
+# scored on every CPU that can check them, whatever else passed, for servers unlike the trainer.
+ENGINES = {INT8: (onnxengine.export_int8, "onnx_file"), OV_BF16: (ovengine.export, "ov_file")}
 # Held-out gold sentences a `train`ed folder keeps, so that `ner-backend check` can check it again
 # later (ONNX Runtime installed since, another machine): at most HELDOUT_KEPT of them, ~0.1 MB per
 # 1,000 GMB sentences; checking 1,000 takes about a minute on 2 cores, 100 about 10 s.
@@ -64,7 +67,8 @@ def server_paths(device: torch.device) -> list[str]:
     """The paths a server on `device` would rather use than fp32, fastest first."""
     if device.type == "cuda":
         return [resolve_precision("auto", device)]
-    paths = [INT8] if onnxengine.available() else []
+    paths = [OV_BF16] if ovengine.serves_here() else []
+    paths += [INT8] if onnxengine.available() else []
     return paths + (["bf16"] if cpu_has_fast_bf16() else [])
 
 
@@ -86,9 +90,10 @@ def pick(fp32_f1, tried: dict, paths: list[str]) -> tuple[str, str]:
 
 def choose(ner: NerModel, dev: list[Sentence], wanted: str, workdir: Path | None = None) -> ServingChoice:
     """Score `dev` in fp32 and in the fast paths: with PRECISION=auto, int8 (when ONNX Runtime is
-    installed; exported to `workdir`/INT8_FILE) and the training device's own fast torch path;
-    else the precision `wanted` names. On a CPU, int8 passing makes bf16 moot (every server with
-    ONNX Runtime prefers int8); a GPU's bf16/fp16 is scored as well, for GPU servers."""
+    installed; exported to `workdir`/INT8_FILE), OpenVINO's bf16 (when it is installed and this
+    CPU computes bf16 in hardware; exported to `workdir`/OV_FILE) and the training device's own fast
+    torch path; else the precision `wanted` names. On a CPU, an engine passing makes torch's bf16
+    moot (every server with one prefers it); a GPU's bf16/fp16 is scored as well, for GPU servers."""
     device = ner.device
     paths = _candidates(wanted, device, workdir)
     if not paths:
@@ -97,9 +102,9 @@ def choose(ner: NerModel, dev: list[Sentence], wanted: str, workdir: Path | None
         return ServingChoice("fp32", f"no dev split to check {' or '.join(paths)} against fp32 on")
     exact, tried = _dev_f1(ner, dev, "fp32", workdir), {}
     for path in paths:
-        tried[path] = _dev_f1(ner, dev, path, workdir)
-        if device.type == "cpu" and _passes(tried[path], exact):
+        if device.type == "cpu" and path not in ENGINES and any(_passes(tried[p], exact) for p in tried):
             break
+        tried[path] = _dev_f1(ner, dev, path, workdir)
     here = server_paths(device) if wanted == "auto" else paths
     precision, reason = pick(exact, tried, here)
     return ServingChoice(precision, reason, exact, tried.get(precision), tried)
@@ -108,24 +113,27 @@ def choose(ner: NerModel, dev: list[Sentence], wanted: str, workdir: Path | None
 def _candidates(wanted: str, device: torch.device, workdir: Path | None) -> list[str]:
     fast = resolve_precision(wanted, device)
     paths = [fast] if fast != "fp32" else []
-    if wanted == "auto" and workdir is not None and onnxengine.available():
-        paths.insert(0, INT8)
+    if wanted == "auto" and workdir is not None:
+        engines = [INT8] if onnxengine.available() else []
+        paths[:0] = engines + ([OV_BF16] if ovengine.checkable_here() else [])
     return paths
 
 
 def _dev_f1(ner: NerModel, dev: list[Sentence], precision: str, workdir: Path | None) -> float:
-    onnx_file = None
-    if precision == INT8:  # exported from a CPU copy: ONNX Runtime serves on CPUs, whatever trained it
+    files = {}
+    if precision in ENGINES:  # exported from a CPU copy: the engines serve on CPUs, whatever trained it
         on_cpu = ner.model if ner.device.type == "cpu" else copy.deepcopy(ner.model).cpu()
-        onnx_file = onnxengine.export_int8(on_cpu, workdir)
-    predictor = Predictor(ner, precision=precision, onnx_file=onnx_file)
+        export, option = ENGINES[precision]
+        files[option] = export(on_cpu, workdir)
+    predictor = Predictor(ner, precision=precision, **files)
     return evaluate_model(predictor, dev)["f1"]
 
 
 def files_to_keep(choice: ServingChoice, workdir: Path) -> dict[str, Path]:
-    """The files `choose` wrote to `workdir` that the version's folder needs: the int8 export
-    whenever int8 passed, so that CPU servers can use it wherever the version was trained."""
-    return {onnxengine.INT8_FILE: workdir / onnxengine.INT8_FILE} if choice.passes(INT8) else {}
+    """The files `choose` wrote to `workdir` that the version's folder needs: each engine's export
+    whenever it passed, so that CPU servers can use it wherever the version was trained."""
+    keep = {onnxengine.INT8_FILE: workdir / onnxengine.INT8_FILE} if choice.passes(INT8) else {}
+    return keep | (ovengine.files(workdir / ovengine.OV_FILE) if choice.passes(OV_BF16) else {})
 
 
 def save_checked(ner: NerModel, dev: list[Sentence], wanted: str, out: Path,
@@ -195,7 +203,8 @@ def served_precision(metrics: dict, wanted: str, device: torch.device | None = N
 def load_served(path: str | Path, wanted: str, *, fallback: bool = False, **options) -> Predictor:
     """The version at `path` as a server here runs it: in `served_precision`'s pick, with the reason
     in `precision_reason`. With `fallback`, an int8 engine that cannot run here (ONNX Runtime or
-    the file missing) gives fp32 and says so, where a serving process must keep answering."""
+    the file missing; OpenVINO's likewise) gives fp32 and says so, where a serving process must keep
+    answering."""
     try:
         metrics = read_metrics(path)
     except (OSError, ValueError):  # from_folder says what is wrong with the folder
@@ -204,10 +213,10 @@ def load_served(path: str | Path, wanted: str, *, fallback: bool = False, **opti
     try:
         predictor = Predictor.from_folder(path, precision=precision, **options)
     except (ImportError, OSError, RuntimeError) as exc:
-        if precision != INT8 or not fallback:
+        if precision not in ENGINES or not fallback:
             raise
-        log.warning("model %s: int8 engine unavailable (%s); serving fp32", path, exc)
+        log.warning("model %s: %s engine unavailable (%s); serving fp32", path, precision, exc)
         predictor = Predictor.from_folder(path, precision="fp32", **options)
-        why = f"int8 was chosen ({why}) but cannot run here: {exc}"
+        why = f"{precision} was chosen ({why}) but cannot run here: {exc}"
     predictor.precision_reason = why
     return predictor

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 INT8_FILE = "model.int8.onnx"  # in the version's folder, when its fast-path check chose int8
+FP32_FILE = "model.fp32.onnx"  # the traced graph both engines start from; a scratch file, never kept
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -43,18 +44,7 @@ def export_int8(model, folder: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     folder = Path(folder)
-    plain, out = folder / "model.fp32.onnx", folder / INT8_FILE
-    example = torch.ones(1, 8, dtype=torch.long)
-    attention = model.config._attn_implementation
-    model.set_attn_implementation("eager")
-    with _restored(model, attention), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it fixes to one shape
-        torch.onnx.export(
-            model.eval(), (), str(plain), kwargs={name: example for name in INPUTS},
-            input_names=list(INPUTS), output_names=["logits"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")},
-            opset_version=17, dynamo=False,
-        )
+    plain, out = export_fp32(model, folder / FP32_FILE), folder / INT8_FILE
     root = logging.getLogger()
     level, root.level = root.level, logging.ERROR  # the quantizer logs advice meant for vision models
     try:
@@ -62,8 +52,27 @@ def export_int8(model, folder: Path) -> Path:
                          op_types_to_quantize=["MatMul"])
     finally:
         root.setLevel(level)
-    plain.unlink()
     return out
+
+
+def export_fp32(model, path: Path) -> Path:
+    """Trace `model` (on the CPU) to an fp32 ONNX graph at `path`, from the eager attention (see
+    `export_int8`), batch and length dynamic; kept when it is already there (one trace serves
+    both engines a check scores)."""
+    if path.is_file():
+        return path
+    example = torch.ones(1, 8, dtype=torch.long)
+    attention = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    with _restored(model, attention), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow it fixes to one shape
+        torch.onnx.export(
+            model.eval(), (), str(path), kwargs={name: example for name in INPUTS},
+            input_names=list(INPUTS), output_names=["logits"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")},
+            opset_version=17, dynamo=False,
+        )
+    return path
 
 
 @contextmanager
@@ -93,6 +102,10 @@ class OnnxEngine:
 
     def logits(self, inputs: dict[str, torch.Tensor]) -> np.ndarray:
         """Logits (batch x tokens x labels) for a padded batch; token types are 0 when not given."""
-        ids = inputs["input_ids"].numpy()
-        feed = {name: inputs[name].numpy() if name in inputs else np.zeros_like(ids) for name in self.names}
-        return self.session.run(["logits"], feed)[0]
+        return self.session.run(["logits"], feed(inputs, self.names))[0]
+
+
+def feed(inputs: dict[str, torch.Tensor], names) -> dict[str, np.ndarray]:
+    """A padded batch as an exported graph takes it: arrays by input name, token types 0 when not given."""
+    ids = inputs["input_ids"].numpy()
+    return {name: inputs[name].numpy() if name in inputs else np.zeros_like(ids) for name in names}

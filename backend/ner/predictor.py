@@ -12,9 +12,10 @@ from .acquisition import TASK_SCORE, confidence
 from .alignment import Affixes, case_types, uses_case_feature
 from .batching import pad_batch
 from .checkpoint import load_model
-from .device import INT8, autocast, pick_device, resolve_precision
+from .device import INT8, OV_BF16, autocast, pick_device, resolve_precision
 from .model import NerModel
 from .onnxengine import INT8_FILE, OnnxEngine
+from .ovengine import OV_FILE, OvEngine
 from .spans import BOUNDARIES, Prediction, decode_entities, decode_spans, span_score
 from .transitions import check_transitions, viterbi_many
 from .windows import Window, plan_windows, word_starts
@@ -119,6 +120,7 @@ class Predictor:
         stride: int = 128,
         batch_size: int = 16,
         onnx_file: str | Path | None = None,
+        ov_file: str | Path | None = None,
     ) -> None:
         model, tokenizer = ner.model, ner.tokenizer
         self.device = device or ner.device
@@ -130,9 +132,10 @@ class Predictor:
         self.boundaries = ner.span_score == BOUNDARIES
         self._begin_tags = np.array([t.startswith("B-") for t in ner.labels.labels], dtype=np.float32)
         self._inside_tags = np.array([t.startswith("I-") for t in ner.labels.labels], dtype=np.float32)
-        # precision "int8": the version's ONNX file in ONNX Runtime computes instead of the torch model
-        self.engine = OnnxEngine(onnx_file) if precision == INT8 else None
-        self.precision = INT8 if self.engine else resolve_precision(precision, self.device)
+        # precision "int8": the version's ONNX file in ONNX Runtime computes instead of the torch
+        # model; "ov-bf16": its OpenVINO file, in bf16 on AMX
+        self.engine = OnnxEngine(onnx_file) if precision == INT8 else OvEngine(ov_file) if precision == OV_BF16 else None
+        self.precision = precision if self.engine else resolve_precision(precision, self.device)
         self.precision_reason = ""  # why this precision, when a server chose it (see fastpath)
         self.affixes = Affixes.of(tokenizer)
         model_max = getattr(model.config, "max_position_embeddings", max_length)
@@ -152,6 +155,7 @@ class Predictor:
     @classmethod
     def from_folder(cls, path, device: str | None = None, **options) -> "Predictor":
         options.setdefault("onnx_file", Path(path) / INT8_FILE)
+        options.setdefault("ov_file", Path(path) / OV_FILE)
         return cls(load_model(path, pick_device(device)), **options)
 
     # ---- words -> tags ---------------------------------------------------------------------

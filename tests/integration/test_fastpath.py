@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,11 @@ import pytest
 import torch
 
 from backend.config import Settings
-from backend.ner import fastpath, onnxengine
+from backend.ner import fastpath, onnxengine, ovengine
 from backend.ner.checkpoint import save_model
 from backend.ner.device import cpu_has_fast_bf16
 from backend.ner.evaluation import evaluate_model
+from backend.ner.ovengine import OvEngine
 from backend.ner.predictor import Predictor
 from backend.serving import ModelCache
 
@@ -76,10 +78,16 @@ def test_int8_is_tried_first_and_kept_with_the_version_whenever_it_passes(traine
                                     onnx_file=work / onnxengine.INT8_FILE), dev)["f1"]
     assert choice.tried["int8"] == int8
     passed = int8 >= choice.fp32_f1 - fastpath.TOLERANCE
-    assert (choice.precision == "int8") == passed
-    assert ("bf16" in choice.tried) == (not passed and cpu_has_fast_bf16())  # on a CPU, int8 passing ends the check
+    # OpenVINO's bf16 is scored next wherever this CPU computes bf16 in hardware, whatever int8 gave
+    assert ("ov-bf16" in choice.tried) == ovengine.checkable_here()
+    engines = [p for p in ("int8", "ov-bf16") if choice.passes(p)]
+    assert choice.precision in (*engines, "fp32") and (choice.precision == "int8") == (passed and "ov-bf16" not in
+                                                                                       fastpath.server_paths(torch.device("cpu")))
+    assert ("bf16" in choice.tried) == (not engines and cpu_has_fast_bf16())  # on a CPU, an engine passing ends the check
     kept = fastpath.files_to_keep(choice, work)
-    assert set(kept) == ({onnxengine.INT8_FILE} if passed else set())
+    assert set(kept) == ({onnxengine.INT8_FILE} if passed else set()) | (
+        {ovengine.OV_FILE, "model.ov.bin"} if choice.passes("ov-bf16") else set())
+    assert all(path.is_file() for path in kept.values())
     # PRECISION=fp32 (or an explicit torch precision) never exports
     other = tmp_path / "other"
     other.mkdir()
@@ -110,6 +118,34 @@ def test_a_cpu_server_takes_int8_from_its_onnx_file_and_falls_back_to_fp32_witho
     assert agree >= 15  # the same model in 8 bits: most texts get exactly the same entities
     fallback = cache.get(broken)
     assert fallback.precision == "fp32" and "cannot run here" in fallback.precision_reason
+
+
+def test_a_cpu_server_with_amx_takes_openvino_bf16_and_every_thread_gets_the_same_logits(
+        trained, gmb_eval, tmp_path, monkeypatch):
+    ov_file = ovengine.export(trained.ner.model, tmp_path)
+    engine = OvEngine(ov_file)
+    batch = trained.ner.tokenizer([" ".join(s.words) for s in gmb_eval[:16]], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        exact = trained.ner.model(**batch).logits.numpy()
+    logits = engine.logits(dict(batch))
+    assert logits.shape == exact.shape
+    mask = batch["attention_mask"].numpy().astype(bool)
+    # bf16 where the CPU has it (fp32 elsewhere): the tags, not the digits, must hold
+    assert (logits.argmax(-1)[mask] == exact.argmax(-1)[mask]).mean() >= 0.98
+    with ThreadPoolExecutor(4) as pool:  # a serving process's threads each with their own request
+        every = list(pool.map(lambda _: engine.logits(dict(batch)), range(8)))
+    assert all(np.array_equal(logits, other) for other in every)
+
+    chosen = {"precision": "ov-bf16", "reason": "", "fp32_f1": 0.9, "fast_f1": 0.9, "tried": {"int8": 0.9, "ov-bf16": 0.9}}
+    folder = save_model(trained.ner, {"serving": chosen}, tmp_path / "v1", extra_files=ovengine.files(ov_file))
+    assert ModelCache(Settings(), 1).get(folder).precision == ("ov-bf16" if ovengine.serves_here() else "fp32")
+    monkeypatch.setattr(ovengine, "serves_here", lambda: True)  # as on a CPU with AMX
+    served = ModelCache(Settings(), 1).get(folder)
+    assert served.precision == "ov-bf16" and isinstance(served.engine, OvEngine)
+    assert "ov-bf16 dev F1 0.9000" in served.precision_reason
+    (folder / ovengine.OV_FILE).unlink()
+    fallback = ModelCache(Settings(), 1).get(folder)
+    assert fallback.precision == "fp32" and "ov-bf16 was chosen" in fallback.precision_reason
 
 
 # Runs one ONNX model on the arrays of an .npz file and saves its first output: natively, and in
