@@ -2,8 +2,8 @@
 
     python bench/engines.py ../shared/data/gmb/ner_dataset.csv --model DIR [--texts 512]
 
-DIR is a version whose check kept both files (model.int8.onnx, model.ov.xml: a CPU with bf16 in
-hardware and both packages). Sentences are sorted by length and run in padded batches of 16, as a
+DIR is a version; an engine file its check did not keep (model.int8.onnx, model.ov.xml) is
+exported from it into a scratch folder. Sentences are sorted by length and run in padded batches of 16, as a
 serving process runs them; no tokenizing, decoding or HTTP is timed. Prints texts/s per engine
 (median of interleaved rounds) and how often each engine's argmax tag agrees with torch fp32's.
 """
@@ -20,25 +20,41 @@ import torch
 
 from backend.ner.batching import pad_batch
 from backend.ner.checkpoint import load_model
+from backend.ner import onnxengine, ovengine
 from backend.ner.onnxengine import INT8_FILE, OnnxEngine
 from backend.ner.ovengine import OV_FILE, OvEngine
 from backend.ner.readers import read_corpus
+from backend.ops.processes import scratch_folder
+from predict_http import QUICK_DATA, untrained_folder
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("gmb_csv")
-    ap.add_argument("--model", required=True)
+    ap.add_argument("gmb_csv", nargs="?", default=str(QUICK_DATA), help="default: the shipped GMB sample")
+    ap.add_argument("--model", help="a model folder (required unless --quick)")
     ap.add_argument("--texts", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true",
+                    help="32 texts, one repeat, an untrained model when --model is not given: proves the bench runs")
     args = ap.parse_args()
-    ner = load_model(args.model, device=torch.device("cpu"))
+    if not (args.model or args.quick):
+        ap.error("--model is required (or --quick)")
+    with scratch_folder("engines") as work:
+        if args.quick:
+            args.texts, args.repeats = 32, 1
+            args.model = args.model or untrained_folder(work)
+        run(args, Path(args.model), work)
+
+
+def run(args: argparse.Namespace, folder: Path, work: Path) -> None:
+    ner = load_model(folder, device=torch.device("cpu"))
     sentences = [s.words for s in read_corpus(args.gmb_csv, "gmb", limit=args.texts)]
     rows = [{"input_ids": ids} for ids in ner.tokenizer(sentences, is_split_into_words=True)["input_ids"]]
     rows.sort(key=lambda r: len(r["input_ids"]))
     batches = [pad_batch(rows[i : i + 16], ner.tokenizer.pad_token_id or 0) for i in range(0, len(rows), 16)]
-    engines = {"int8 (ONNX Runtime)": OnnxEngine(Path(args.model) / INT8_FILE),
-               "ov-bf16 (OpenVINO)": OvEngine(Path(args.model) / OV_FILE)}
+    int8, ov = folder / INT8_FILE, folder / OV_FILE
+    engines = {"int8 (ONNX Runtime)": OnnxEngine(int8 if int8.is_file() else onnxengine.export_int8(ner.model, work)),
+               "ov-bf16 (OpenVINO)": OvEngine(ov if ov.is_file() else ovengine.export(ner.model, work))}
     with torch.no_grad():
         exact = [ner.model(**b).logits.argmax(-1).numpy() for b in batches]
     for name, engine in engines.items():

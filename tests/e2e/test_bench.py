@@ -47,6 +47,12 @@ def test_predict_http_quick():
 
 
 @pytest.mark.slow
+def test_engines_quick():
+    out = bench("bench/engines.py", "--quick")
+    assert "| int8 (ONNX Runtime) |" in out and "| ov-bf16 (OpenVINO) |" in out and "agreeing with torch fp32's" in out
+
+
+@pytest.mark.slow
 def test_loop_quick():
     out = bench("bench/loop.py", "--quick", "--load", "2")
     assert "| 12 | 2 |" in out  # 12 annotated sentences, 2 epochs, then the timings and F1s
