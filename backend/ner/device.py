@@ -61,8 +61,16 @@ _PROBE_ROWS, _PROBE_REPEATS = 640, 5  # a batch of 16 sentences of 40 pieces, me
 
 def cpu_has_bf16_instructions() -> bool:
     """AMX or AVX512-BF16, as torch sees them (a VM may hide AMX that the chip has)."""
-    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(getattr(torch.cpu, p, lambda: False)() for p in probes)
+    return cpu_has_amx() or _torch_sees("_is_avx512_bf16_supported")
+
+
+def cpu_has_amx() -> bool:
+    """AMX tiles, as torch sees them."""
+    return _torch_sees("_is_amx_tile_supported")
+
+
+def _torch_sees(probe: str) -> bool:
+    return bool(getattr(torch.cpu, probe, lambda: False)())
 
 
 _UNMEASURED = object()

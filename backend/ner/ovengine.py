@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from . import onnxengine
+from .device import cpu_has_amx, cpu_has_bf16_instructions
 
 OV_FILE = "model.ov.xml"  # in the version's folder (its weights in model.ov.bin), when the check passed it
 # On a 2-core Xeon with AMX, MiniLM's GMB batches of 16 ran at 1,067-1,146 texts/s in OpenVINO bf16
@@ -30,14 +31,12 @@ def available() -> bool:
 
 def serves_here() -> bool:
     """True where a server would rather use this engine than int8: OpenVINO and AMX tiles here."""
-    return available() and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return available() and cpu_has_amx()
 
 
 def checkable_here() -> bool:
     """True where scoring this engine measures what an AMX server computes: bf16 in hardware
     (AMX or AVX512-BF16; elsewhere OpenVINO would quietly compute in fp32)."""
-    from .device import cpu_has_bf16_instructions
-
     return available() and cpu_has_bf16_instructions()
 
 
