@@ -3,9 +3,10 @@
     python bench/engines.py ../shared/data/gmb/ner_dataset.csv --model DIR [--texts 512]
 
 DIR is a version; an engine file its check did not keep (model.int8.onnx, model.ov.xml) is
-exported from it into a scratch folder. Sentences are sorted by length and run in padded batches of 16, as a
-serving process runs them; no tokenizing, decoding or HTTP is timed. Prints texts/s per engine
-(median of interleaved rounds) and how often each engine's argmax tag agrees with torch fp32's.
+exported from it into a scratch folder. Sentences are sorted by length and run in padded batches of
+16, as a serving process runs them; no tokenizing, decoding or HTTP is timed. Prints texts/s per
+engine (median of interleaved rounds) and how often each engine's argmax tag agrees with torch
+fp32's.
 """
 
 from __future__ import annotations
@@ -25,24 +26,13 @@ from backend.ner.onnxengine import INT8_FILE, OnnxEngine
 from backend.ner.ovengine import OV_FILE, OvEngine
 from backend.ner.readers import read_corpus
 from backend.ops.processes import scratch_folder
-from predict_http import QUICK_DATA, untrained_folder
+from predict_http import apply_quick, model_arguments
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("gmb_csv", nargs="?", default=str(QUICK_DATA), help="default: the shipped GMB sample")
-    ap.add_argument("--model", help="a model folder (required unless --quick)")
-    ap.add_argument("--texts", type=int, default=512)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--quick", action="store_true",
-                    help="32 texts, one repeat, an untrained model when --model is not given: proves the bench runs")
-    args = ap.parse_args()
-    if not (args.model or args.quick):
-        ap.error("--model is required (or --quick)")
+    args = model_arguments(__doc__, texts=512)
     with scratch_folder("engines") as work:
-        if args.quick:
-            args.texts, args.repeats = 32, 1
-            args.model = args.model or untrained_folder(work)
+        apply_quick(args, work)
         run(args, Path(args.model), work)
 
 

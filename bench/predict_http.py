@@ -33,21 +33,32 @@ def http_batches(url: str, texts: list[str], size: int) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def model_arguments(doc: str, texts: int) -> argparse.Namespace:
+    """The arguments of a bench timing one model folder on GMB sentences, parsed (--model or --quick)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("gmb_csv", nargs="?", default=str(QUICK_DATA), help="default: the shipped GMB sample")
     ap.add_argument("--model", help="a model folder (required unless --quick)")
-    ap.add_argument("--texts", type=int, default=256)
+    ap.add_argument("--texts", type=int, default=texts)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true",
                     help="32 texts, one repeat, an untrained model when --model is not given: proves the bench runs")
     args = ap.parse_args()
     if not (args.model or args.quick):
         ap.error("--model is required (or --quick)")
+    return args
+
+
+def apply_quick(args: argparse.Namespace, work: Path) -> None:
+    """--quick's sizes, and an untrained model made in `work` when no --model was given."""
+    if args.quick:
+        args.texts, args.repeats = 32, 1
+        args.model = args.model or untrained_folder(work)
+
+
+def main() -> None:
+    args = model_arguments(__doc__, texts=256)
     with scratch_folder("predict-http") as work:
-        if args.quick:
-            args.texts, args.repeats = 32, 1
-            args.model = args.model or untrained_folder(work)
+        apply_quick(args, work)
         texts = [" ".join(s.words) for s in read_corpus(args.gmb_csv, "gmb", limit=args.texts)]
 
         engine = load_served(args.model, "auto")  # as the service will load it
